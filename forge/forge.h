@@ -1,0 +1,203 @@
+/*
+ * forge: the Forge Adapter Contract.
+ *
+ * A forge adapter is a table of operations (struct forge_ops) behind an
+ * opaque struct forge. The tree code in fs/ speaks only this interface; it
+ * never speaks HTTP. forge/gitea/ is the first adapter.
+ *
+ * Errors: every operation returns 0 or -errno, mapped in one table per
+ * adapter:
+ *   -ENOENT  the object does not exist (Gitea 404; also Gitea's 500 quirk
+ *            on the comments of a number that does not exist)
+ *   -EACCES  the forge refused (401, 403)
+ *   -EINVAL  the forge rejected the request as malformed (412, 422)
+ *   -EEXIST  conflict (409)
+ *   -EIO     the forge did not answer in time, dropped the connection,
+ *            answered 5xx, or answered something that is not the JSON
+ *            promised (HTML, truncated, too big, wrong types)
+ *   -ENOTSUP the adapter cannot do this
+ * When err is non-NULL a one-line, lower-case reason is appended to it
+ * (never containing the token). Out-parameters are written only on success.
+ *
+ * Ownership: every struct filled by an operation is new and is released
+ * with its _release function; strings in it are owned by it. Strings passed
+ * in are borrowed for the duration of the call.
+ *
+ * Thread-safety: every operation may be called from many threads at once on
+ * one struct forge.
+ */
+#ifndef BOTTLEFS_FORGE_H
+#define BOTTLEFS_FORGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct forge;
+
+/* One issue or pull request as the tree needs it. */
+struct forge_issue {
+	uint64_t number;
+	char *title;
+	char *body;   /* "" when the forge sent null */
+	char *state;  /* "open" or "closed" */
+	char *author; /* login */
+	char **labels;
+	size_t n_labels;
+	uint64_t n_comments; /* the object's own comment count */
+	char *updated_at;    /* RFC 3339, as sent */
+	bool is_pull;        /* a pull request (true for every get_pull result) */
+	/* Pull requests only (NULL/false otherwise). */
+	char *head;
+	char *base;
+	bool merged;
+	/* The whole object as the forge sent it, re-serialised, ending "\n". */
+	char *json;
+};
+
+struct forge_issue_list {
+	struct forge_issue *v;
+	size_t n;
+};
+
+struct forge_comment {
+	uint64_t id;
+	uint64_t issue; /* the issue or PR number it belongs to (0 if unknown) */
+	char *body;
+	char *author;
+	char *created_at;
+	char *updated_at;
+};
+
+struct forge_comment_list {
+	struct forge_comment *v;
+	size_t n;
+};
+
+struct forge_name_list {
+	char **v;
+	size_t n;
+};
+
+enum forge_kind {
+	FORGE_ISSUES,
+	FORGE_PULLS,
+};
+
+/* A change to an issue or PR: NULL fields are left as they are. */
+struct forge_issue_patch {
+	const char *title;
+	const char *body;
+	const char *state;         /* "open" or "closed" */
+	const char *const *labels; /* label names; set has_labels to apply */
+	size_t n_labels;
+	bool has_labels;
+};
+
+/* Bundle receipt (SPEC section 3): the fields that must always survive. */
+struct forge_receipt {
+	const char *session_id;
+	const char *policy_bundle_id;
+	const char *trajectory_hash;
+	bool verification_passed;
+};
+
+struct forge_pr_request {
+	const char *title;
+	const char *head;
+	const char *base;
+	const char *body;    /* used when there is no bundle */
+	const char *summary; /* bundle summary (PR_SUMMARY.md); NULL = no bundle */
+	const struct forge_receipt *receipt; /* with summary */
+};
+
+struct forge_capabilities {
+	const char *name;          /* "gitea" */
+	size_t max_description_len; /* bytes */
+	bool structured_metadata;   /* false: metadata goes in an HTML comment */
+	bool push_branch;
+	bool update_pr_status;
+	size_t max_page_size; /* the forge's page limit (Gitea: 50) */
+};
+
+struct forge_ops {
+	/* Reads. */
+	int (*list_repos)(struct forge *f, const char *owner, struct forge_name_list *out,
+			  struct buf *err);
+	/*
+	 * Every issue (FORGE_ISSUES) or every pull request (FORGE_PULLS),
+	 * open and closed, every page; since (RFC 3339) or NULL limits it to
+	 * those updated at or after since.
+	 */
+	int (*list_issues)(struct forge *f, const char *owner, const char *repo,
+			   enum forge_kind kind, const char *since, struct forge_issue_list *out,
+			   struct buf *err);
+	/* A true issue; -ENOENT when the number is a pull request. */
+	int (*get_issue)(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			 struct forge_issue *out, struct buf *err);
+	int (*get_pull)(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			struct forge_issue *out, struct buf *err);
+	/* Plain comments of one issue or PR, oldest first. */
+	int (*list_comments)(struct forge *f, const char *owner, const char *repo,
+			     uint64_t number, struct forge_comment_list *out, struct buf *err);
+	/* Every plain comment of a repository, oldest first (since may be NULL). */
+	int (*list_repo_comments)(struct forge *f, const char *owner, const char *repo,
+				  const char *since, struct forge_comment_list *out,
+				  struct buf *err);
+	/* The unified diff of a PR, appended to out. */
+	int (*get_diff)(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			struct buf *out, struct buf *err);
+
+	/* Writes (the Forge Adapter Contract). */
+	int (*create_pr)(struct forge *f, const char *owner, const char *repo,
+			 const struct forge_pr_request *req, uint64_t *number, struct buf *err);
+	int (*push_branch)(struct forge *f, const char *owner, const char *repo,
+			   const char *branch, struct buf *err);
+	int (*post_comment)(struct forge *f, const char *owner, const char *repo,
+			    uint64_t number, const char *body, struct forge_comment *out,
+			    struct buf *err);
+	int (*update_issue)(struct forge *f, const char *owner, const char *repo,
+			    uint64_t number, const struct forge_issue_patch *patch,
+			    struct buf *err);
+	int (*update_pr_status)(struct forge *f, const char *owner, const char *repo,
+				uint64_t number, const char *state, struct buf *err);
+	void (*capabilities)(struct forge *f, struct forge_capabilities *out);
+
+	void (*free)(struct forge *f);
+};
+
+/* Every adapter's struct starts with this. */
+struct forge {
+	const struct forge_ops *ops;
+};
+
+/* NULL-safe. */
+void forge_free(struct forge *f);
+
+void forge_issue_release(struct forge_issue *i);
+void forge_issue_list_release(struct forge_issue_list *l);
+void forge_comment_release(struct forge_comment *c);
+void forge_comment_list_release(struct forge_comment_list *l);
+void forge_name_list_release(struct forge_name_list *l);
+
+/* Deep copy; 0 or -ENOMEM. */
+int forge_issue_copy(struct forge_issue *dst, const struct forge_issue *src);
+int forge_comment_copy(struct forge_comment *dst, const struct forge_comment *src);
+
+/* capabilities.json as the tree shows it (new, ends with "\n"). */
+char *forge_capabilities_json(const struct forge_capabilities *caps);
+
+/*
+ * The pull request description under the Forge Adapter Contract: without a
+ * summary, body unchanged; with one, the summary truncated to fit
+ * caps->max_description_len (never splitting a UTF-8 sequence) followed by
+ * the truncation notice when truncated, and the receipt's four fields in
+ * the adapter's metadata form. Pure. 0 or -errno; out is appended to.
+ */
+#define FORGE_TRUNCATION_NOTICE "[Summary truncated. Full summary in PR_SUMMARY.md]"
+int forge_render_description(const struct forge_capabilities *caps,
+			     const struct forge_pr_request *req, struct buf *out);
+
+#endif

@@ -1,0 +1,115 @@
+#include "util/str.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int strn_to_u64(const char *s, size_t n, uint64_t max, bool allow_zero, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!s || n == 0 || n > 20)
+		return -EINVAL;
+	if (s[0] == '0' && (n > 1 || !allow_zero))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		d = (unsigned)(s[i] - '0');
+		if (v > (max - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int str_to_u64(const char *s, uint64_t max, bool allow_zero, uint64_t *out)
+{
+	if (!s)
+		return -EINVAL;
+	return strn_to_u64(s, strlen(s), max, allow_zero, out);
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		return 0;
+	return len;
+}
+
+bool str_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t l = utf8_seq(p + i, n - i);
+
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+size_t str_utf8_floor(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, back = 0, want;
+
+	if (n == 0)
+		return 0;
+	/* Find the lead byte of the last (possibly cut) character. */
+	i = n - 1;
+	while (i > 0 && (p[i] & 0xc0) == 0x80 && back < 3) {
+		i--;
+		back++;
+	}
+	want = p[i] < 0xc0 ? 1 : p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : 2;
+	return n - i >= want ? n : i;
+}
+
+char *str_dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void str_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n--)
+		*v++ = 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * str: small, strict string helpers shared by every module (no atoi, no
+ * strtok: see STYLE.md).
+ */
+#ifndef BOTTLEFS_UTIL_STR_H
+#define BOTTLEFS_UTIL_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses a canonical decimal: digits only, no sign, no leading zero, no
+ * surrounding space, value in 1..max (or 0..max when allow_zero). Returns
+ * 0 and writes *out, or -EINVAL / -ERANGE.
+ */
+int str_to_u64(const char *s, uint64_t max, bool allow_zero, uint64_t *out);
+
+/* Like str_to_u64 but on the first n bytes of s (which need no NUL). */
+int strn_to_u64(const char *s, size_t n, uint64_t max, bool allow_zero, uint64_t *out);
+
+/* True when [s, s+n) is valid UTF-8 (no overlongs, no surrogates). */
+bool str_utf8_valid(const char *s, size_t n);
+
+/*
+ * Length of the longest prefix of s[0..n) that ends on a UTF-8 character
+ * boundary, never more than n.
+ */
+size_t str_utf8_floor(const char *s, size_t n);
+
+/* strdup that returns NULL for NULL. New. */
+char *str_dup(const char *s);
+
+/* Wipes n bytes so the compiler cannot drop the stores (for secrets). */
+void str_wipe(void *p, size_t n);
+
+#endif
