@@ -1,0 +1,99 @@
+/*
+ * tree: path -> node, the shape of the bottlefs tree (SPEC section 2).
+ *
+ * Pure: no I/O, no FUSE, no forge. tree_resolve() decides from the path
+ * alone whether a name can exist; a name that cannot (`..`, `%2F`, control
+ * bytes, leading zeros, over-long) is -ENOENT here, so no forge request is
+ * ever sent for it. Whether a name that can exist does exist is for the
+ * view (fs/view.h) to find out.
+ *
+ * Thread-safe: everything here is a pure function of its arguments.
+ */
+#ifndef BOTTLEFS_FS_TREE_H
+#define BOTTLEFS_FS_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TREE_OWNER_MAX 40
+#define TREE_REPO_MAX 100
+#define TREE_BOTTLE_MAX 128
+/* Gitea numbers and ids are int64. */
+#define TREE_NUMBER_MAX INT64_MAX
+
+enum node_kind {
+	N_ROOT,
+	N_FORGE,        /* /forge */
+	N_OWNER,        /* /forge/<owner> */
+	N_REPO,         /* /forge/<owner>/<repo> */
+	N_LIST,         /* .../issues or .../pulls */
+	N_ITEM,         /* .../issues/<n> or .../pulls/<n> */
+	N_ITEM_FILE,    /* .../<n>/title ... */
+	N_COMMENTS,     /* .../<n>/comments */
+	N_COMMENT,      /* .../<n>/comments/<id> */
+	N_COMMENT_NEW,  /* .../<n>/comments/new */
+	N_PULLS_NEW,    /* .../pulls/new */
+	N_BOTTLES,      /* /bottles */
+	N_BOTTLE,       /* /bottles/<name> */
+	N_BOTTLE_FILE,  /* /bottles/<name>/resolved.json|source|error */
+	N_DONE,         /* /done */
+	N_META,         /* /.bottlefs */
+	N_META_FILE,    /* /.bottlefs/scope|capabilities.json */
+};
+
+enum item_file {
+	F_TITLE,
+	F_BODY,
+	F_STATE,
+	F_LABELS,
+	F_AUTHOR,
+	F_ISSUE_JSON,
+	F_THREAD,
+	F_HEAD,
+	F_BASE,
+	F_MERGED,
+	F_DIFF,
+	F_PR_JSON,
+};
+
+enum bottle_file { B_RESOLVED, B_SOURCE, B_ERROR };
+enum meta_file { M_SCOPE, M_CAPABILITIES };
+
+struct node {
+	enum node_kind kind;
+	bool pull; /* under pulls/ rather than issues/ */
+	char owner[TREE_OWNER_MAX + 1];
+	char repo[TREE_REPO_MAX + 1];
+	uint64_t number;
+	uint64_t comment;
+	enum item_file file;
+	char bottle[TREE_BOTTLE_MAX + 1];
+	enum bottle_file bfile;
+	enum meta_file mfile;
+};
+
+/* 0 and *out, or -ENOENT for a path that cannot name anything. */
+int tree_resolve(const char *path, struct node *out);
+
+bool tree_is_dir(const struct node *n);
+
+/* The name of an item file, bottle file or meta file ("title", ...). */
+const char *tree_item_file_name(enum item_file f);
+const char *tree_bottle_file_name(enum bottle_file f);
+const char *tree_meta_file_name(enum meta_file f);
+
+/*
+ * The fixed children of a directory whose contents do not depend on the
+ * forge: root, /.bottlefs, an item directory (without its comments), a
+ * repository. Returns the count and sets *names (borrowed, static), or -1
+ * when the directory's contents come from elsewhere.
+ */
+int tree_fixed_children(const struct node *dir, const char *const **names);
+
+/* Name validators, exposed for tests and for the bottles directory. */
+bool tree_valid_owner(const char *s, size_t n);
+bool tree_valid_repo(const char *s, size_t n);
+bool tree_valid_bottle(const char *s, size_t n);
+
+#endif
