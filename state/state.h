@@ -1,0 +1,175 @@
+/*
+ * state: the one SQLite database of bottlefs (SPEC section 6).
+ *
+ * It holds the orchestrator's forge state records, the pull requests each
+ * assignment opened, the write journal (every write is journaled before it
+ * is sent, so nothing an agent wrote is lost and nothing is posted twice),
+ * the provenance log of every write made through the mount (never the
+ * token), and a persistent content cache for the forge view.
+ *
+ * On disk: WAL mode, synchronous=FULL (a committed transaction survives a
+ * crash or power loss, which the journal's "durably committed before
+ * return" relies on), foreign keys on, busy_timeout 5 s (the `bottlefs
+ * state` subcommand may open the same file while the daemon runs), schema
+ * versioned with PRAGMA user_version (STATE_SCHEMA_VERSION; a newer file is
+ * refused with -EPROTO). state_open creates missing parent directories with
+ * mode 0700 and the database file with mode 0600; an existing file with
+ * group or world bits is tightened to 0600, because the journal keeps what
+ * the agent wrote. SQLite gives the -wal and -shm files the database's mode.
+ *
+ * Errors: every function returns 0 (or a count where said) or -errno; SQLite
+ * result codes are mapped to errno in one table (state.c, state_errno):
+ *   -ENOENT  the row does not exist
+ *   -EINVAL  a bad argument (NULL/empty key, issue 0 or > INT64_MAX,
+ *            invalid JSON, unknown status)
+ *   -EBUSY   the database stayed locked past busy_timeout
+ *   -EEXIST  a constraint was violated
+ *   -EIO/-ENOSPC/-EROFS/-EACCES/-ENOMEM  as the names say
+ *   -EBADMSG the file is not a database or is corrupt
+ *   -EPROTO  the schema version is newer than this build knows
+ * Out-parameters are written only on success.
+ *
+ * Ownership: strings passed in are borrowed for the call. Every string or
+ * array handed out is new (free() it, or use the _release/_free helpers).
+ * Strings given to callbacks are borrowed for the duration of the callback.
+ *
+ * Thread-safety: one struct state is one SQLite connection (opened with
+ * SQLITE_OPEN_NOMUTEX) guarded by one recursive mutex, st->lock; every
+ * function takes it for its whole duration, so any function may be called
+ * from many threads at once. Callbacks (state_record_all,
+ * state_provenance_each, state_journal_each) run with the lock held: they
+ * may call back into the same store from the same thread, but they stall
+ * other threads meanwhile, so keep them short. A non-zero return from a
+ * callback stops the walk and is returned.
+ */
+#ifndef BOTTLEFS_STATE_H
+#define BOTTLEFS_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/buf.h"
+
+#define STATE_SCHEMA_VERSION 1
+
+struct state;
+
+/*
+ * Opens (creating if missing) the database at path. On failure a one-line
+ * reason quoting the path is appended to err (may be NULL).
+ */
+int state_open(const char *path, struct state **out, struct buf *err);
+void state_free(struct state *st); /* NULL-safe */
+
+/*
+ * Forge state records of the orchestrator, keyed (owner, repo, issue);
+ * the value is any JSON text (validated with jansson: invalid or duplicate
+ * keys -> -EINVAL) and is stored as given. Owner and repo are any
+ * non-empty strings; issue is 1..INT64_MAX.
+ */
+int state_record_upsert(struct state *st, const char *owner, const char *repo, uint64_t issue,
+			const char *json);
+/* *json is new. -ENOENT when absent. */
+int state_record_get(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		     char **json);
+/* -ENOENT when absent. */
+int state_record_delete(struct state *st, const char *owner, const char *repo, uint64_t issue);
+/* Ordered by owner, repo, issue. */
+int state_record_all(struct state *st,
+		     int (*cb)(void *ud, const char *owner, const char *repo, uint64_t issue,
+			       const char *json),
+		     void *ud);
+
+/*
+ * Pull requests opened per assignment (owner/repo#issue). Adding the same
+ * number twice is not an error and keeps one row.
+ */
+int state_pr_add(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		 uint64_t pr);
+/* *prs is a new array (NULL when *n is 0), ascending. */
+int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		  uint64_t **prs, size_t *n);
+
+/* The write journal: each write is journaled before it is sent. */
+enum journal_status { JOURNAL_PENDING, JOURNAL_SENDING, JOURNAL_DONE, JOURNAL_FAILED };
+struct journal_entry {
+	int64_t id;
+	char *kind; /* "comment", "patch", "labels", "create_pr", ... */
+	char *owner, *repo;
+	uint64_t number; /* issue/PR number (0 for create_pr) */
+	char *field;	 /* "title", "body", ... or NULL */
+	char *payload;	 /* what the agent wrote (exact bytes as text) */
+	char *marker; /* an idempotency marker the sender can look for on the forge, may be NULL */
+	enum journal_status status;
+	char *answer;	 /* forge's answer summary, may be NULL */
+	int64_t created; /* unix seconds */
+};
+/*
+ * Journals e (kind, owner, repo, payload required; e->id and e->status are
+ * ignored: the new entry is PENDING; e->created 0 means now) and writes the
+ * new id. The transaction is committed with synchronous=FULL before this
+ * returns, so the entry survives a crash right after.
+ */
+int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *id);
+/* Any status may follow any other; answer (may be NULL) replaces the old one. -ENOENT. */
+int state_journal_set(struct state *st, int64_t id, enum journal_status status, const char *answer);
+/* PENDING or SENDING entries, oldest first; *v new (NULL when *n is 0). */
+int state_journal_unfinished(struct state *st, struct journal_entry **v, size_t *n);
+/* Fills *out (new strings; release with state_journal_entry_release). -ENOENT. */
+int state_journal_get(struct state *st, int64_t id, struct journal_entry *out);
+/* Every entry, oldest first; e is borrowed for the callback. */
+int state_journal_each(struct state *st, int (*cb)(void *ud, const struct journal_entry *e),
+		       void *ud);
+void state_journal_entry_release(struct journal_entry *e); /* NULL-safe, frees the strings */
+void state_journal_list_free(struct journal_entry *v, size_t n);
+/* "pending", "sending", "done", "failed" (static), or NULL when out of range. */
+const char *journal_status_name(enum journal_status s);
+
+/*
+ * Provenance log: every write through the mount (what, where, the forge's
+ * answer; when is set to now, unix seconds). Never give it the token.
+ * what and where are required, answer may be NULL.
+ */
+int state_provenance_add(struct state *st, const char *what, const char *where, const char *answer);
+/* Oldest first (by id). answer may be NULL in the callback. */
+int state_provenance_each(struct state *st,
+			  int (*cb)(void *ud, int64_t id, int64_t when, const char *what,
+				    const char *where, const char *answer),
+			  void *ud);
+
+/*
+ * A persistent content cache for the forge view: key -> blob + fetched time
+ * (unix ms) + a tag string (may be NULL, e.g. an ETag). put replaces.
+ */
+int state_cache_put(struct state *st, const char *key, const void *data, size_t len,
+		    int64_t fetched_ms, const char *tag);
+/*
+ * -ENOENT when absent. *data is new and has a NUL byte after its len bytes
+ * (so text can be used directly); *tag is new or NULL. Any out-param may be
+ * NULL when the caller does not want it.
+ */
+int state_cache_get(struct state *st, const char *key, void **data, size_t *len,
+		    int64_t *fetched_ms, char **tag);
+/* Deletes every key starting with prefix (byte-wise; "" deletes all). Returns the count. */
+int state_cache_delete_prefix(struct state *st, const char *prefix);
+
+/*
+ * `bottlefs state ...`: argv[0] is "state". Prints to out (results) and errf
+ * (errors, "state: ..."), returns the exit code: 0 ok, 1 error (missing
+ * record, bad input, database failure), 2 usage.
+ *   list                              owner/repo#issue<TAB>compact JSON, a line each
+ *   get OWNER REPO ISSUE              the record as compact JSON
+ *   set OWNER REPO ISSUE JSON|-       - reads the JSON from stdin (at most 16 MiB)
+ *   delete OWNER REPO ISSUE
+ *   prs OWNER REPO ISSUE              pull request numbers, a line each
+ *   provenance                        one compact JSON object a line
+ *                                     {id, time (RFC 3339 UTC), what, where, answer}
+ *   journal [--unfinished]            one compact JSON object a line (every field)
+ *   help                              usage on out, exit 0
+ */
+int state_cli(int argc, char **argv, const char *db_path, FILE *out, FILE *errf);
+/* state_cli with an explicit input stream for `set ... -` (tests use it). */
+int state_cli_io(int argc, char **argv, const char *db_path, FILE *in, FILE *out, FILE *errf);
+
+#endif
