@@ -1,0 +1,114 @@
+/*
+ * manifest: bottle manifests and their multi-parent `extends` resolution
+ * (SPEC.md section 4). Pure: no FUSE, no forge, no state.
+ *
+ * A bottles directory holds <name>.md files (YAML front matter between a
+ * first line "---" and the next "---" line, then markdown) and/or a
+ * manifest.json ({"bottles": {"<name>": {...}}}). Every call re-reads the
+ * files it needs from disk, so edits are seen on the next call; nothing is
+ * cached between calls. Only manifest.json (when present) and the .md files
+ * of the requested bottle's extends chain are read.
+ *
+ * Decisions the SPEC leaves open (tested in tests/unit/test_manifest.c):
+ * - Bottle names are [A-Za-z0-9._-]+, not starting with '.', at most 128
+ *   bytes; anything else is not a bottle and no path is ever built from it.
+ * - YAML scalars: quoted and block scalars (and !!str) are strings; plain
+ *   true/True/TRUE/false/False/FALSE are booleans; plain null/Null/NULL/~
+ *   and empty are null; a plain scalar in JSON number syntax is a number
+ *   (an integer when it has no fraction or exponent and fits int64);
+ *   everything else (yes, 0x1F, 1_000, 007) is the string as written.
+ *   Aliases are refused (no billion laughs); anchors and tags are ignored.
+ *   Floats print with 15 significant digits (0.1 stays 0.1), which is
+ *   stable from the first resolution on.
+ * - A null value at the top of a bottle (and inside git-gate, egress and a
+ *   repo) means "not set". Empty strings in git-gate.user are "not set".
+ * - Unknown keys are kept: later wins (whole value), the child wins last.
+ *   Unknown keys inside git-gate and egress behave the same.
+ * - Known keys are type-checked: env, git-gate, git-gate.user,
+ *   git-gate.repos and each repo are maps; agent_provider a string;
+ *   supervise true/false; egress.routes a list of maps with a string host.
+ * - Resolution is iterative (explicit stack), so extends chains of any
+ *   depth resolve without recursion; values may nest at most
+ *   MANIFEST_MAX_NEST levels; a file is at most MANIFEST_MAX_FILE bytes.
+ * - An error in a parent is the child's error (same text, naming the
+ *   parent), so `resolve c` says exactly what to fix.
+ * - The "Available bottles" list names at most 64 bottles, then
+ *   "(and N more)".
+ *
+ * Ownership: every char * / json_t * handed out is new (the caller frees
+ * it with free() / json_decref()) unless marked borrowed.
+ * Thread-safety: no shared state; functions may run concurrently on the
+ * same directory (each call has its own buffers).
+ */
+#ifndef BOTTLEFS_MANIFEST_MANIFEST_H
+#define BOTTLEFS_MANIFEST_MANIFEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+
+#define MANIFEST_MAX_NAME 128
+#define MANIFEST_MAX_FILE ((size_t)16 << 20)
+#define MANIFEST_MAX_NEST 64
+
+/* Names of every bottle defined in dir (.md files and manifest.json keys), sorted, new.
+ * A manifest.json that cannot be parsed contributes no names; then err (if given)
+ * says why and the .md bottles are still listed (a broken bottle never hides a
+ * good one). -ENOENT / -EIO when dir itself cannot be listed. */
+int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err);
+void manifest_names_free(char **names, size_t n);
+
+/* Resolve one bottle. On success *json is new text (pretty JSON, 2-space indent, ending "\n").
+ * -ENOENT: no bottle of that name (err says so); -EINVAL: resolution error, err holds the
+ * SPEC message (e.g. "bottle 'c' extends itself; remove the self-reference");
+ * -EIO: a file could not be read. */
+int manifest_resolve(const char *dir, const char *name, char **json, struct buf *err);
+
+/* The manifest text the bottle came from: the whole <name>.md file, or for manifest.json
+ * the bottle's own object pretty-printed with a trailing newline. New. Errors as
+ * manifest_resolve (a bottle defined twice is -EINVAL). */
+int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err);
+
+/* ---- lower level: tests, fuzzer, benchmark ---- */
+
+/* Counters for one resolution (to prove memoization and lazy reading). */
+struct manifest_stats {
+	size_t resolved;   /* bottles whose resolved form was computed */
+	size_t files_read; /* files opened and read (.md and manifest.json) */
+};
+
+/* True when name is a valid bottle name (see above). */
+int manifest_name_valid(const char *name);
+
+/*
+ * Parses the text of <name>.md into the bottle's raw object (new, `extends`
+ * still in it; {} for empty front matter). name is only used in messages.
+ * -EINVAL with err on bad input (no front matter, invalid YAML or UTF-8,
+ * not a mapping, too deep, too big).
+ */
+int manifest_parse_md(const char *name, const char *text, size_t len, json_t **bottle,
+		      struct buf *err);
+
+/*
+ * Parses manifest.json text; *bottles is its "bottles" object (new; {} when
+ * absent), entries with invalid names dropped. -EINVAL with err.
+ */
+int manifest_parse_json(const char *text, size_t len, json_t **bottles, struct buf *err);
+
+/*
+ * Resolves name from an in-memory set: bottles maps name -> raw bottle
+ * (borrowed). *resolved is the resolved object (new). stats may be NULL
+ * and is added to. Errors as manifest_resolve.
+ */
+int manifest_resolve_set(json_t *bottles, const char *name, json_t **resolved,
+			 struct manifest_stats *stats, struct buf *err);
+
+/* manifest_resolve with counters (stats may be NULL; it is added to). */
+int manifest_resolve_ex(const char *dir, const char *name, char **json,
+			struct manifest_stats *stats, struct buf *err);
+
+/* The canonical text of a resolved object: 2-space indent, key order kept, "\n". New. */
+int manifest_dump(const json_t *obj, char **text, size_t *len);
+
+#endif

@@ -1,0 +1,882 @@
+/*
+ * Multi-parent `extends` resolution (SPEC.md section 4), listing and
+ * source text.
+ *
+ * Resolution is an iterative depth-first walk with an explicit stack, so
+ * a 10 000-deep chain costs heap, not C stack. Every bottle resolved in one
+ * call is memoized (a diamond's shared ancestor resolves once); a bottle on
+ * the stack that is reached again is a cycle. A bottle's resolved form is
+ * merge({}, parent1, ..., parentN, own): merging a resolved object into {}
+ * gives it back unchanged, which is why resolved.json re-resolves to itself.
+ */
+#include "manifest/manifest.h"
+#include "manifest/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Names listed in "Available bottles: ..." before "(and N more)". */
+#define AVAILABLE_MAX 64
+/* Longest cycle printed in full; longer ones are elided in the middle. */
+#define CYCLE_PRINT_MAX 20
+
+/* Where bottles come from during one call: a directory or an in-memory set. */
+struct src {
+	const char *dir; /* NULL for an in-memory set */
+	json_t *set;	 /* in-memory: borrowed, name -> raw bottle */
+	json_t *mj;	 /* manifest.json bottles (new), NULL when absent or broken */
+	int mj_rc;	 /* < 0 when manifest.json exists but cannot be used */
+	struct buf mj_msg;
+	json_t *md; /* name -> raw bottle parsed from <name>.md during this call (new) */
+	struct manifest_stats *st;
+};
+
+static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *st)
+{
+	struct buf text = BUF_INIT(MANIFEST_MAX_FILE);
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	s->st = st;
+	buf_init(&s->mj_msg, 4096);
+	s->md = json_object();
+	if (!s->md)
+		return -ENOMEM;
+	r = mf_read_file(dir, "manifest.json", &text, &s->mj_msg);
+	if (r == -ENOENT) {
+		r = 0;
+		goto out;
+	}
+	if (st && r != -EIO)
+		st->files_read++;
+	if (r == 0)
+		r = manifest_parse_json(text.data ? text.data : "", text.len, &s->mj, &s->mj_msg);
+	/* A broken manifest.json only hurts bottles that might be defined in it. */
+	s->mj_rc = r;
+	r = 0;
+out:
+	buf_release(&text);
+	return r;
+}
+
+static void src_open_set(struct src *s, json_t *set, struct manifest_stats *st)
+{
+	memset(s, 0, sizeof(*s));
+	s->set = set;
+	s->st = st;
+	buf_init(&s->mj_msg, 4096);
+}
+
+static void src_close(struct src *s)
+{
+	json_decref(s->mj);
+	json_decref(s->md);
+	buf_release(&s->mj_msg);
+}
+
+/*
+ * The raw bottle called name (borrowed, valid until src_close).
+ * -ENOENT (no message) when not defined; -EINVAL / -EIO with err.
+ * *from says which file it came from ("x.md" or "manifest.json").
+ */
+static int src_get(struct src *s, const char *name, json_t **raw, struct buf *err)
+{
+	struct buf text = BUF_INIT(MANIFEST_MAX_FILE);
+	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
+	json_t *v = NULL, *j;
+	int r;
+
+	if (!manifest_name_valid(name))
+		return -ENOENT;
+	if (s->set) {
+		v = json_object_get(s->set, name);
+		if (!v)
+			return -ENOENT;
+		if (!json_is_object(v)) {
+			mf_errf(err, "bottle '%s' must be a map (was %s)", name, mf_kind(v));
+			return -EINVAL;
+		}
+		*raw = v;
+		return 0;
+	}
+	v = json_object_get(s->md, name);
+	if (v) {
+		*raw = v;
+		return 0;
+	}
+	j = s->mj ? json_object_get(s->mj, name) : NULL;
+	if (buf_printf(&file, "%s.md", name) < 0)
+		return -ENOMEM;
+	r = mf_read_file(s->dir, buf_cstr(&file), &text, err);
+	if (r == 0) {
+		if (s->st)
+			s->st->files_read++;
+		if (j) {
+			mf_errf(err,
+				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
+				name, name);
+			r = -EINVAL;
+			goto out;
+		}
+		r = manifest_parse_md(name, text.data ? text.data : "", text.len, &v, err);
+		if (r < 0)
+			goto out;
+		r = json_object_set_new(s->md, name, v) < 0 ? -ENOMEM : 0;
+		if (r == 0)
+			*raw = v;
+		goto out;
+	}
+	if (r == -EINVAL) {
+		/* e.g. too big: name the bottle so a parent's problem is findable */
+		struct buf m = BUF_INIT(4096);
+
+		buf_printf(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
+		mf_errf(err, "%s", buf_cstr(&m));
+		buf_release(&m);
+		goto out;
+	}
+	if (r != -ENOENT)
+		goto out;
+	if (s->mj_rc < 0) {
+		/* name may be defined in the manifest.json we could not use */
+		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s->mj_msg));
+		r = s->mj_rc == -EIO ? -EIO : -EINVAL;
+		goto out;
+	}
+	if (!j) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (!json_is_object(j)) {
+		mf_errf(err, "bottle '%s' in manifest.json must be a map (was %s)", name,
+			mf_kind(j));
+		r = -EINVAL;
+		goto out;
+	}
+	*raw = j;
+	r = 0;
+out:
+	buf_release(&text);
+	buf_release(&file);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of json object keys plus extra (may be NULL); duplicates removed. */
+static int names_from(json_t *a, json_t *b, char ***names, size_t *n)
+{
+	size_t cap = json_object_size(a) + (b ? json_object_size(b) : 0), k = 0, i, w;
+	char **v = calloc(cap ? cap : 1, sizeof(*v));
+	json_t *objs[2] = {a, b}, *x;
+	const char *key;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < 2; i++) {
+		if (!objs[i])
+			continue;
+		json_object_foreach(objs[i], key, x)
+		{
+			if (!manifest_name_valid(key))
+				continue;
+			v[k] = strdup(key);
+			if (!v[k]) {
+				manifest_names_free(v, k);
+				return -ENOMEM;
+			}
+			k++;
+		}
+	}
+	qsort(v, k, sizeof(*v), cmp_str);
+	for (i = 0, w = 0; i < k; i++) {
+		if (w && !strcmp(v[w - 1], v[i])) {
+			free(v[i]);
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	*names = v;
+	*n = w;
+	return 0;
+}
+
+void manifest_names_free(char **names, size_t n)
+{
+	size_t i;
+
+	if (!names)
+		return;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Names of the .md bottles in dir as keys of a new object. */
+static int list_md(const char *dir, json_t **out, struct buf *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	json_t *o;
+	char stem[MANIFEST_MAX_NAME + 1];
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		mf_errf(err, "cannot list bottles directory '%s': %s", dir, strerror(errno));
+		return r == -ENOENT || r == -ENOTDIR ? -ENOENT : -EIO;
+	}
+	o = json_object();
+	if (!o) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		struct stat st;
+
+		if (l <= 3 || l - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + l - 3, ".md"))
+			continue;
+		memcpy(stem, de->d_name, l - 3);
+		stem[l - 3] = '\0';
+		if (!manifest_name_valid(stem))
+			continue;
+		/* Follows symlinks: a linked bottle is a bottle; a directory is not. */
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (json_object_set_new(o, stem, json_true()) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	closedir(d);
+	if (r < 0) {
+		json_decref(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}
+
+int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
+{
+	struct src s;
+	json_t *md = NULL;
+	int r;
+
+	r = list_md(dir, &md, err);
+	if (r < 0)
+		return r;
+	r = src_open_dir(&s, dir, NULL);
+	if (r < 0)
+		goto out;
+	if (s.mj_rc < 0)
+		mf_errf(err, "%s", buf_cstr(&s.mj_msg));
+	r = names_from(md, s.mj, names, n);
+	src_close(&s);
+out:
+	json_decref(md);
+	return r;
+}
+
+/* "Available bottles: a, b, c" for an undefined-name message. */
+static void put_available(struct src *s, struct buf *out)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	json_t *md = NULL;
+	int r;
+
+	if (s->set)
+		r = names_from(s->set, NULL, &names, &n);
+	else {
+		r = list_md(s->dir, &md, NULL);
+		if (r == -ENOENT) {
+			md = json_object();
+			r = md ? 0 : -ENOMEM;
+		}
+		if (r == 0)
+			r = names_from(md, s->mj, &names, &n);
+		json_decref(md);
+	}
+	if (r < 0) {
+		buf_puts(out, " Available bottles: (could not list them)");
+		return;
+	}
+	buf_puts(out, " Available bottles: ");
+	if (n == 0)
+		buf_puts(out, "(none)");
+	for (i = 0; i < n && i < AVAILABLE_MAX; i++)
+		buf_printf(out, "%s%s", i ? ", " : "", names[i]);
+	if (n > AVAILABLE_MAX)
+		buf_printf(out, " (and %zu more)", n - AVAILABLE_MAX);
+	manifest_names_free(names, n);
+}
+
+/* ---- merging ---- */
+
+/* obj[key] as an object, created (at the end, keeping first-appearance order) if absent. */
+static json_t *sub_obj(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v)
+		return v;
+	v = json_object();
+	if (!v || json_object_set_new(obj, key, v) < 0)
+		return NULL;
+	return v;
+}
+
+static int set_copy(json_t *obj, const char *key, json_t *v)
+{
+	json_t *c = json_deep_copy(v);
+
+	if (!c)
+		return -ENOMEM;
+	return json_object_set_new(obj, key, c) < 0 ? -ENOMEM : 0;
+}
+
+static int type_error(struct buf *err, const char *b, const char *field, const char *want,
+		      const json_t *v)
+{
+	mf_errf(err, "bottle '%s' %s must be %s (was %s)", b, field, want, mf_kind(v));
+	return -EINVAL;
+}
+
+static int merge_env(json_t *acc, json_t *v, const char *b, struct buf *err)
+{
+	const char *k;
+	json_t *x, *env;
+
+	if (!json_is_object(v))
+		return type_error(err, b, "env", "a map", v);
+	if (!json_object_size(v))
+		return 0; /* no empty maps in the output */
+	env = sub_obj(acc, "env");
+	if (!env)
+		return -ENOMEM;
+	json_object_foreach(v, k, x)
+	{
+		if (set_copy(env, k, x) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int merge_user(json_t *gg, json_t *v, const char *b, struct buf *err)
+{
+	const char *k;
+	json_t *x, *user = NULL;
+
+	if (!json_is_object(v))
+		return type_error(err, b, "git-gate.user", "a map", v);
+	json_object_foreach(v, k, x)
+	{
+		/* per-field overlay: only non-empty fields win */
+		if (json_is_null(x) || (json_is_string(x) && json_string_length(x) == 0))
+			continue;
+		if (!user && !(user = sub_obj(gg, "user")))
+			return -ENOMEM;
+		if (set_copy(user, k, x) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int merge_repos(json_t *gg, json_t *v, const char *b, struct buf *err)
+{
+	const char *name, *k;
+	json_t *rv, *x, *repos = NULL, *repo;
+
+	if (!json_is_object(v))
+		return type_error(err, b, "git-gate.repos", "a map", v);
+	json_object_foreach(v, name, rv)
+	{
+		if (json_is_null(rv))
+			continue;
+		if (!json_is_object(rv)) {
+			mf_errf(err, "bottle '%s' git-gate.repos.%s must be a map (was %s)", b,
+				name, mf_kind(rv));
+			return -EINVAL;
+		}
+		if (!repos && !(repos = sub_obj(gg, "repos")))
+			return -ENOMEM;
+		/* union by name; the same name merges per field, later winning */
+		repo = sub_obj(repos, name);
+		if (!repo)
+			return -ENOMEM;
+		json_object_foreach(rv, k, x)
+		{
+			if (json_is_null(x))
+				continue;
+			if (set_copy(repo, k, x) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int merge_gitgate(json_t *acc, json_t *v, const char *b, struct buf *err)
+{
+	const char *k;
+	json_t *x, *gg;
+	int r = 0;
+
+	if (!json_is_object(v))
+		return type_error(err, b, "git-gate", "a map", v);
+	/* Created up front so it keeps its place; removed below if nothing landed. */
+	if (!json_object_get(acc, "git-gate") && json_object_size(v) == 0)
+		return 0;
+	gg = sub_obj(acc, "git-gate");
+	if (!gg)
+		return -ENOMEM;
+	json_object_foreach(v, k, x)
+	{
+		if (json_is_null(x))
+			continue;
+		if (!strcmp(k, "user"))
+			r = merge_user(gg, x, b, err);
+		else if (!strcmp(k, "repos"))
+			r = merge_repos(gg, x, b, err);
+		else
+			r = set_copy(gg, k, x);
+		if (r < 0)
+			return r;
+	}
+	if (json_object_size(gg) == 0)
+		json_object_del(acc, "git-gate");
+	return 0;
+}
+
+static int merge_routes(json_t *eg, json_t *v, const char *b, struct buf *err)
+{
+	json_t *x, *routes = NULL, *have, *host;
+	size_t i, j;
+
+	if (!json_is_array(v))
+		return type_error(err, b, "egress.routes", "a list", v);
+	json_array_foreach(v, i, x)
+	{
+		const char *h;
+		int dup = 0;
+
+		host = json_object_get(x, "host");
+		if (!json_is_object(x) || !json_is_string(host)) {
+			mf_errf(err,
+				"bottle '%s' egress.routes[%zu] must be a map with a string host "
+				"(was %s)",
+				b, i, mf_kind(x));
+			return -EINVAL;
+		}
+		h = json_string_value(host);
+		if (!routes) {
+			routes = json_object_get(eg, "routes");
+			if (!routes) {
+				routes = json_array();
+				if (!routes || json_object_set_new(eg, "routes", routes) < 0)
+					return -ENOMEM;
+			}
+		}
+		json_array_foreach(routes, j, have)
+		{
+			if (strcmp(json_string_value(json_object_get(have, "host")), h))
+				continue;
+			if (!json_equal(have, x)) {
+				mf_errf(
+				    err,
+				    "bottle '%s' has two different routes for host '%s'; keep one",
+				    b, h);
+				return -EINVAL;
+			}
+			dup = 1; /* e.g. a shared ancestor's route: kept once */
+			break;
+		}
+		if (!dup && json_array_append_new(routes, json_deep_copy(x)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int merge_egress(json_t *acc, json_t *v, const char *b, struct buf *err)
+{
+	const char *k;
+	json_t *x, *eg;
+	int r = 0;
+
+	if (!json_is_object(v))
+		return type_error(err, b, "egress", "a map", v);
+	if (!json_object_get(acc, "egress") && json_object_size(v) == 0)
+		return 0;
+	eg = sub_obj(acc, "egress");
+	if (!eg)
+		return -ENOMEM;
+	json_object_foreach(v, k, x)
+	{
+		if (json_is_null(x))
+			continue;
+		if (!strcmp(k, "routes"))
+			r = merge_routes(eg, x, b, err);
+		else
+			r = set_copy(eg, k, x); /* log and unknown keys: later wins where set */
+		if (r < 0)
+			return r;
+	}
+	if (json_is_array(json_object_get(eg, "routes")) &&
+	    json_array_size(json_object_get(eg, "routes")) == 0)
+		json_object_del(eg, "routes");
+	if (json_object_size(eg) == 0)
+		json_object_del(acc, "egress");
+	return 0;
+}
+
+/*
+ * Merges later (a resolved parent, or a bottle's own keys) on top of acc.
+ * b names the bottle being resolved, for messages.
+ */
+static int merge(json_t *acc, json_t *later, const char *b, struct buf *err)
+{
+	const char *k;
+	json_t *v;
+	int r;
+
+	json_object_foreach(later, k, v)
+	{
+		/* null: not set, never resets what another bottle set */
+		if (json_is_null(v) || !strcmp(k, "extends"))
+			continue;
+		if (!strcmp(k, "env"))
+			r = merge_env(acc, v, b, err);
+		else if (!strcmp(k, "git-gate"))
+			r = merge_gitgate(acc, v, b, err);
+		else if (!strcmp(k, "egress"))
+			r = merge_egress(acc, v, b, err);
+		else if (!strcmp(k, "agent_provider") && !json_is_string(v))
+			r = type_error(err, b, "agent_provider", "a string", v);
+		else if (!strcmp(k, "supervise") && !json_is_boolean(v))
+			r = type_error(err, b, "supervise", "true or false", v);
+		else
+			r = set_copy(acc, k,
+				     v); /* agent_provider, supervise, unknown: later wins */
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- the walk ---- */
+
+struct frame {
+	const char *name; /* borrowed from the caller or from a raw bottle */
+	json_t *raw;	  /* borrowed from the src */
+	json_t *parents;  /* borrowed list of names (strings), or NULL */
+	size_t next;	  /* next parent to visit */
+};
+
+struct walk {
+	struct src *s;
+	struct frame *st;
+	size_t depth, cap;
+	json_t *memo;	 /* name -> resolved (new) */
+	json_t *onstack; /* name -> index in st */
+	json_t *single;	 /* a one-string extends as a list (new), per frame; freed at end */
+};
+
+/* Checks extends, then pushes a frame for name. */
+static int walk_push(struct walk *w, const char *name, json_t *raw, struct buf *err)
+{
+	json_t *ext = json_object_get(raw, "extends"), *x, *parents = NULL;
+	size_t i;
+
+	if (ext && !json_is_null(ext)) {
+		if (json_is_string(ext)) {
+			parents = json_array();
+			if (!parents || json_array_append(parents, ext) < 0 ||
+			    json_array_append_new(w->single, parents) < 0) {
+				json_decref(parents);
+				return -ENOMEM;
+			}
+		} else if (json_is_array(ext)) {
+			parents = ext;
+		} else {
+			mf_errf(err,
+				"bottle '%s' extends must be a string or list of strings (was %s)",
+				name, mf_kind(ext));
+			return -EINVAL;
+		}
+		json_array_foreach(parents, i, x)
+		{
+			if (!json_is_string(x)) {
+				mf_errf(err, "bottle '%s' extends[%zu] must be a string (was %s)",
+					name, i, mf_kind(x));
+				return -EINVAL;
+			}
+		}
+		json_array_foreach(parents, i, x)
+		{
+			if (!strcmp(json_string_value(x), name)) {
+				mf_errf(err,
+					"bottle '%s' extends itself; remove the self-reference",
+					name);
+				return -EINVAL;
+			}
+		}
+	}
+	if (w->depth == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		struct frame *n = realloc(w->st, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		w->st = n;
+		w->cap = cap;
+	}
+	if (json_object_set_new(w->onstack, name, json_integer((json_int_t)w->depth)) < 0)
+		return -ENOMEM;
+	w->st[w->depth++] = (struct frame){name, raw, parents, 0};
+	return 0;
+}
+
+static void cycle_error(struct walk *w, const char *p, size_t from, struct buf *err)
+{
+	struct buf m = BUF_INIT(8192);
+	size_t n = w->depth - from, i;
+
+	buf_printf(&m, "bottle '%s' is in an extends cycle: ", p);
+	for (i = from; i < w->depth; i++) {
+		size_t k = i - from;
+
+		if (n > CYCLE_PRINT_MAX && k == CYCLE_PRINT_MAX / 2) {
+			buf_printf(&m, "... (%zu more) -> ", n - CYCLE_PRINT_MAX + 1);
+			i = w->depth - CYCLE_PRINT_MAX / 2;
+		}
+		buf_printf(&m, "%s -> ", w->st[i].name);
+	}
+	buf_puts(&m, p);
+	mf_errf(err, "%s", buf_cstr(&m));
+	buf_release(&m);
+}
+
+static int walk_run(struct walk *w, const char *root, json_t **resolved, struct buf *err)
+{
+	json_t *raw = NULL, *acc = NULL, *x;
+	size_t i;
+	int r;
+
+	r = src_get(w->s, root, &raw, err);
+	if (r == -ENOENT) {
+		struct buf m = BUF_INIT(16384);
+
+		buf_printf(&m, "bottle '%s' is not defined.", root);
+		put_available(w->s, &m);
+		mf_errf(err, "%s", buf_cstr(&m));
+		buf_release(&m);
+	}
+	if (r < 0)
+		return r;
+	r = walk_push(w, root, raw, err);
+	if (r < 0)
+		return r;
+	while (w->depth) {
+		struct frame *f = &w->st[w->depth - 1];
+
+		if (f->parents && f->next < json_array_size(f->parents)) {
+			const char *p = json_string_value(json_array_get(f->parents, f->next));
+
+			if (json_object_get(w->memo, p)) {
+				f->next++;
+				continue;
+			}
+			x = json_object_get(w->onstack, p);
+			if (x) {
+				cycle_error(w, p, (size_t)json_integer_value(x), err);
+				return -EINVAL;
+			}
+			r = src_get(w->s, p, &raw, err);
+			if (r == -ENOENT) {
+				struct buf m = BUF_INIT(16384);
+
+				buf_printf(&m, "bottle '%s' extends '%s' which is not defined.",
+					   f->name, p);
+				put_available(w->s, &m);
+				mf_errf(err, "%s", buf_cstr(&m));
+				buf_release(&m);
+				return -EINVAL;
+			}
+			if (r < 0)
+				return r;
+			/* f may move when the stack grows; it is not used after this */
+			r = walk_push(w, p, raw, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		/* every parent resolved: fold them left to right, then the child on top */
+		acc = json_object();
+		if (!acc)
+			return -ENOMEM;
+		if (f->parents)
+			json_array_foreach(f->parents, i, x)
+			{
+				r = merge(acc, json_object_get(w->memo, json_string_value(x)),
+					  f->name, err);
+				if (r < 0)
+					goto fail;
+			}
+		r = merge(acc, f->raw, f->name, err);
+		if (r < 0)
+			goto fail;
+		if (w->s->st)
+			w->s->st->resolved++;
+		json_object_del(w->onstack, f->name);
+		if (json_object_set_new(w->memo, f->name, acc) < 0)
+			return -ENOMEM;
+		acc = NULL;
+		w->depth--;
+	}
+	x = json_object_get(w->memo, root);
+	*resolved = json_incref(x);
+	return 0;
+fail:
+	json_decref(acc);
+	return r;
+}
+
+static int resolve_src(struct src *s, const char *name, json_t **resolved, struct buf *err)
+{
+	struct walk w = {.s = s};
+	int r = -ENOMEM;
+
+	w.memo = json_object();
+	w.onstack = json_object();
+	w.single = json_array();
+	if (w.memo && w.onstack && w.single)
+		r = walk_run(&w, name, resolved, err);
+	if (r == -ENOMEM)
+		mf_errf(err, "bottle '%s': out of memory", name);
+	free(w.st);
+	json_decref(w.memo);
+	json_decref(w.onstack);
+	json_decref(w.single);
+	return r;
+}
+
+static int dump_cb(const char *p, size_t n, void *data)
+{
+	return buf_append(data, p, n) < 0 ? -1 : 0;
+}
+
+int manifest_dump(const json_t *obj, char **text, size_t *len)
+{
+	struct buf b = BUF_INIT(BUF_MAX_DEFAULT);
+
+	if (json_dump_callback(obj, dump_cb, &b,
+			       JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) <
+		0 ||
+	    buf_putc(&b, '\n') < 0) {
+		buf_release(&b);
+		return -E2BIG;
+	}
+	*text = buf_steal(&b, len);
+	return *text ? 0 : -ENOMEM;
+}
+
+int manifest_resolve_set(json_t *bottles, const char *name, json_t **resolved,
+			 struct manifest_stats *stats, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	src_open_set(&s, bottles, stats);
+	r = resolve_src(&s, name, resolved, err);
+	src_close(&s);
+	return r;
+}
+
+int manifest_resolve_ex(const char *dir, const char *name, char **json,
+			struct manifest_stats *stats, struct buf *err)
+{
+	struct src s;
+	json_t *res = NULL;
+	int r;
+
+	r = src_open_dir(&s, dir, stats);
+	if (r < 0) {
+		mf_errf(err, "bottle '%s': out of memory", name);
+		src_close(&s);
+		return r;
+	}
+	r = resolve_src(&s, name, &res, err);
+	if (r == 0) {
+		r = manifest_dump(res, json, NULL);
+		if (r < 0)
+			mf_errf(err, "bottle '%s': resolved form is too large", name);
+	}
+	json_decref(res);
+	src_close(&s);
+	return r;
+}
+
+int manifest_resolve(const char *dir, const char *name, char **json, struct buf *err)
+{
+	return manifest_resolve_ex(dir, name, json, NULL, err);
+}
+
+int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err)
+{
+	struct src s;
+	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
+	struct buf t = BUF_INIT(MANIFEST_MAX_FILE);
+	json_t *j;
+	int r;
+
+	if (!manifest_name_valid(name)) {
+		mf_errf(err, "bottle '%s' is not defined", name);
+		return -ENOENT;
+	}
+	r = src_open_dir(&s, dir, NULL);
+	if (r < 0)
+		goto out;
+	/* The text is shown even when it does not parse: that is when it is needed most. */
+	buf_printf(&file, "%s.md", name);
+	r = mf_read_file(dir, buf_cstr(&file), &t, err);
+	if (r == 0) {
+		if (s.mj && json_object_get(s.mj, name)) {
+			mf_errf(err,
+				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
+				name, name);
+			r = -EINVAL;
+			goto out;
+		}
+		*text = buf_steal(&t, len);
+		r = *text ? 0 : -ENOMEM;
+		goto out;
+	}
+	if (r != -ENOENT)
+		goto out;
+	j = s.mj ? json_object_get(s.mj, name) : NULL;
+	if (!j && s.mj_rc < 0) {
+		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s.mj_msg));
+		r = s.mj_rc == -EIO ? -EIO : -EINVAL;
+		goto out;
+	}
+	if (!j) {
+		mf_errf(err, "bottle '%s' is not defined", name);
+		r = -ENOENT;
+		goto out;
+	}
+	r = manifest_dump(j, text, len);
+out:
+	buf_release(&file);
+	buf_release(&t);
+	src_close(&s);
+	return r;
+}
