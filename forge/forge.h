@@ -7,10 +7,13 @@
  *
  * Errors: every operation returns 0 or -errno, mapped in one table per
  * adapter:
- *   -ENOENT  the object does not exist (Gitea 404; also Gitea's 500 quirk
- *            on the comments of a number that does not exist)
+ *   -ENOENT  the object does not exist (Gitea 404). Gitea answers 500, not
+ *            404, for the comments of a number that does not exist; an
+ *            adapter reports that as -ENOENT only after checking the
+ *            number is missing, and as -EIO otherwise.
  *   -EACCES  the forge refused (401, 403)
- *   -EINVAL  the forge rejected the request as malformed (412, 422)
+ *   -EINVAL  the request is malformed: the forge rejected it (400, 412,
+ *            422) or the adapter did before sending it
  *   -EEXIST  conflict (409)
  *   -EIO     the forge did not answer in time, dropped the connection,
  *            answered 5xx, or answered something that is not the JSON
@@ -48,7 +51,7 @@ struct forge_issue {
 	size_t n_labels;
 	uint64_t n_comments; /* the object's own comment count */
 	char *updated_at;    /* RFC 3339, as sent */
-	bool is_pull;        /* a pull request (true for every get_pull result) */
+	bool is_pull;	     /* a pull request (true for every get_pull result) */
 	/* Pull requests only (NULL/false otherwise). */
 	char *head;
 	char *base;
@@ -90,7 +93,7 @@ enum forge_kind {
 struct forge_issue_patch {
 	const char *title;
 	const char *body;
-	const char *state;         /* "open" or "closed" */
+	const char *state;	   /* "open" or "closed" */
 	const char *const *labels; /* label names; set has_labels to apply */
 	size_t n_labels;
 	bool has_labels;
@@ -108,13 +111,13 @@ struct forge_pr_request {
 	const char *title;
 	const char *head;
 	const char *base;
-	const char *body;    /* used when there is no bundle */
-	const char *summary; /* bundle summary (PR_SUMMARY.md); NULL = no bundle */
+	const char *body;		     /* used when there is no bundle */
+	const char *summary;		     /* bundle summary (PR_SUMMARY.md); NULL = no bundle */
 	const struct forge_receipt *receipt; /* with summary */
 };
 
 struct forge_capabilities {
-	const char *name;          /* "gitea" */
+	const char *name;	    /* "gitea" */
 	size_t max_description_len; /* bytes */
 	bool structured_metadata;   /* false: metadata goes in an HTML comment */
 	bool push_branch;
@@ -140,8 +143,8 @@ struct forge_ops {
 	int (*get_pull)(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			struct forge_issue *out, struct buf *err);
 	/* Plain comments of one issue or PR, oldest first. */
-	int (*list_comments)(struct forge *f, const char *owner, const char *repo,
-			     uint64_t number, struct forge_comment_list *out, struct buf *err);
+	int (*list_comments)(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			     struct forge_comment_list *out, struct buf *err);
 	/* Every plain comment of a repository, oldest first (since may be NULL). */
 	int (*list_repo_comments)(struct forge *f, const char *owner, const char *repo,
 				  const char *since, struct forge_comment_list *out,
@@ -153,14 +156,12 @@ struct forge_ops {
 	/* Writes (the Forge Adapter Contract). */
 	int (*create_pr)(struct forge *f, const char *owner, const char *repo,
 			 const struct forge_pr_request *req, uint64_t *number, struct buf *err);
-	int (*push_branch)(struct forge *f, const char *owner, const char *repo,
-			   const char *branch, struct buf *err);
-	int (*post_comment)(struct forge *f, const char *owner, const char *repo,
-			    uint64_t number, const char *body, struct forge_comment *out,
-			    struct buf *err);
-	int (*update_issue)(struct forge *f, const char *owner, const char *repo,
-			    uint64_t number, const struct forge_issue_patch *patch,
-			    struct buf *err);
+	int (*push_branch)(struct forge *f, const char *owner, const char *repo, const char *branch,
+			   struct buf *err);
+	int (*post_comment)(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			    const char *body, struct forge_comment *out, struct buf *err);
+	int (*update_issue)(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			    const struct forge_issue_patch *patch, struct buf *err);
 	int (*update_pr_status)(struct forge *f, const char *owner, const char *repo,
 				uint64_t number, const char *state, struct buf *err);
 	void (*capabilities)(struct forge *f, struct forge_capabilities *out);
@@ -199,5 +200,14 @@ char *forge_capabilities_json(const struct forge_capabilities *caps);
 #define FORGE_TRUNCATION_NOTICE "[Summary truncated. Full summary in PR_SUMMARY.md]"
 int forge_render_description(const struct forge_capabilities *caps,
 			     const struct forge_pr_request *req, struct buf *out);
+/*
+ * The same, appending a one-line reason to err (may be NULL) on failure:
+ * -EINVAL when the receipt is missing a field, a text is not UTF-8, the
+ * receipt block (or it plus the notice) alone exceeds the limit, or, with
+ * no bundle, the body exceeds it; -E2BIG when out's own maximum is hit.
+ */
+int forge_render_description_err(const struct forge_capabilities *caps,
+				 const struct forge_pr_request *req, struct buf *out,
+				 struct buf *err);
 
 #endif

@@ -1,0 +1,176 @@
+/*
+ * forge: the adapter-independent half of the Forge Adapter Contract:
+ * releasing and copying what operations return, and capabilities.json.
+ * The description rendering lives in render.c.
+ */
+#include "forge/forge.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "util/str.h"
+
+void forge_free(struct forge *f)
+{
+	if (f && f->ops && f->ops->free)
+		f->ops->free(f);
+}
+
+void forge_issue_release(struct forge_issue *i)
+{
+	size_t k;
+
+	if (!i)
+		return;
+	free(i->title);
+	free(i->body);
+	free(i->state);
+	free(i->author);
+	for (k = 0; k < i->n_labels; k++)
+		free(i->labels[k]);
+	free(i->labels);
+	free(i->updated_at);
+	free(i->head);
+	free(i->base);
+	free(i->json);
+	memset(i, 0, sizeof(*i));
+}
+
+void forge_issue_list_release(struct forge_issue_list *l)
+{
+	size_t k;
+
+	if (!l)
+		return;
+	for (k = 0; k < l->n; k++)
+		forge_issue_release(&l->v[k]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void forge_comment_release(struct forge_comment *c)
+{
+	if (!c)
+		return;
+	free(c->body);
+	free(c->author);
+	free(c->created_at);
+	free(c->updated_at);
+	memset(c, 0, sizeof(*c));
+}
+
+void forge_comment_list_release(struct forge_comment_list *l)
+{
+	size_t k;
+
+	if (!l)
+		return;
+	for (k = 0; k < l->n; k++)
+		forge_comment_release(&l->v[k]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void forge_name_list_release(struct forge_name_list *l)
+{
+	size_t k;
+
+	if (!l)
+		return;
+	for (k = 0; k < l->n; k++)
+		free(l->v[k]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Copies s into *dst; NULL stays NULL. False only when out of memory. */
+static bool dup_field(char **dst, const char *s)
+{
+	*dst = str_dup(s);
+	return !s || *dst;
+}
+
+int forge_issue_copy(struct forge_issue *dst, const struct forge_issue *src)
+{
+	struct forge_issue t;
+	size_t k;
+
+	memset(&t, 0, sizeof(t));
+	t.number = src->number;
+	t.n_comments = src->n_comments;
+	t.is_pull = src->is_pull;
+	t.merged = src->merged;
+	if (!dup_field(&t.title, src->title) || !dup_field(&t.body, src->body) ||
+	    !dup_field(&t.state, src->state) || !dup_field(&t.author, src->author) ||
+	    !dup_field(&t.updated_at, src->updated_at) || !dup_field(&t.head, src->head) ||
+	    !dup_field(&t.base, src->base) || !dup_field(&t.json, src->json))
+		goto fail;
+	if (src->n_labels) {
+		t.labels = calloc(src->n_labels, sizeof(*t.labels));
+		if (!t.labels)
+			goto fail;
+		for (k = 0; k < src->n_labels; k++) {
+			if (!dup_field(&t.labels[k], src->labels[k]))
+				goto fail;
+			t.n_labels = k + 1;
+		}
+	}
+	*dst = t;
+	return 0;
+fail:
+	/* n_labels counts only the copied labels, so release frees exactly those. */
+	forge_issue_release(&t);
+	return -ENOMEM;
+}
+
+int forge_comment_copy(struct forge_comment *dst, const struct forge_comment *src)
+{
+	struct forge_comment t;
+
+	memset(&t, 0, sizeof(t));
+	t.id = src->id;
+	t.issue = src->issue;
+	if (!dup_field(&t.body, src->body) || !dup_field(&t.author, src->author) ||
+	    !dup_field(&t.created_at, src->created_at) ||
+	    !dup_field(&t.updated_at, src->updated_at)) {
+		forge_comment_release(&t);
+		return -ENOMEM;
+	}
+	*dst = t;
+	return 0;
+}
+
+char *forge_capabilities_json(const struct forge_capabilities *caps)
+{
+	json_t *o;
+	char *text = NULL, *out = NULL;
+	size_t n;
+
+	/* Keys in a fixed order so the file is byte-stable across mounts. */
+	o = json_pack("{s:s, s:I, s:b, s:b, s:b, s:I}", "name", caps->name ? caps->name : "",
+		      "max_description_len", (json_int_t)caps->max_description_len,
+		      "structured_metadata", caps->structured_metadata, "push_branch",
+		      caps->push_branch, "update_pr_status", caps->update_pr_status,
+		      "max_page_size", (json_int_t)caps->max_page_size);
+	if (!o)
+		return NULL;
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!text)
+		return NULL;
+	n = strlen(text);
+	out = malloc(n + 2);
+	if (out) {
+		memcpy(out, text, n);
+		out[n] = '\n';
+		out[n + 1] = '\0';
+	}
+	free(text);
+	return out;
+}

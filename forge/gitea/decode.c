@@ -1,0 +1,497 @@
+/*
+ * gitea/decode: see decode.h. Every helper here either fills its output
+ * completely or leaves it untouched and returns -errno, so a half-decoded
+ * object never escapes.
+ */
+#include "forge/gitea/decode.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "util/str.h"
+
+static int fail(struct buf *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct buf *err, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		buf_vprintf(err, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/*
+ * Counts the values in text the cheap way (separators and openers outside
+ * strings) so the parse is refused before jansson allocates for them.
+ */
+static size_t count_values(const char *text, size_t len)
+{
+	size_t i, n = 1;
+	bool in_str = false, esc = false;
+
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == ',' || c == '[' || c == '{') {
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Parses text into a new root that must be an array or an object. */
+static int load(const char *text, size_t len, json_t **root, struct buf *err)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (len == 0)
+		return fail(err, -EIO, "empty response where json was expected");
+	if (count_values(text, len) > GITEA_DECODE_MAX_VALUES)
+		return fail(err, -EIO, "response has more than %zu json values",
+			    GITEA_DECODE_MAX_VALUES);
+	/*
+	 * jansson rejects invalid UTF-8, lone surrogates, \u0000 and nesting
+	 * deeper than its parser limit, so every string we keep is clean text.
+	 */
+	j = json_loadb(text, len, 0, &je);
+	if (!j) {
+		if (len && (text[0] == '<' || (unsigned char)text[0] > 0x7f))
+			return fail(err, -EIO, "response is not json (html or binary?)");
+		return fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
+			    je.position);
+	}
+	*root = j;
+	return 0;
+}
+
+/* A string member: missing or null gives dflt (which may be NULL). */
+static int get_str(json_t *o, const char *key, bool required, const char *dflt, char **out,
+		   struct buf *err)
+{
+	json_t *v = json_object_get(o, key);
+	const char *s;
+	char *d;
+
+	if (!v || json_is_null(v)) {
+		if (required)
+			return fail(err, -EIO, "key '%s' is missing", key);
+		s = dflt;
+	} else if (!json_is_string(v)) {
+		return fail(err, -EIO, "key '%s' is not a string", key);
+	} else {
+		s = json_string_value(v);
+	}
+	d = str_dup(s);
+	if (s && !d)
+		return fail(err, -ENOMEM, "out of memory");
+	*out = d;
+	return 0;
+}
+
+static int get_u64(json_t *o, const char *key, bool required, uint64_t min, uint64_t *out,
+		   struct buf *err)
+{
+	json_t *v = json_object_get(o, key);
+	json_int_t x;
+
+	if (!v || json_is_null(v)) {
+		if (required)
+			return fail(err, -EIO, "key '%s' is missing", key);
+		*out = 0;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return fail(err, -EIO, "key '%s' is not an integer", key);
+	x = json_integer_value(v);
+	if (x < 0 || (uint64_t)x < min)
+		return fail(err, -EIO, "key '%s' is out of range", key);
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static int get_bool(json_t *o, const char *key, bool *out, struct buf *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v)) {
+		*out = false;
+		return 0;
+	}
+	if (!json_is_boolean(v))
+		return fail(err, -EIO, "key '%s' is not a boolean", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/*
+ * A member that must be an object when present: *out is NULL when missing
+ * or null (borrowed otherwise).
+ */
+static int get_obj(json_t *o, const char *key, json_t **out, struct buf *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v)) {
+		*out = NULL;
+		return 0;
+	}
+	if (!json_is_object(v))
+		return fail(err, -EIO, "key '%s' is not an object", key);
+	*out = v;
+	return 0;
+}
+
+/* obj[key][sub] as a string, NULL (or dflt) when either level is absent. */
+static int get_nested_str(json_t *o, const char *key, const char *sub, const char *dflt, char **out,
+			  struct buf *err)
+{
+	json_t *inner = NULL;
+	int r = get_obj(o, key, &inner, err);
+
+	if (r < 0)
+		return r;
+	if (!inner) {
+		*out = str_dup(dflt);
+		return dflt && !*out ? fail(err, -ENOMEM, "out of memory") : 0;
+	}
+	r = get_str(inner, sub, false, dflt, out, err);
+	if (r < 0 && err)
+		buf_printf(err, " in '%s'", key);
+	return r;
+}
+
+static int get_labels(json_t *o, char ***out, size_t *n_out, struct buf *err)
+{
+	json_t *v = json_object_get(o, "labels"), *e;
+	char **labels = NULL;
+	size_t i, n = 0;
+	int r = 0;
+
+	if (!v || json_is_null(v)) {
+		*out = NULL;
+		*n_out = 0;
+		return 0;
+	}
+	if (!json_is_array(v))
+		return fail(err, -EIO, "key 'labels' is not an array");
+	if (json_array_size(v)) {
+		labels = calloc(json_array_size(v), sizeof(*labels));
+		if (!labels)
+			return fail(err, -ENOMEM, "out of memory");
+	}
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_object(e)) {
+			r = fail(err, -EIO, "label %zu is not an object", i);
+			goto out;
+		}
+		r = get_str(e, "name", true, NULL, &labels[n], err);
+		if (r < 0)
+			goto out;
+		n++;
+	}
+	*out = labels;
+	*n_out = n;
+	labels = NULL;
+out:
+	if (labels) {
+		for (i = 0; i < n; i++)
+			free(labels[i]);
+		free(labels);
+	}
+	return r;
+}
+
+/* The object re-serialised for issue.json / pr.json, ending "\n". */
+static int dump(json_t *o, char **out, struct buf *err)
+{
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	size_t n;
+	char *d;
+
+	if (!text)
+		return fail(err, -ENOMEM, "out of memory");
+	n = strlen(text);
+	d = realloc(text, n + 2);
+	if (!d) {
+		free(text);
+		return fail(err, -ENOMEM, "out of memory");
+	}
+	d[n] = '\n';
+	d[n + 1] = '\0';
+	*out = d;
+	return 0;
+}
+
+/* pulls: o came from the /pulls endpoint (head, base, merged at top level). */
+static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, struct buf *err)
+{
+	struct forge_issue t;
+	json_t *pr;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if (!json_is_object(o))
+		return fail(err, -EIO, "%s is not an object", pulls ? "pull request" : "issue");
+	if ((r = get_u64(o, "number", true, 1, &t.number, err)) < 0 ||
+	    (r = get_str(o, "title", true, NULL, &t.title, err)) < 0 ||
+	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
+	    (r = get_str(o, "state", true, NULL, &t.state, err)) < 0 ||
+	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
+	    (r = get_labels(o, &t.labels, &t.n_labels, err)) < 0 ||
+	    (r = get_u64(o, "comments", false, 0, &t.n_comments, err)) < 0 ||
+	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0)
+		goto fail;
+	if (pulls) {
+		t.is_pull = true;
+		if ((r = get_nested_str(o, "head", "ref", NULL, &t.head, err)) < 0 ||
+		    (r = get_nested_str(o, "base", "ref", NULL, &t.base, err)) < 0 ||
+		    (r = get_bool(o, "merged", &t.merged, err)) < 0)
+			goto fail;
+	} else {
+		if ((r = get_obj(o, "pull_request", &pr, err)) < 0)
+			goto fail;
+		if (pr) {
+			t.is_pull = true;
+			r = get_bool(pr, "merged", &t.merged, err);
+			if (r < 0)
+				goto fail;
+		}
+	}
+	if ((r = dump(o, &t.json, err)) < 0)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	if (err && t.number)
+		buf_printf(err, " (#%llu)", (unsigned long long)t.number);
+	forge_issue_release(&t);
+	return r;
+}
+
+static int decode_one_issue(const char *text, size_t len, bool pulls, struct forge_issue *out,
+			    struct buf *err)
+{
+	json_t *root;
+	int r = load(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	r = decode_issue_obj(root, pulls, out, err);
+	json_decref(root);
+	return r;
+}
+
+int gitea_decode_issue(const char *text, size_t len, struct forge_issue *out, struct buf *err)
+{
+	return decode_one_issue(text, len, false, out, err);
+}
+
+int gitea_decode_pull(const char *text, size_t len, struct forge_issue *out, struct buf *err)
+{
+	return decode_one_issue(text, len, true, out, err);
+}
+
+static int load_array(const char *text, size_t len, json_t **root, struct buf *err)
+{
+	int r = load(text, len, root, err);
+
+	if (r < 0)
+		return r;
+	if (!json_is_array(*root)) {
+		json_decref(*root);
+		return fail(err, -EIO, "response is not a json array");
+	}
+	return 0;
+}
+
+int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
+			    struct forge_issue_list *out, struct buf *err)
+{
+	struct forge_issue_list l = {NULL, 0};
+	json_t *root, *e;
+	size_t i;
+	int r = load_array(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	if (json_array_size(root)) {
+		l.v = calloc(json_array_size(root), sizeof(*l.v));
+		if (!l.v) {
+			r = fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	json_array_foreach(root, i, e)
+	{
+		r = decode_issue_obj(e, pulls_endpoint, &l.v[l.n], err);
+		if (r < 0)
+			goto out;
+		l.n++;
+	}
+	*out = l;
+	l.v = NULL;
+	l.n = 0;
+out:
+	forge_issue_list_release(&l);
+	json_decref(root);
+	return r;
+}
+
+uint64_t gitea_number_from_url(const char *url)
+{
+	static const char *const marks[] = {"/issues/", "/pulls/"};
+	uint64_t n;
+	size_t k;
+
+	if (!url)
+		return 0;
+	for (k = 0; k < sizeof(marks) / sizeof(marks[0]); k++) {
+		/* The last occurrence: an owner or repo may itself be "issues". */
+		const char *p = NULL, *q = url;
+
+		while ((q = strstr(q, marks[k])) != NULL) {
+			p = q;
+			q++;
+		}
+		if (p && str_to_u64(p + strlen(marks[k]), UINT64_MAX, false, &n) == 0)
+			return n;
+	}
+	return 0;
+}
+
+static int decode_comment_obj(json_t *o, uint64_t issue, struct forge_comment *out, struct buf *err)
+{
+	struct forge_comment t;
+	char *issue_url = NULL, *pr_url = NULL;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if (!json_is_object(o))
+		return fail(err, -EIO, "comment is not an object");
+	if ((r = get_u64(o, "id", true, 1, &t.id, err)) < 0 ||
+	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
+	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
+	    (r = get_str(o, "created_at", false, "", &t.created_at, err)) < 0 ||
+	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
+	    (r = get_str(o, "issue_url", false, NULL, &issue_url, err)) < 0 ||
+	    (r = get_str(o, "pull_request_url", false, NULL, &pr_url, err)) < 0)
+		goto fail;
+	t.issue = issue;
+	if (!t.issue)
+		t.issue = gitea_number_from_url(issue_url);
+	if (!t.issue)
+		t.issue = gitea_number_from_url(pr_url);
+	free(issue_url);
+	free(pr_url);
+	*out = t;
+	return 0;
+fail:
+	if (err && t.id)
+		buf_printf(err, " (comment %llu)", (unsigned long long)t.id);
+	free(issue_url);
+	free(pr_url);
+	forge_comment_release(&t);
+	return r;
+}
+
+int gitea_decode_comment(const char *text, size_t len, uint64_t issue, struct forge_comment *out,
+			 struct buf *err)
+{
+	json_t *root;
+	int r = load(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	r = decode_comment_obj(root, issue, out, err);
+	json_decref(root);
+	return r;
+}
+
+int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
+			      struct forge_comment_list *out, struct buf *err)
+{
+	struct forge_comment_list l = {NULL, 0};
+	json_t *root, *e;
+	size_t i;
+	int r = load_array(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	if (json_array_size(root)) {
+		l.v = calloc(json_array_size(root), sizeof(*l.v));
+		if (!l.v) {
+			r = fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	json_array_foreach(root, i, e)
+	{
+		r = decode_comment_obj(e, issue, &l.v[l.n], err);
+		if (r < 0)
+			goto out;
+		l.n++;
+	}
+	*out = l;
+	l.v = NULL;
+	l.n = 0;
+out:
+	forge_comment_list_release(&l);
+	json_decref(root);
+	return r;
+}
+
+int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
+			   struct buf *err)
+{
+	struct forge_name_list l = {NULL, 0};
+	json_t *root, *e;
+	size_t i;
+	int r = load_array(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	if (json_array_size(root)) {
+		l.v = calloc(json_array_size(root), sizeof(*l.v));
+		if (!l.v) {
+			r = fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	json_array_foreach(root, i, e)
+	{
+		if (!json_is_object(e)) {
+			r = fail(err, -EIO, "repository %zu is not an object", i);
+			goto out;
+		}
+		r = get_str(e, "name", true, NULL, &l.v[l.n], err);
+		if (r < 0)
+			goto out;
+		l.n++;
+	}
+	*out = l;
+	l.v = NULL;
+	l.n = 0;
+out:
+	forge_name_list_release(&l);
+	json_decref(root);
+	return r;
+}

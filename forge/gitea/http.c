@@ -1,0 +1,652 @@
+/*
+ * gitea/http: see http.h.
+ *
+ * Why a multi handle even for one request: one code path gives every
+ * request the same deadline, retry and size rules, and the parallel page
+ * fetches of the list operations are just batches with n > 1.
+ */
+#include "forge/gitea/http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "util/str.h"
+
+#define POOL_MAX 16
+#define RETRY_AFTER_MAX_S 3600
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 2000
+
+struct http {
+	char *base_url;
+	char *auth_header; /* "Authorization: token T"; wiped on free */
+	struct curl_slist *headers;
+	unsigned connect_timeout_ms;
+	size_t max_body;
+
+	CURLSH *share;
+	/* One lock per curl_lock_data, as libcurl asks for a shared handle. */
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	pthread_mutex_t pool_lock;
+	CURL *pool[POOL_MAX]; /* idle easy handles, guarded by pool_lock */
+	size_t n_pool;	      /* guarded by pool_lock */
+};
+
+enum xfer_state {
+	XFER_PENDING,
+	XFER_RUNNING,
+	XFER_DONE,
+};
+
+struct xfer {
+	struct http_req *req;
+	CURL *easy;
+	enum xfer_state st;
+	unsigned attempts;
+	uint64_t not_before; /* ms; a retry waits for this */
+	bool too_big;	     /* the write callback refused more body */
+	long retry_after_s;  /* from the last response, -1 when absent */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static const char *method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET:
+		return "GET";
+	case HTTP_POST:
+		return "POST";
+	case HTTP_PATCH:
+		return "PATCH";
+	case HTTP_PUT:
+		return "PUT";
+	}
+	return "GET";
+}
+
+/* PUT of labels and PATCH of fields set state; resending them is harmless. */
+static bool idempotent(enum http_method m)
+{
+	return m != HTTP_POST;
+}
+
+uint64_t http_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int http_status_errno(long status)
+{
+	if (status >= 200 && status < 300)
+		return 0;
+	switch (status) {
+	case 404:
+		return -ENOENT;
+	case 401:
+	case 403:
+		return -EACCES;
+	case 409:
+		return -EEXIST;
+	case 400:
+	case 412:
+	case 422:
+		return -EINVAL;
+	default:
+		/* 5xx, and anything else we did not ask for. */
+		return -EIO;
+	}
+}
+
+static const char *status_words(long status)
+{
+	switch (status) {
+	case 400:
+		return "bad request";
+	case 401:
+		return "unauthorized";
+	case 403:
+		return "forbidden";
+	case 404:
+		return "not found";
+	case 409:
+		return "conflict";
+	case 412:
+		return "precondition failed";
+	case 422:
+		return "unprocessable";
+	case 429:
+		return "too many requests";
+	case 500:
+		return "internal server error";
+	case 502:
+		return "bad gateway";
+	case 503:
+		return "service unavailable";
+	case 504:
+		return "gateway timeout";
+	default:
+		return "unexpected status";
+	}
+}
+
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *user)
+{
+	struct http *h = user;
+
+	(void)c;
+	(void)access;
+	if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&h->share_locks[data]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data data, void *user)
+{
+	struct http *h = user;
+
+	(void)c;
+	if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&h->share_locks[data]);
+}
+
+static void set_err(struct buf *err, const char *msg)
+{
+	if (err)
+		buf_puts(err, msg);
+}
+
+int http_new(const struct http_options *opt, struct http **out, struct buf *err)
+{
+	struct http *h;
+	struct buf hdr = BUF_INIT(8192);
+	size_t n, i;
+	int r = -ENOMEM;
+
+	if (!opt->base_url || (strncmp(opt->base_url, "http://", 7) != 0 &&
+			       strncmp(opt->base_url, "https://", 8) != 0)) {
+		set_err(err, "base url must start with http:// or https://");
+		return -EINVAL;
+	}
+	n = strlen(opt->base_url);
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)opt->base_url[i] <= 0x20 || opt->base_url[i] == 0x7f) {
+			set_err(err, "base url contains a space or control byte");
+			return -EINVAL;
+		}
+	}
+	if (opt->token) {
+		/* A CR or LF would let the token inject headers. */
+		for (i = 0; opt->token[i]; i++) {
+			unsigned char c = (unsigned char)opt->token[i];
+
+			if (c < 0x20 || c == 0x7f) {
+				set_err(err, "token contains a control byte");
+				return -EINVAL;
+			}
+		}
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		set_err(err, "curl initialisation failed");
+		return -ENOMEM;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto fail_global;
+	while (n > 0 && opt->base_url[n - 1] == '/')
+		n--;
+	h->base_url = strndup(opt->base_url, n);
+	h->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
+	h->max_body = opt->max_body ? opt->max_body : (size_t)32 << 20;
+	pthread_mutex_init(&h->pool_lock, NULL);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&h->share_locks[i], NULL);
+	if (!h->base_url)
+		goto fail;
+	if (opt->token && opt->token[0]) {
+		if (buf_printf(&hdr, "Authorization: token %s", opt->token) < 0)
+			goto fail;
+		h->auth_header = buf_steal(&hdr, NULL);
+		if (!h->auth_header)
+			goto fail;
+		h->headers = curl_slist_append(NULL, h->auth_header);
+		if (!h->headers)
+			goto fail;
+	}
+	{
+		/* No 100-continue round trip; JSON both ways. */
+		static const char *const fixed[] = {"Expect:", "Content-Type: application/json",
+						    "Accept: application/json"};
+		for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+			struct curl_slist *s = curl_slist_append(h->headers, fixed[i]);
+
+			if (!s)
+				goto fail;
+			h->headers = s;
+		}
+	}
+	h->share = curl_share_init();
+	if (!h->share)
+		goto fail;
+	if (curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) !=
+		CURLSHE_OK) {
+		set_err(err, "curl connection sharing is unavailable");
+		r = -EINVAL;
+		goto fail;
+	}
+	*out = h;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		set_err(err, "out of memory");
+	if (hdr.data)
+		str_wipe(hdr.data, hdr.len);
+	buf_release(&hdr);
+	http_free(h);
+	return r;
+fail_global:
+	set_err(err, "out of memory");
+	curl_global_cleanup();
+	return -ENOMEM;
+}
+
+void http_free(struct http *h)
+{
+	struct curl_slist *s;
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->n_pool; i++)
+		curl_easy_cleanup(h->pool[i]);
+	/* Every easy handle is gone, so nothing holds the share any more. */
+	if (h->share)
+		curl_share_cleanup(h->share);
+	for (s = h->headers; s; s = s->next)
+		str_wipe(s->data, strlen(s->data));
+	curl_slist_free_all(h->headers);
+	if (h->auth_header) {
+		str_wipe(h->auth_header, strlen(h->auth_header));
+		free(h->auth_header);
+	}
+	free(h->base_url);
+	pthread_mutex_destroy(&h->pool_lock);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&h->share_locks[i]);
+	free(h);
+	curl_global_cleanup();
+}
+
+static CURL *pool_get(struct http *h)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->n_pool)
+		c = h->pool[--h->n_pool];
+	pthread_mutex_unlock(&h->pool_lock);
+	return c ? c : curl_easy_init();
+}
+
+static void pool_put(struct http *h, CURL *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->n_pool < POOL_MAX) {
+		h->pool[h->n_pool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
+{
+	struct xfer *x = user;
+	size_t n = size * nmemb;
+
+	if (buf_append(&x->req->body, p, n) < 0) {
+		/* Returning short aborts the transfer with CURLE_WRITE_ERROR. */
+		x->too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+/* Value of header line "name: value" when the name matches, else NULL. */
+static const char *header_value(const char *line, size_t n, const char *name, size_t *vlen)
+{
+	size_t k = strlen(name);
+	const char *v, *end = line + n;
+
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return NULL;
+	v = line + k + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
+{
+	struct xfer *x = user;
+	struct http_req *q = x->req;
+	size_t n = size * nmemb, vlen;
+	const char *v;
+	uint64_t u;
+
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		/* A new response (after a 100 Continue, say): forget the old headers. */
+		q->has_total = false;
+		q->total = 0;
+		q->content_type[0] = '\0';
+		x->retry_after_s = -1;
+		return n;
+	}
+	if ((v = header_value(p, n, "x-total-count", &vlen)) != NULL) {
+		if (strn_to_u64(v, vlen, UINT64_MAX, true, &u) == 0) {
+			q->has_total = true;
+			q->total = u;
+		}
+	} else if ((v = header_value(p, n, "content-type", &vlen)) != NULL) {
+		if (vlen >= sizeof(q->content_type))
+			vlen = sizeof(q->content_type) - 1;
+		memcpy(q->content_type, v, vlen);
+		q->content_type[vlen] = '\0';
+	} else if ((v = header_value(p, n, "retry-after", &vlen)) != NULL) {
+		/* Only the delta-seconds form; an HTTP date falls back to backoff. */
+		if (strn_to_u64(v, vlen, RETRY_AFTER_MAX_S, true, &u) == 0)
+			x->retry_after_s = (long)u;
+	}
+	return n;
+}
+
+/* Prepares x->easy for one attempt with what is left of the deadline. */
+static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline, struct buf *url)
+{
+	struct http_req *q = x->req;
+	CURL *c = x->easy;
+	uint64_t left = deadline > now ? deadline - now : 1;
+	uint64_t conn = left < h->connect_timeout_ms ? left : h->connect_timeout_ms;
+	CURLcode rc = CURLE_OK;
+
+	buf_reset(url);
+	if (buf_puts(url, h->base_url) < 0 || buf_puts(url, q->path) < 0)
+		return -ENOMEM;
+	curl_easy_reset(c);
+	x->too_big = false;
+	x->retry_after_s = -1;
+	x->errbuf[0] = '\0';
+	buf_reset(&q->body);
+	q->status = 0;
+	q->has_total = false;
+	q->content_type[0] = '\0';
+
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(c, opt, val);                                        \
+	} while (0)
+	SET(CURLOPT_URL, url->data);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_SHARE, h->share);
+	SET(CURLOPT_HTTPHEADER, h->headers);
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
+	SET(CURLOPT_TIMEOUT_MS, (long)left);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, x);
+	SET(CURLOPT_ERRORBUFFER, x->errbuf);
+	SET(CURLOPT_PRIVATE, x);
+	if (q->method != HTTP_GET || q->json) {
+		const char *body = q->json ? q->json : "";
+
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		SET(CURLOPT_COPYPOSTFIELDS, body);
+	}
+	if (q->method == HTTP_PATCH || q->method == HTTP_PUT)
+		SET(CURLOPT_CUSTOMREQUEST, method_name(q->method));
+#undef SET
+	return rc == CURLE_OK ? 0 : -ENOMEM;
+}
+
+static bool transient_status(long s)
+{
+	return s == 429 || s == 502 || s == 503 || s == 504;
+}
+
+static bool transient_code(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Appends Gitea's {"message": ...} (printable part, bounded) to err. */
+static void append_message(struct buf *err, const struct buf *body)
+{
+	json_t *j;
+	const char *m;
+	size_t i, n;
+
+	if (!err || !body->len || body->len > 65536)
+		return;
+	j = json_loadb(body->data, body->len, 0, NULL);
+	if (!j)
+		return;
+	m = json_string_value(json_object_get(j, "message"));
+	if (m && m[0]) {
+		n = strlen(m);
+		buf_puts(err, ": ");
+		for (i = 0; i < n && i < 200; i++)
+			buf_putc(err, (unsigned char)m[i] < 0x20 ? ' ' : m[i]);
+	}
+	json_decref(j);
+}
+
+/*
+ * Decides what a finished attempt means: 0 done, 1 retry later (x is
+ * PENDING again), or -errno with the reason in err.
+ */
+static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, uint64_t deadline,
+		  struct buf *err)
+{
+	struct http_req *q = x->req;
+	const char *m = method_name(q->method);
+	bool transient;
+	uint64_t delay;
+	long status = 0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	q->status = status;
+	if (code == CURLE_WRITE_ERROR && x->too_big) {
+		if (err)
+			buf_printf(err, "%s '%s': response too large (over %zu bytes)", m, q->path,
+				   h->max_body);
+		return -EIO;
+	}
+	if (code == CURLE_OK && status >= 200 && status < 300)
+		return 0;
+	transient = code == CURLE_OK ? transient_status(status) : transient_code(code);
+	if (transient && idempotent(q->method)) {
+		x->attempts++;
+		if (x->retry_after_s >= 0) {
+			delay = (uint64_t)x->retry_after_s * 1000;
+		} else {
+			unsigned sh = x->attempts > 5 ? 5 : x->attempts - 1;
+
+			delay = (uint64_t)BACKOFF_FIRST_MS << sh;
+			if (delay > BACKOFF_MAX_MS)
+				delay = BACKOFF_MAX_MS;
+		}
+		/* A retry must still have time to do something useful. */
+		if (now + delay + 50 < deadline) {
+			x->not_before = now + delay;
+			x->st = XFER_PENDING;
+			return 1;
+		}
+	}
+	if (err) {
+		buf_printf(err, "%s '%s': ", m, q->path);
+		if (code == CURLE_OK) {
+			buf_printf(err, "%ld %s", status, status_words(status));
+			append_message(err, &q->body);
+		} else if (code == CURLE_OPERATION_TIMEDOUT) {
+			buf_puts(err, "timed out");
+		} else {
+			buf_puts(err, x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+		}
+		if (transient && !idempotent(q->method))
+			buf_puts(err, " (not retried: the request may have been applied)");
+		else if (transient)
+			buf_puts(err, " (no time left to retry)");
+	}
+	return code == CURLE_OK ? http_status_errno(status) : -EIO;
+}
+
+void http_req_release(struct http_req *r)
+{
+	if (r)
+		buf_release(&r->body);
+}
+
+int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms, struct buf *err)
+{
+	struct buf url = BUF_INIT(65536);
+	struct xfer *xs = NULL;
+	CURLM *multi = NULL;
+	size_t i, done = 0, running = 0;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		reqs[i].status = 0;
+		reqs[i].has_total = false;
+		reqs[i].total = 0;
+		reqs[i].content_type[0] = '\0';
+		buf_init(&reqs[i].body, h->max_body);
+	}
+	if (n == 0)
+		return 0;
+	xs = calloc(n, sizeof(*xs));
+	multi = curl_multi_init();
+	if (!xs || !multi) {
+		set_err(err, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		xs[i].req = &reqs[i];
+		xs[i].retry_after_s = -1;
+	}
+	while (done < n) {
+		uint64_t now = http_now_ms(), wake = deadline_ms;
+		CURLMsg *msg;
+		int still, left;
+
+		if (now >= deadline_ms) {
+			for (i = 0; i < n && err; i++) {
+				if (xs[i].st != XFER_DONE) {
+					buf_printf(err, "%s '%s': timed out",
+						   method_name(reqs[i].method), reqs[i].path);
+					break;
+				}
+			}
+			r = -EIO;
+			goto out;
+		}
+		for (i = 0; i < n && running < HTTP_PARALLEL; i++) {
+			struct xfer *x = &xs[i];
+
+			if (x->st != XFER_PENDING || x->not_before > now)
+				continue;
+			if (!x->easy)
+				x->easy = pool_get(h);
+			if (!x->easy || setup(h, x, now, deadline_ms, &url) < 0 ||
+			    curl_multi_add_handle(multi, x->easy) != CURLM_OK) {
+				set_err(err, "out of memory starting a transfer");
+				r = -ENOMEM;
+				goto out;
+			}
+			x->st = XFER_RUNNING;
+			running++;
+		}
+		curl_multi_perform(multi, &still);
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+			struct xfer *x = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			curl_multi_remove_handle(multi, x->easy);
+			running--;
+			x->st = XFER_DONE;
+			r = finish(h, x, msg->data.result, http_now_ms(), deadline_ms, err);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				done++;
+			r = 0;
+		}
+		if (done == n)
+			break;
+		for (i = 0; i < n; i++) {
+			if (xs[i].st == XFER_PENDING && xs[i].not_before < wake)
+				wake = xs[i].not_before;
+		}
+		now = http_now_ms();
+		/*
+		 * Sleep until a socket is ready, a retry is due or the deadline
+		 * passes, whichever comes first; a second at most so curl's own
+		 * timers are serviced.
+		 */
+		{
+			uint64_t wait = wake > now ? wake - now : 0;
+
+			if (wait > 1000)
+				wait = 1000;
+			if (running || wait)
+				curl_multi_poll(multi, NULL, 0, (int)wait, NULL);
+		}
+	}
+out:
+	for (i = 0; xs && i < n; i++) {
+		if (xs[i].st == XFER_RUNNING)
+			curl_multi_remove_handle(multi, xs[i].easy);
+		pool_put(h, xs[i].easy);
+	}
+	curl_multi_cleanup(multi);
+	free(xs);
+	buf_release(&url);
+	return r;
+}
