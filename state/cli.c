@@ -212,6 +212,10 @@ static int cmd_set(struct state *st, char **argv, FILE *in, FILE *errf)
 	}
 	j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
+		/* jansson quotes the input near the error: keep the message one line. */
+		for (size_t i = 0; jerr.text[i]; i++)
+			if ((unsigned char)jerr.text[i] < 0x20 || jerr.text[i] == 0x7f)
+				jerr.text[i] = '?';
 		fprintf(errf,
 			"state: invalid JSON for '%s/%s#%" PRIu64 "': %s (line %d, column %d)\n",
 			argv[0], argv[1], issue, jerr.text, jerr.line, jerr.column);

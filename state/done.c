@@ -46,6 +46,30 @@ static void quote(struct buf *err, const char *s, size_t n)
 	buf_putc(err, '\'');
 }
 
+/*
+ * Appends text that came from the input (jansson quotes the input "near"
+ * an error) as one printable line: control bytes and bytes that are not
+ * part of valid UTF-8 (the quote may cut a character) become '?'.
+ */
+static void put_clean(struct buf *err, const char *s)
+{
+	size_t n = strlen(s), i = 0, run;
+
+	while (i < n) {
+		/* The shortest valid run from here is exactly one character. */
+		for (run = 1; run <= 4 && i + run <= n; run++)
+			if (str_utf8_valid(s + i, run))
+				break;
+		if (run > 4 || i + run > n || (unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			buf_putc(err, '?');
+			i++;
+			continue;
+		}
+		buf_append(err, s + i, run);
+		i += run;
+	}
+}
+
 static int fail(struct buf *err, const char *msg)
 {
 	if (err)
@@ -101,9 +125,11 @@ static int parse_json(const char *data, size_t len, struct done_signal *out, str
 
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		if (err)
-			buf_printf(err, "done: invalid JSON: %s (line %d, column %d)", jerr.text,
-				   jerr.line, jerr.column);
+		if (err) {
+			buf_puts(err, "done: invalid JSON: ");
+			put_clean(err, jerr.text);
+			buf_printf(err, " (line %d, column %d)", jerr.line, jerr.column);
+		}
 		return -EINVAL;
 	}
 	json_object_foreach(root, key, v)
