@@ -1,0 +1,145 @@
+#include "fs/content.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/str.h"
+
+int content_text(struct buf *out, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = buf_append(out, s, n);
+	if (r == 0 && s[n - 1] != '\n')
+		r = buf_putc(out, '\n');
+	return r;
+}
+
+static int labels(const struct forge_issue *i, struct buf *out, const char *sep)
+{
+	size_t k;
+	int r = 0;
+
+	for (k = 0; k < i->n_labels && r == 0; k++) {
+		r = buf_puts(out, i->labels[k]);
+		if (r == 0)
+			r = buf_puts(out, sep);
+	}
+	return r;
+}
+
+static int thread(const struct forge_issue *i, const struct forge_comment_list *c,
+		  struct buf *out)
+{
+	size_t k;
+	int r;
+
+	r = buf_printf(out, "# %s\n\n", i->title);
+	if (r == 0)
+		r = buf_printf(out, "%s #%llu · %s · opened by %s\n", i->is_pull ? "pull" : "issue",
+			       (unsigned long long)i->number, i->state, i->author);
+	if (r == 0 && i->is_pull && i->head && i->base)
+		r = buf_printf(out, "%s -> %s · merged: %s\n", i->head, i->base,
+			       i->merged ? "true" : "false");
+	if (r == 0 && i->n_labels) {
+		r = buf_puts(out, "labels: ");
+		for (k = 0; k < i->n_labels && r == 0; k++)
+			r = buf_printf(out, "%s%s", k ? ", " : "", i->labels[k]);
+		if (r == 0)
+			r = buf_putc(out, '\n');
+	}
+	if (r == 0 && i->body && *i->body) {
+		r = buf_putc(out, '\n');
+		if (r == 0)
+			r = content_text(out, i->body);
+	}
+	for (k = 0; c && k < c->n && r == 0; k++) {
+		const struct forge_comment *cm = &c->v[k];
+
+		r = buf_printf(out, "\n---\n\n## %s commented at %s (comment %llu)\n", cm->author,
+			       cm->created_at ? cm->created_at : "", (unsigned long long)cm->id);
+		if (r == 0 && cm->body && *cm->body) {
+			r = buf_putc(out, '\n');
+			if (r == 0)
+				r = content_text(out, cm->body);
+		}
+	}
+	return r;
+}
+
+int content_item_file(enum item_file f, const struct forge_issue *i,
+		      const struct forge_comment_list *comments, const char *diff, struct buf *out)
+{
+	switch (f) {
+	case F_TITLE:
+		return content_text(out, i->title);
+	case F_BODY:
+		return content_text(out, i->body);
+	case F_STATE:
+		return content_text(out, i->state);
+	case F_LABELS:
+		return labels(i, out, "\n");
+	case F_AUTHOR:
+		return content_text(out, i->author);
+	case F_ISSUE_JSON:
+	case F_PR_JSON:
+		return content_text(out, i->json);
+	case F_THREAD:
+		return thread(i, comments, out);
+	case F_HEAD:
+		return i->is_pull ? content_text(out, i->head) : -ENOENT;
+	case F_BASE:
+		return i->is_pull ? content_text(out, i->base) : -ENOENT;
+	case F_MERGED:
+		return i->is_pull ? buf_puts(out, i->merged ? "true\n" : "false\n") : -ENOENT;
+	case F_DIFF:
+		return i->is_pull ? content_text(out, diff) : -ENOENT;
+	}
+	return -ENOENT;
+}
+
+int content_comment(const struct forge_comment *c, struct buf *out)
+{
+	return content_text(out, c->body);
+}
+
+/* Two ASCII digits as a number, or -1. */
+static int two_digits(const char *p)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+int64_t content_time(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	int64_t off = 0;
+
+	if (!s)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return 0;
+	if (*p == '.')
+		while (*++p >= '0' && *p <= '9')
+			;
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int h = two_digits(p + 1), m = two_digits(p + 4);
+
+		if (h < 0 || h > 23 || m < 0 || m > 59)
+			return 0;
+		off = (int64_t)h * 3600 + m * 60;
+		if (*p == '-')
+			off = -off;
+	} else if (strcmp(p, "Z") != 0 && *p != '\0') {
+		return 0;
+	}
+	return (int64_t)timegm(&tm) - off;
+}

@@ -1,0 +1,746 @@
+#include "fs/view.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/bottles.h"
+#include "fs/content.h"
+#include "util/map.h"
+#include "util/str.h"
+
+/* One issue or pull request, with what has been fetched about it. */
+struct item {
+	bool missing; /* the forge said it does not exist */
+	struct forge_issue issue;
+	int64_t issue_ms; /* when issue (or missing) was fetched */
+	bool have_comments;
+	struct forge_comment_list comments;
+	int64_t comments_ms;
+	char *diff; /* NULL until fetched */
+	int64_t diff_ms;
+};
+
+/* The numbers of a repository's issues or pulls, newest first. */
+struct list {
+	uint64_t *numbers;
+	size_t n;
+	int64_t ms;
+};
+
+struct repos {
+	struct forge_name_list names;
+	int64_t ms;
+};
+
+struct view {
+	struct view_options opt;
+	pthread_mutex_t lock;
+	struct map items; /* "i:o/r#n" or "p:o/r#n" -> struct item; lock */
+	struct map lists; /* "i:o/r" or "p:o/r" -> struct list; lock */
+	struct map repos; /* owner -> struct repos; lock */
+	atomic_uint_fast64_t requests;
+};
+
+enum need {
+	NEED_ISSUE = 1,
+	NEED_COMMENTS = 2,
+	NEED_DIFF = 4,
+};
+
+static int64_t mono_ms(void *ud)
+{
+	struct timespec ts;
+
+	(void)ud;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now(struct view *v)
+{
+	return v->opt.now_ms(v->opt.now_ud);
+}
+
+static bool fresh(struct view *v, int64_t ms)
+{
+	return now(v) - ms < v->opt.cache_ttl_ms;
+}
+
+static void item_free(struct item *it)
+{
+	if (!it)
+		return;
+	forge_issue_release(&it->issue);
+	forge_comment_list_release(&it->comments);
+	free(it->diff);
+	free(it);
+}
+
+static void list_free(struct list *l)
+{
+	if (l)
+		free(l->numbers);
+	free(l);
+}
+
+static void repos_free(struct repos *r)
+{
+	if (r)
+		forge_name_list_release(&r->names);
+	free(r);
+}
+
+static void free_item_cb(void *ud, const char *key, void *val)
+{
+	(void)ud;
+	(void)key;
+	item_free(val);
+}
+
+static void free_list_cb(void *ud, const char *key, void *val)
+{
+	(void)ud;
+	(void)key;
+	list_free(val);
+}
+
+static void free_repos_cb(void *ud, const char *key, void *val)
+{
+	(void)ud;
+	(void)key;
+	repos_free(val);
+}
+
+int view_new(const struct view_options *opt, struct view **out)
+{
+	struct view *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v->opt = *opt;
+	if (!v->opt.now_ms)
+		v->opt.now_ms = mono_ms;
+	pthread_mutex_init(&v->lock, NULL);
+	map_init(&v->items);
+	map_init(&v->lists);
+	map_init(&v->repos);
+	atomic_init(&v->requests, 0);
+	*out = v;
+	return 0;
+}
+
+void view_free(struct view *v)
+{
+	if (!v)
+		return;
+	map_each(&v->items, free_item_cb, NULL);
+	map_each(&v->lists, free_list_cb, NULL);
+	map_each(&v->repos, free_repos_cb, NULL);
+	map_release(&v->items);
+	map_release(&v->lists);
+	map_release(&v->repos);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}
+
+uint64_t view_requests(struct view *v)
+{
+	return atomic_load(&v->requests);
+}
+
+static void item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
+		     uint64_t number)
+{
+	snprintf(key, size, "%c:%s/%s#%llu", pull ? 'p' : 'i', owner, repo,
+		 (unsigned long long)number);
+}
+
+static void list_key(char *key, size_t size, const char *owner, const char *repo, bool pull)
+{
+	snprintf(key, size, "%c:%s/%s", pull ? 'p' : 'i', owner, repo);
+}
+
+#define KEY_MAX (TREE_OWNER_MAX + TREE_REPO_MAX + 32)
+
+/* The item under key, created empty if absent. Caller holds the lock. */
+static struct item *item_slot(struct view *v, const char *key)
+{
+	struct item *it = map_get(&v->items, key);
+
+	if (it)
+		return it;
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return NULL;
+	if (map_put(&v->items, key, it, NULL) < 0) {
+		free(it);
+		return NULL;
+	}
+	return it;
+}
+
+/*
+ * Stores a freshly fetched issue, taking its contents. What was known
+ * about the item's comments and diff stays valid only while the item did
+ * not change. Caller holds the lock.
+ */
+static int item_store(struct view *v, const char *key, struct forge_issue *issue, int64_t ms)
+{
+	struct item *it = item_slot(v, key);
+	bool changed;
+
+	if (!it)
+		return -ENOMEM;
+	changed = it->missing || !it->issue.updated_at || !issue->updated_at ||
+		  strcmp(it->issue.updated_at, issue->updated_at) != 0;
+	forge_issue_release(&it->issue);
+	it->issue = *issue;
+	memset(issue, 0, sizeof(*issue));
+	it->missing = false;
+	it->issue_ms = ms;
+	if (changed) {
+		forge_comment_list_release(&it->comments);
+		it->have_comments = false;
+		free(it->diff);
+		it->diff = NULL;
+	}
+	return 0;
+}
+
+static void item_store_missing(struct view *v, const char *key, int64_t ms)
+{
+	struct item *it = item_slot(v, key);
+
+	if (!it)
+		return;
+	forge_issue_release(&it->issue);
+	forge_comment_list_release(&it->comments);
+	free(it->diff);
+	memset(it, 0, sizeof(*it));
+	it->missing = true;
+	it->issue_ms = ms;
+}
+
+/* True when a fresh list of the repository says number is not in it. */
+static bool listed_absent(struct view *v, const char *owner, const char *repo, bool pull,
+			  uint64_t number)
+{
+	char key[KEY_MAX];
+	struct list *l;
+	size_t i;
+
+	list_key(key, sizeof(key), owner, repo, pull);
+	l = map_get(&v->lists, key);
+	if (!l || !fresh(v, l->ms))
+		return false;
+	for (i = 0; i < l->n; i++)
+		if (l->numbers[i] == number)
+			return false;
+	return true;
+}
+
+/*
+ * Makes sure the cache holds what need asks for about one item: fresh, or
+ * stale when the forge cannot be reached. 0 or -errno.
+ */
+static int item_ensure(struct view *v, const char *owner, const char *repo, bool pull,
+		       uint64_t number, unsigned need, struct buf *err)
+{
+	struct forge *f = v->opt.forge;
+	char key[KEY_MAX];
+	struct item *it;
+	bool have_issue, want_issue, want_comments, want_diff;
+	int r;
+
+	item_key(key, sizeof(key), owner, repo, pull, number);
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	have_issue = it && !it->missing;
+	want_issue = !it || !fresh(v, it->issue_ms);
+	if (!want_issue && it->missing) {
+		pthread_mutex_unlock(&v->lock);
+		return -ENOENT;
+	}
+	if (!it && listed_absent(v, owner, repo, pull, number)) {
+		pthread_mutex_unlock(&v->lock);
+		return -ENOENT;
+	}
+	pthread_mutex_unlock(&v->lock);
+
+	if (want_issue) {
+		struct forge_issue issue;
+
+		atomic_fetch_add(&v->requests, 1);
+		r = pull ? f->ops->get_pull(f, owner, repo, number, &issue, err)
+			 : f->ops->get_issue(f, owner, repo, number, &issue, err);
+		pthread_mutex_lock(&v->lock);
+		if (r == -ENOENT)
+			item_store_missing(v, key, now(v));
+		else if (r == 0)
+			r = item_store(v, key, &issue, now(v));
+		pthread_mutex_unlock(&v->lock);
+		if (r == 0)
+			forge_issue_release(&issue);
+		/* A forge that fails serves what was read before, stale. */
+		if (r < 0 && !(r == -EIO && have_issue))
+			return r;
+	}
+
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	if (!it || it->missing) {
+		pthread_mutex_unlock(&v->lock);
+		return -ENOENT;
+	}
+	want_comments = (need & NEED_COMMENTS) &&
+			(!it->have_comments || !fresh(v, it->comments_ms));
+	if (want_comments && it->issue.n_comments == 0) {
+		/* The item says it has no comments: nothing to ask. */
+		forge_comment_list_release(&it->comments);
+		it->have_comments = true;
+		it->comments_ms = it->issue_ms;
+		want_comments = false;
+	}
+	want_diff = (need & NEED_DIFF) && (!it->diff || !fresh(v, it->diff_ms));
+	pthread_mutex_unlock(&v->lock);
+
+	if (want_comments) {
+		struct forge_comment_list cl;
+
+		atomic_fetch_add(&v->requests, 1);
+		r = f->ops->list_comments(f, owner, repo, number, &cl, err);
+		if (r < 0)
+			goto stale_comments;
+		pthread_mutex_lock(&v->lock);
+		it = map_get(&v->items, key);
+		if (it) {
+			forge_comment_list_release(&it->comments);
+			it->comments = cl;
+			it->have_comments = true;
+			it->comments_ms = now(v);
+		} else {
+			forge_comment_list_release(&cl);
+		}
+		pthread_mutex_unlock(&v->lock);
+	}
+	if (want_diff) {
+		struct buf d = BUF_INIT(0);
+
+		atomic_fetch_add(&v->requests, 1);
+		r = f->ops->get_diff(f, owner, repo, number, &d, err);
+		if (r < 0) {
+			buf_release(&d);
+			goto stale_diff;
+		}
+		pthread_mutex_lock(&v->lock);
+		it = map_get(&v->items, key);
+		if (it) {
+			free(it->diff);
+			it->diff = buf_steal(&d, NULL);
+			it->diff_ms = now(v);
+		}
+		pthread_mutex_unlock(&v->lock);
+		buf_release(&d);
+	}
+	return 0;
+
+stale_comments:
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	r = (r == -EIO && it && it->have_comments) ? 0 : r;
+	pthread_mutex_unlock(&v->lock);
+	return r;
+stale_diff:
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	r = (r == -EIO && it && it->diff) ? 0 : r;
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+static unsigned need_for(const struct node *n)
+{
+	switch (n->kind) {
+	case N_ITEM_FILE:
+		if (n->file == F_DIFF)
+			return NEED_ISSUE | NEED_DIFF;
+		return content_needs_comments(n->file) ? NEED_ISSUE | NEED_COMMENTS : NEED_ISSUE;
+	case N_COMMENTS:
+	case N_COMMENT:
+		return NEED_ISSUE | NEED_COMMENTS;
+	default:
+		return NEED_ISSUE;
+	}
+}
+
+/* Renders node n of a cached item into out (and its mtime). Caller holds the lock. */
+static int item_render(const struct item *it, const struct node *n, struct buf *out,
+		       int64_t *mtime)
+{
+	size_t i;
+
+	if (n->kind == N_COMMENT) {
+		for (i = 0; i < it->comments.n; i++) {
+			const struct forge_comment *c = &it->comments.v[i];
+
+			if (c->id == n->comment) {
+				*mtime = content_time(c->updated_at);
+				return content_comment(c, out);
+			}
+		}
+		return -ENOENT;
+	}
+	*mtime = content_time(it->issue.updated_at);
+	if (n->kind != N_ITEM_FILE)
+		return 0;
+	return content_item_file(n->file, &it->issue, &it->comments, it->diff, out);
+}
+
+/* Ensures and renders an item node; out may be NULL for attributes only. */
+static int item_node(struct view *v, const struct node *n, struct buf *out, int64_t *mtime,
+		     struct buf *err)
+{
+	char key[KEY_MAX];
+	struct item *it;
+	int r;
+
+	r = item_ensure(v, n->owner, n->repo, n->pull, n->number, need_for(n), err);
+	if (r < 0)
+		return r;
+	item_key(key, sizeof(key), n->owner, n->repo, n->pull, n->number);
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	if (!it || it->missing)
+		r = -ENOENT;
+	else
+		r = item_render(it, n, out, mtime);
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+static int list_ensure(struct view *v, const char *owner, const char *repo, bool pull,
+		       struct buf *err)
+{
+	struct forge *f = v->opt.forge;
+	struct forge_issue_list il;
+	char key[KEY_MAX], ikey[KEY_MAX];
+	struct list *l, *old = NULL;
+	bool have;
+	int64_t t;
+	size_t i;
+	int r;
+
+	list_key(key, sizeof(key), owner, repo, pull);
+	pthread_mutex_lock(&v->lock);
+	l = map_get(&v->lists, key);
+	have = l != NULL;
+	if (l && fresh(v, l->ms)) {
+		pthread_mutex_unlock(&v->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&v->lock);
+
+	atomic_fetch_add(&v->requests, 1);
+	r = f->ops->list_issues(f, owner, repo, pull ? FORGE_PULLS : FORGE_ISSUES, NULL, &il, err);
+	if (r < 0)
+		return (r == -EIO && have) ? 0 : r;
+	l = calloc(1, sizeof(*l));
+	if (l)
+		l->numbers = calloc(il.n ? il.n : 1, sizeof(*l->numbers));
+	if (!l || !l->numbers) {
+		list_free(l);
+		forge_issue_list_release(&il);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&v->lock);
+	t = now(v);
+	for (i = 0; i < il.n; i++) {
+		l->numbers[l->n++] = il.v[i].number;
+		item_key(ikey, sizeof(ikey), owner, repo, pull, il.v[i].number);
+		item_store(v, ikey, &il.v[i], t);
+	}
+	l->ms = t;
+	r = map_put(&v->lists, key, l, (void **)&old);
+	pthread_mutex_unlock(&v->lock);
+	list_free(old);
+	if (r < 0)
+		list_free(l);
+	forge_issue_list_release(&il);
+	return r;
+}
+
+static int repos_ensure(struct view *v, const char *owner, struct buf *err)
+{
+	struct forge *f = v->opt.forge;
+	struct repos *rp, *old = NULL;
+	bool have;
+	int r;
+
+	pthread_mutex_lock(&v->lock);
+	rp = map_get(&v->repos, owner);
+	have = rp != NULL;
+	if (rp && fresh(v, rp->ms)) {
+		pthread_mutex_unlock(&v->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&v->lock);
+	rp = calloc(1, sizeof(*rp));
+	if (!rp)
+		return -ENOMEM;
+	atomic_fetch_add(&v->requests, 1);
+	r = f->ops->list_repos(f, owner, &rp->names, err);
+	if (r < 0) {
+		free(rp);
+		return (r == -EIO && have) ? 0 : r;
+	}
+	pthread_mutex_lock(&v->lock);
+	rp->ms = now(v);
+	r = map_put(&v->repos, owner, rp, (void **)&old);
+	pthread_mutex_unlock(&v->lock);
+	repos_free(old);
+	if (r < 0)
+		repos_free(rp);
+	return r;
+}
+
+static void dir_attr(struct view_attr *a, int64_t mtime)
+{
+	memset(a, 0, sizeof(*a));
+	a->dir = true;
+	a->mode = 0555;
+	a->mtime = mtime;
+}
+
+static void file_attr(struct view_attr *a, uint64_t size, int64_t mtime)
+{
+	memset(a, 0, sizeof(*a));
+	a->mode = 0444;
+	a->size = size;
+	a->mtime = mtime;
+}
+
+static int meta_read(struct view *v, const struct node *n, struct buf *out)
+{
+	struct forge_capabilities caps;
+	char *json;
+	int r;
+
+	if (n->mfile == M_SCOPE)
+		return buf_puts(out, "read-only: this mount has no assignment (--assign)\n");
+	v->opt.forge->ops->capabilities(v->opt.forge, &caps);
+	json = forge_capabilities_json(&caps);
+	if (!json)
+		return -ENOMEM;
+	r = buf_puts(out, json);
+	free(json);
+	return r;
+}
+
+int view_read(struct view *v, const struct node *n, struct buf *out, struct buf *err)
+{
+	int64_t mtime;
+
+	switch (n->kind) {
+	case N_ITEM_FILE:
+	case N_COMMENT:
+		return item_node(v, n, out, &mtime, err);
+	case N_COMMENT_NEW:
+	case N_PULLS_NEW:
+	case N_DONE:
+		return 0;
+	case N_BOTTLE_FILE:
+		return bottles_read(v->opt.bottles_dir, n, out, err);
+	case N_META_FILE:
+		return meta_read(v, n, out);
+	default:
+		return -EISDIR;
+	}
+}
+
+int view_getattr(struct view *v, const struct node *n, struct view_attr *out, struct buf *err)
+{
+	struct buf content = BUF_INIT(0);
+	int64_t mtime = 0;
+	int r = 0;
+
+	switch (n->kind) {
+	case N_ROOT:
+	case N_FORGE:
+	case N_OWNER:
+	case N_REPO:
+	case N_LIST:
+	case N_BOTTLES:
+	case N_META:
+		/* Looked up by name without asking the forge (SEMANTICS.md). */
+		dir_attr(out, 0);
+		return 0;
+	case N_ITEM:
+	case N_COMMENTS:
+		r = item_node(v, n, NULL, &mtime, err);
+		if (r == 0)
+			dir_attr(out, mtime);
+		return r;
+	case N_COMMENT_NEW:
+		r = item_node(v, n, NULL, &mtime, err);
+		if (r == 0)
+			file_attr(out, 0, mtime);
+		return r;
+	case N_PULLS_NEW:
+	case N_DONE:
+		file_attr(out, 0, 0);
+		return 0;
+	case N_BOTTLE:
+	case N_BOTTLE_FILE:
+		return bottles_getattr(v->opt.bottles_dir, n, out, err);
+	default:
+		break;
+	}
+	r = n->kind == N_META_FILE ? meta_read(v, n, &content)
+				     : item_node(v, n, &content, &mtime, err);
+	if (r == 0)
+		file_attr(out, content.len, mtime);
+	buf_release(&content);
+	return r;
+}
+
+static int list_children(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
+			 struct buf *err)
+{
+	char key[KEY_MAX], ikey[KEY_MAX];
+	struct view_attr a;
+	struct list *l;
+	size_t i;
+	int r;
+
+	r = list_ensure(v, dir->owner, dir->repo, dir->pull, err);
+	if (r < 0)
+		return r;
+	if (dir->pull && (r = fill(ud, "new", NULL)) != 0)
+		return 0;
+	list_key(key, sizeof(key), dir->owner, dir->repo, dir->pull);
+	pthread_mutex_lock(&v->lock);
+	l = map_get(&v->lists, key);
+	for (i = 0; l && i < l->n; i++) {
+		char name[24];
+		struct item *it;
+
+		item_key(ikey, sizeof(ikey), dir->owner, dir->repo, dir->pull, l->numbers[i]);
+		it = map_get(&v->items, ikey);
+		dir_attr(&a, it ? content_time(it->issue.updated_at) : 0);
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)l->numbers[i]);
+		if (fill(ud, name, &a) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+static int list_comments_dir(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
+			     struct buf *err)
+{
+	char key[KEY_MAX], name[24];
+	struct item *it;
+	size_t i;
+	int r;
+
+	r = item_ensure(v, dir->owner, dir->repo, dir->pull, dir->number, NEED_COMMENTS, err);
+	if (r < 0)
+		return r;
+	if (fill(ud, "new", NULL) != 0)
+		return 0;
+	item_key(key, sizeof(key), dir->owner, dir->repo, dir->pull, dir->number);
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	for (i = 0; it && !it->missing && i < it->comments.n; i++) {
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)it->comments.v[i].id);
+		if (fill(ud, name, NULL) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+static int list_repos(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
+		      struct buf *err)
+{
+	struct view_attr a;
+	struct repos *rp;
+	size_t i;
+	int r;
+
+	r = repos_ensure(v, dir->owner, err);
+	if (r < 0)
+		return r;
+	dir_attr(&a, 0);
+	pthread_mutex_lock(&v->lock);
+	rp = map_get(&v->repos, dir->owner);
+	for (i = 0; rp && i < rp->names.n; i++)
+		if (fill(ud, rp->names.v[i], &a) != 0)
+			break;
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
+	      struct buf *err)
+{
+	const char *const *names;
+	int n, i, r;
+
+	switch (dir->kind) {
+	case N_FORGE:
+		return 0;
+	case N_OWNER:
+		return list_repos(v, dir, fill, ud, err);
+	case N_LIST:
+		return list_children(v, dir, fill, ud, err);
+	case N_COMMENTS:
+		return list_comments_dir(v, dir, fill, ud, err);
+	case N_BOTTLES:
+	case N_BOTTLE:
+		return bottles_list(v->opt.bottles_dir, dir, fill, ud, err);
+	case N_ITEM:
+		/* The item must exist before its fixed files are listed. */
+		r = item_ensure(v, dir->owner, dir->repo, dir->pull, dir->number, NEED_ISSUE, err);
+		if (r < 0)
+			return r;
+		break;
+	default:
+		break;
+	}
+	n = tree_fixed_children(dir, &names);
+	if (n < 0)
+		return -ENOTDIR;
+	for (i = 0; i < n; i++)
+		if (fill(ud, names[i], NULL) != 0)
+			break;
+	return 0;
+}
+
+void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,
+		      uint64_t number)
+{
+	char key[KEY_MAX];
+
+	item_key(key, sizeof(key), owner, repo, pull, number);
+	pthread_mutex_lock(&v->lock);
+	item_free(map_del(&v->items, key));
+	pthread_mutex_unlock(&v->lock);
+}
+
+void view_forget_lists(struct view *v, const char *owner, const char *repo)
+{
+	char key[KEY_MAX];
+
+	pthread_mutex_lock(&v->lock);
+	list_key(key, sizeof(key), owner, repo, false);
+	list_free(map_del(&v->lists, key));
+	list_key(key, sizeof(key), owner, repo, true);
+	list_free(map_del(&v->lists, key));
+	pthread_mutex_unlock(&v->lock);
+}

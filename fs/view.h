@@ -1,0 +1,78 @@
+/*
+ * view: the forge and bottles as the tree shows them, with a cache.
+ *
+ * The view answers "what is at this node" (attributes, file bytes,
+ * directory entries) for fs/ops.c, which only unpacks FUSE requests and
+ * replies. It holds no FUSE types, so the unit tests drive it with a fake
+ * forge and count the requests.
+ *
+ * Caching: every forge answer is kept with the time it was fetched and
+ * served without a request for cache_ttl_ms. After that the next access
+ * asks the forge again; if the forge does not answer (-EIO) the old answer
+ * is served stale, if it says the object is gone (-ENOENT) it is dropped.
+ * A list answer fills the cache of every item in it, so walking a listed
+ * directory costs no request per item. An item whose comment count is 0
+ * never needs a comment request.
+ *
+ * Thread-safety: every function may be called from many threads at once.
+ * One mutex (view.lock) guards the cache; forge requests are made without
+ * holding it.
+ */
+#ifndef BOTTLEFS_FS_VIEW_H
+#define BOTTLEFS_FS_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "forge/forge.h"
+#include "fs/tree.h"
+#include "util/buf.h"
+
+struct view;
+
+struct view_options {
+	struct forge *forge;     /* borrowed; outlives the view */
+	int64_t cache_ttl_ms;    /* how long an answer is served without asking */
+	const char *bottles_dir; /* borrowed; NULL: /bottles is empty */
+	/* Clock for tests; NULL: CLOCK_MONOTONIC-based milliseconds. */
+	int64_t (*now_ms)(void *ud);
+	void *now_ud;
+};
+
+struct view_attr {
+	bool dir;
+	unsigned mode;   /* permission bits */
+	uint64_t size;   /* exact length of what view_read gives */
+	int64_t mtime;   /* seconds since the epoch */
+	bool volatile_content; /* changes without the forge (bottles): no page cache */
+};
+
+/* 0 and *out, or -errno. */
+int view_new(const struct view_options *opt, struct view **out);
+void view_free(struct view *v); /* NULL-safe */
+
+/*
+ * Errors: -ENOENT (no such object), -EACCES (the forge refused), -EIO (the
+ * forge failed and nothing was cached). When err is non-NULL the reason is
+ * appended to it for the caller to log.
+ */
+int view_getattr(struct view *v, const struct node *n, struct view_attr *out, struct buf *err);
+
+/* Appends the whole content of file node n to out. */
+int view_read(struct view *v, const struct node *n, struct buf *out, struct buf *err);
+
+/* Called once per entry; attr is NULL when it would cost work to know. */
+typedef int (*view_fill_fn)(void *ud, const char *name, const struct view_attr *attr);
+int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
+	      struct buf *err);
+
+/* Forget everything cached about one item (after a write). */
+void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,
+		      uint64_t number);
+/* Forget the lists of a repository (after a new item appeared). */
+void view_forget_lists(struct view *v, const char *owner, const char *repo);
+
+/* Requests sent to the forge through this view (for tests and stats). */
+uint64_t view_requests(struct view *v);
+
+#endif

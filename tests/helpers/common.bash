@@ -1,0 +1,181 @@
+# Shared setup for the bats suites: the Gitea double, Prism in front of it,
+# and a bottlefs mount. Every process started here is recorded by PID and
+# stopped in teardown; every wait has a deadline (no bare sleeps).
+#
+# Environment:
+#   BOTTLEFS        the binary (default: build/fs/bottlefs)
+#   GITEA_SPEC_DIR  where swagger.v1.prism.json is (default: ../shared/gitea)
+#   PRISM_JS        Prism's entry point (default: .cache/prism/node_modules/...)
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BOTTLEFS="${BOTTLEFS:-$REPO_ROOT/build/fs/bottlefs}"
+GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$REPO_ROOT/../shared/gitea}"
+PRISM_JS="${PRISM_JS:-$REPO_ROOT/.cache/prism/node_modules/@stoplight/prism-cli/dist/index.js}"
+FSOP="python3 $REPO_ROOT/tests/helpers/fsop.py"
+
+# wait_for DEADLINE_S CMD...: polls CMD every 50 ms until it succeeds.
+wait_for() {
+	local deadline=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	until "$@" 2>/dev/null; do
+		if [ "$(date +%s%N)" -gt "$deadline" ]; then
+			echo "timed out waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# T: this test file's scratch directory.
+bfs_tmp() {
+	T="${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/bfs"
+	mkdir -p "$T"
+}
+
+# start_double SEED [ARGS...]: starts the Gitea double; sets DOUBLE_PORT, DOUBLE_URL.
+start_double() {
+	bfs_tmp
+	local seed="$1"
+	shift
+	rm -f "$T/double.port"
+	printf 'tok-%s\n' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$T/token"
+	chmod 600 "$T/token"
+	TOKEN="$(head -n1 "$T/token")"
+	python3 "$REPO_ROOT/tests/double/gitea_double.py" --seed "$seed" --port 0 \
+		--port-file "$T/double.port" --token-file "$T/token" "$@" \
+		>"$T/double.log" 2>&1 &
+	echo $! >"$T/double.pid"
+	wait_for 10 test -s "$T/double.port"
+	DOUBLE_PORT="$(cat "$T/double.port")"
+	DOUBLE_URL="http://127.0.0.1:$DOUBLE_PORT"
+	export DOUBLE_PORT DOUBLE_URL TOKEN
+}
+
+prism_available() {
+	[ -f "$GITEA_SPEC_DIR/swagger.v1.prism.json" ] && [ -f "$PRISM_JS" ]
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_prism: Prism in proxy mode in front of the double; sets FORGE_URL.
+# Without the spec (a user's machine) the contract check is skipped with a
+# visible notice and bottlefs talks to the double directly.
+start_prism() {
+	if ! prism_available; then
+		echo "# notice: Gitea spec or Prism not found; contract check skipped" >&3
+		FORGE_URL="$DOUBLE_URL"
+		export FORGE_URL
+		return 0
+	fi
+	PRISM_PORT="$(free_port)"
+	node "$PRISM_JS" proxy --errors -h 127.0.0.1 -p "$PRISM_PORT" \
+		"$GITEA_SPEC_DIR/swagger.v1.prism.json" "$DOUBLE_URL" >"$T/prism.log" 2>&1 &
+	echo $! >"$T/prism.pid"
+	wait_for 60 curl -fsS -o /dev/null -H "Authorization: token $TOKEN" \
+		"http://127.0.0.1:$PRISM_PORT/api/v1/settings/api"
+	FORGE_URL="http://127.0.0.1:$PRISM_PORT"
+	export FORGE_URL PRISM_PORT
+}
+
+# prism_mark: remember where Prism's log is, so a test checks only its own lines.
+prism_mark() {
+	[ -f "$T/prism.log" ] && wc -l <"$T/prism.log" >"$T/prism.mark"
+	return 0
+}
+
+# The contract check: Prism saw no request or response outside the spec
+# since prism_mark. A test that injects a status the spec does not declare
+# (a 401 on a GET, say) sets PRISM_ALLOW to a regex for that one warning.
+assert_prism_clean() {
+	[ -f "$T/prism.log" ] || return 0
+	local from=0 lines
+	[ -f "$T/prism.mark" ] && from="$(cat "$T/prism.mark")"
+	lines="$(tail -n +"$((from + 1))" "$T/prism.log")"
+	if [ -n "${PRISM_ALLOW:-}" ]; then
+		lines="$(echo "$lines" | grep -v -E "$PRISM_ALLOW")"
+	fi
+	if echo "$lines" | grep -E 'VALIDATOR|sl-violations' >/dev/null; then
+		echo "Prism reported spec violations:" >&2
+		echo "$lines" | grep -E -B2 -A8 'VALIDATOR|sl-violations' | head -60 >&2
+		return 1
+	fi
+}
+
+# mount_bfs [ARGS...]: mounts bottlefs on $MNT in the foreground (background job).
+mount_bfs() {
+	bfs_tmp
+	MNT="$T/mnt"
+	mkdir -p "$MNT"
+	: >"$T/bottlefs.log"
+	"$BOTTLEFS" --forge-url "$FORGE_URL" --token-file "$T/token" \
+		--state "$T/state.db" --queue "$T/queue" "$@" -f "$MNT" \
+		>>"$T/bottlefs.log" 2>&1 &
+	echo $! >"$T/bottlefs.pid"
+	if ! wait_for 10 mountpoint -q "$MNT"; then
+		cat "$T/bottlefs.log" >&2
+		return 1
+	fi
+	export MNT
+}
+
+# stop_pid FILE: stops the process whose PID is in FILE, by PID, with a deadline.
+stop_pid() {
+	local f="$1" pid
+	[ -f "$f" ] || return 0
+	pid="$(cat "$f")"
+	rm -f "$f"
+	kill "$pid" 2>/dev/null || return 0
+	wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+	return 0
+}
+
+unmount_bfs() {
+	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT" 2>/dev/null; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
+	fi
+	stop_pid "$T/bottlefs.pid"
+}
+
+stop_all() {
+	unmount_bfs
+	stop_pid "$T/prism.pid"
+	stop_pid "$T/double.pid"
+}
+
+# The double's control API (never through Prism).
+double_get() { curl -fsS "$DOUBLE_URL$1"; }
+double_post() { curl -fsS -X POST -H 'Content-Type: application/json' -d "$2" "$DOUBLE_URL$1"; }
+double_delete() { curl -fsS -X DELETE "$DOUBLE_URL$1"; }
+log_reset() { double_post /_double/log/reset '{}' >/dev/null; }
+# log_count METHOD PATH_REGEX: how many logged requests match.
+log_count() {
+	double_get /_double/log | python3 -c '
+import json, re, sys
+m, p = sys.argv[1], re.compile(sys.argv[2])
+print(sum(1 for e in json.load(sys.stdin) if (m == "*" or e["method"] == m) and p.search(e["path"])))
+' "$1" "$2"
+}
+faults() { double_post /_double/faults "$1" >/dev/null; }
+faults_clear() { double_delete /_double/faults >/dev/null; }
+
+# The daemon logged nothing unexpected.
+assert_daemon_log_clean() {
+	if grep -v -E "${ALLOWED_LOG:-^$}" "$T/bottlefs.log" | grep -q .; then
+		echo "unexpected daemon log:" >&2
+		cat "$T/bottlefs.log" >&2
+		return 1
+	fi
+}
+
+# expect_errno ERRNO OP PATH [ARG]
+expect_errno() {
+	local want="$1" got
+	shift
+	got="$($FSOP "$@")"
+	if [ "$got" != "$want" ]; then
+		echo "$*: expected $want, got $got" >&2
+		return 1
+	fi
+}
