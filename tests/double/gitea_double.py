@@ -59,8 +59,9 @@ pull requests appended after the seeded numbers: item k is a pull request
 when it falls on an evenly spaced slot, closed when k % closed_every == 0,
 and gets comments_per_issue comments when k % comment_every == 0.
 
-Token file: one token per line, optionally followed by a user login
-("TOKEN" or "TOKEN alice"); '#' starts a comment.  With a token file every
+Token file: one token per line, optionally followed by a user login and a
+scope list ("TOKEN", "TOKEN alice", "TOKEN alice read:issue,read:repository";
+default scope "all"); '#' starts a comment.  With a token file every
 /api/v1 request needs "Authorization: token T" or "Bearer T"; a private
 repository is readable only by its owner, collaborators, org members and
 admins; a write without write access is 403 with an empty body.
@@ -774,7 +775,27 @@ class Double:
         return latency, action
 
 
+SCOPE_CATEGORIES = ("activitypub", "admin", "issue", "misc", "notification",
+                    "organization", "package", "repository", "user")
+
+
+def parse_scopes(text, where):
+    """"all" or a comma list of read:CAT / write:CAT -> set of scope strings."""
+    scopes = set()
+    for sc in text.split(","):
+        sc = sc.strip()
+        if sc == "all":
+            scopes.add("all")
+            continue
+        level, _, cat = sc.partition(":")
+        if level not in ("read", "write") or cat not in SCOPE_CATEGORIES:
+            raise SeedError("%s: bad scope %r" % (where, sc))
+        scopes.add(sc)
+    return scopes
+
+
 def load_tokens(path, store):
+    """Token file lines: TOKEN [USER [SCOPES]] -> {token: (login, scopes)}."""
     tokens = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -782,20 +803,42 @@ def load_tokens(path, store):
             if not line:
                 continue
             parts = line.split()
-            if len(parts) > 2:
-                raise SeedError("%s:%d: want TOKEN [USER]" % (path, n))
-            if len(parts) == 2:
+            where = "%s:%d" % (path, n)
+            if len(parts) > 3:
+                raise SeedError("%s: want TOKEN [USER [SCOPES]]" % where)
+            if len(parts) >= 2:
                 user = store.users.get(parts[1].lower())
                 if user is None:
-                    raise SeedError("%s:%d: unknown user %r" % (path, n, parts[1]))
-                tokens[parts[0]] = user["login"].lower()
+                    raise SeedError("%s: unknown user %r" % (where, parts[1]))
             else:
-                if store.default_user is None:
-                    raise SeedError("%s:%d: no user to attach the token to" % (path, n))
-                tokens[parts[0]] = store.default_user["login"].lower()
+                user = store.default_user
+                if user is None:
+                    raise SeedError("%s: no user to attach the token to" % where)
+            scopes = parse_scopes(parts[2], where) if len(parts) == 3 else {"all"}
+            tokens[parts[0]] = (user["login"].lower(), scopes)
     if not tokens:
         raise SeedError("%s: no tokens" % path)
     return tokens
+
+
+def required_scope(method, path):
+    """The scope Gitea's route groups ask for (routers/api/v1/api.go)."""
+    level = "read" if method in ("GET", "HEAD") else "write"
+    if path.startswith("/api/v1/settings/"):
+        return None
+    if path.startswith("/api/v1/users/"):
+        return level + ":user"
+    if path.startswith("/api/v1/orgs/"):
+        return level + ":organization"
+    if re.match(r"^/api/v1/repos/[^/]+/[^/]+/(issues|labels)(/|$)", path):
+        return level + ":issue"
+    return level + ":repository"
+
+
+def scope_ok(scopes, need):
+    if need is None or "all" in scopes or need in scopes:
+        return True
+    return need.startswith("read:") and "write:" + need[5:] in scopes
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1059,9 +1102,14 @@ class Handler(BaseHTTPRequestHandler):
         parts = auth.split(None, 1)
         if len(parts) != 2 or parts[0].lower() not in ("token", "bearer"):
             raise self.err(401, "invalid username, password or token")
-        login = d.tokens.get(parts[1].strip())
-        if login is None or login not in d.store.users:
+        entry = d.tokens.get(parts[1].strip())
+        if entry is None or entry[0] not in d.store.users:
             raise self.err(401, "invalid username, password or token")
+        login, scopes = entry
+        need = required_scope(self.command, urllib.parse.urlsplit(self.path).path)
+        if not scope_ok(scopes, need):
+            raise self.err(403, "token does not have at least one of required scope(s), "
+                                "required=[%s], token scope=%s" % (need, ",".join(sorted(scopes))))
         return d.store.users[login], True
 
     def api(self, method, path, query, body):

@@ -445,7 +445,8 @@ class ShapeTest(DoubleTest):
 
 
 class AuthTest(DoubleTest):
-    token = "good-token alice\ncarol-token carol\n"
+    token = ("good-token alice\ncarol-token carol\n"
+             "narrow-token alice read:repository\nwide-token alice write:issue,read:repository\n")
 
     def seed_private(self):
         return self.write_seed({
@@ -470,6 +471,26 @@ class AuthTest(DoubleTest):
         for h in ("token good-token", "Bearer good-token"):
             st, _, _ = self.d.req("GET", "/api/v1/repos/alice/dotfiles", headers={"Authorization": h})
             self.assertEqual(st, 200, h)
+
+    def test_missing_scope_403(self):
+        narrow = {"Authorization": "token narrow-token"}
+        st, _, raw = self.d.req("GET", "/api/v1/repos/alice/dotfiles", headers=narrow)
+        self.assertEqual(st, 200)
+        st, _, raw = self.d.req("GET", "/api/v1/repos/alice/dotfiles/issues/1", headers=narrow)
+        self.assertEqual(st, 403)
+        body = json.loads(raw)
+        self.assertTrue(body["message"].startswith(
+            "token does not have at least one of required scope(s), required=[read:issue]"), body)
+        self.assertEqual(set(body), {"message", "url"})
+        wide = {"Authorization": "token wide-token"}  # write implies read
+        st, _, raw = self.d.req("GET", "/api/v1/repos/alice/dotfiles/issues/1", headers=wide)
+        self.assertEqual(st, 200)
+        st, _, raw = self.d.req("POST", "/api/v1/repos/alice/dotfiles/issues/1/comments",
+                                {"body": "x"}, headers=wide)
+        self.assertEqual(st, 201)
+        st, _, raw = self.d.req("POST", "/api/v1/repos/alice/dotfiles/pulls",
+                                {"head": "vim-plugins", "base": "main", "title": "t"}, headers=wide)
+        self.assertEqual(st, 403)
 
     def test_private_repo_is_404_without_access(self):
         d = self.start(seed=self.seed_private(), token=self.token)
