@@ -75,6 +75,10 @@ static int load(const char *text, size_t len, json_t **root, struct buf *err)
 	if (!j) {
 		if (len && (text[0] == '<' || (unsigned char)text[0] > 0x7f))
 			return fail(err, -EIO, "response is not json (html or binary?)");
+		/* jansson may quote the offending input: keep the reason one printable line. */
+		for (char *c = je.text; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
 		return fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
 			    je.position);
 	}

@@ -69,14 +69,14 @@ static int check_name(const char *s, const char *what, struct buf *err)
 		return fail(err, -EINVAL, "%s name is empty", what);
 	if (n > GITEA_NAME_MAX)
 		return fail(err, -EINVAL, "%s name is too long", what);
-	if (strcmp(s, ".") == 0 || strstr(s, ".."))
-		return fail(err, -EINVAL, "%s name '%s' contains '..'", what, s);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f)
 			return fail(err, -EINVAL, "%s name contains '/' or a control byte", what);
 	}
+	if (strcmp(s, ".") == 0 || strstr(s, ".."))
+		return fail(err, -EINVAL, "%s name '%s' contains '..'", what, s);
 	return 0;
 }
 
@@ -778,8 +778,7 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 	if (number == 0)
 		return fail(err, -EINVAL, "issue number 0 in '%s/%s'", owner, repo);
 	if (patch->state && !valid_state(patch->state))
-		return fail(err, -EINVAL, "state must be 'open' or 'closed', not '%s'",
-			    patch->state);
+		return fail(err, -EINVAL, "state must be 'open' or 'closed'");
 	r = repo_path(&path, owner, repo);
 	if (!r)
 		r = buf_printf(&path, "/issues/%llu", (unsigned long long)number);

@@ -4,6 +4,36 @@
  *
  * The token is copied into the adapter and wiped on free; it is sent only
  * in the Authorization header and never appears in an error message.
+ *
+ * How the forge_ops map onto Gitea 1.26 (see FACTS.md):
+ * - list_issues(FORGE_ISSUES): GET /issues?state=all&type=issues, every
+ *   page. list_issues(FORGE_PULLS, since NULL): GET /pulls?state=all (head,
+ *   base, merged filled). /pulls has no `since`, so list_issues(FORGE_PULLS,
+ *   since) uses GET /issues?type=pulls&since=T instead: those items have
+ *   is_pull and merged but head and base are NULL; call get_pull for them.
+ *   Page 1 is read first; its X-Total-Count and the number of items it
+ *   really held give the page count; the other pages are fetched in
+ *   parallel (at most 8 at once) from our own base URL, never from Link.
+ *   Items seen twice (they moved between pages) are kept once.
+ * - get_issue on a PR number is -ENOENT; get_pull on an issue number is
+ *   Gitea's own 404.
+ * - list_comments / post_comment: Gitea answers 500 for a number that does
+ *   not exist. That 500 becomes -ENOENT only when a follow-up
+ *   GET /issues/{n} answers 404; otherwise it stays -EIO (a real fault).
+ * - post_comment: when the forge answered 201 but its body cannot be
+ *   decoded, the comment is on the forge; the call succeeds with out->id 0
+ *   and out->body the text sent, so a caller never posts it twice.
+ * - update_issue: PATCH /issues/{n} (title, body, state), then, with
+ *   has_labels, PUT /issues/{n}/labels with the label names.
+ * - create_pr: POST /pulls with the body from forge_render_description;
+ *   never retried. update_pr_status: PATCH /pulls/{n}.
+ * - push_branch: -ENOTSUP (branches arrive by git push).
+ * - Owner and repository names must be non-empty, at most 255 bytes, and
+ *   free of '/', '\', "..", and control bytes (-EINVAL otherwise); every
+ *   path segment is percent-encoded anyway.
+ * Transient failures (502/503/504/429, refused or reset connections,
+ * truncated bodies, timeouts) are retried with backoff for GET, PUT and
+ * PATCH within timeout_ms, honouring Retry-After; POST never is.
  */
 #ifndef BOTTLEFS_FORGE_GITEA_H
 #define BOTTLEFS_FORGE_GITEA_H
@@ -11,10 +41,10 @@
 #include "forge/forge.h"
 
 struct gitea_options {
-	const char *base_url;  /* e.g. "http://127.0.0.1:3000" (no /api/v1) */
-	const char *token;     /* may be NULL: anonymous */
-	unsigned timeout_ms;   /* bound on one whole operation, retries included */
-	size_t max_body;       /* cap on one response body (0: 32 MiB) */
+	const char *base_url; /* e.g. "http://127.0.0.1:3000" (no /api/v1) */
+	const char *token;    /* may be NULL: anonymous */
+	unsigned timeout_ms;  /* bound on one whole operation, retries included */
+	size_t max_body;      /* cap on one response body (0: 32 MiB) */
 };
 
 /* New adapter, or NULL with a reason in err. */
