@@ -415,6 +415,8 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
 	SET(CURLOPT_TIMEOUT_MS, (long)left);
+	/* Refuses at the headers when Content-Length already says too much. */
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, x);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -490,7 +492,7 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	q->status = status;
-	if (code == CURLE_WRITE_ERROR && x->too_big) {
+	if ((code == CURLE_WRITE_ERROR && x->too_big) || code == CURLE_FILESIZE_EXCEEDED) {
 		if (err)
 			buf_printf(err, "%s '%s': response too large (over %zu bytes)", m, q->path,
 				   h->max_body);
