@@ -3,7 +3,9 @@
  * one mount. The only file with process-wide state.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -17,7 +19,10 @@
 #include "forge/gitea/gitea.h"
 #include "fs/mount.h"
 #include "fs/view.h"
+#include "fs/writes.h"
 #include "manifest/manifest.h"
+#include "state/queue.h"
+#include "state/state.h"
 #include "util/buf.h"
 #include "util/str.h"
 
@@ -87,11 +92,6 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->timeout_s = 10;
 	o->kernel_ttl_s = 1.0;
 	fuse_opt_add_arg(fargs, argv[0]);
-	/*
-	 * Each forge request blocks one FUSE worker; bound the pool (libfuse
-	 * 3.14 warns when max_threads is left unset).
-	 */
-	fuse_opt_add_arg(fargs, "-omax_threads=64");
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--forge-url"))) {
 			o->forge_url = v;
@@ -230,6 +230,120 @@ static void clear_dead_mount(const char *mountpoint)
 		waitpid(pid, &status, 0);
 }
 
+/*
+ * The daemon changes directory to / once mounted (fuse_daemonize), so a
+ * relative path given on the command line is made absolute first (new).
+ */
+static char *absolute(const char *path)
+{
+	struct buf b = BUF_INIT(8192);
+	char cwd[4096];
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (!getcwd(cwd, sizeof(cwd)) || buf_printf(&b, "%s/%s", cwd, path) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
+/*
+ * The FUSE session: mount, serve on a bounded pool of threads until
+ * unmounted or signalled (SIGINT, SIGTERM, SIGHUP), unmount. A worker in
+ * the middle of a request finishes it before the loop returns, so a write
+ * in flight is sent or journaled first.
+ */
+static int serve(struct fuse_args *fargs, struct mount_ctx *mc)
+{
+	struct fuse_cmdline_opts co;
+	struct fuse_loop_config *lc = NULL;
+	struct fuse *f = NULL;
+	int r = 1;
+
+	if (fuse_parse_cmdline(fargs, &co) != 0)
+		return 1;
+	if (!co.mountpoint) {
+		fprintf(stderr, "bottlefs: no mountpoint given\n");
+		goto out;
+	}
+	clear_dead_mount(co.mountpoint);
+	f = fuse_new(fargs, ops_table(), sizeof(struct fuse_operations), mc);
+	if (!f)
+		goto out;
+	if (fuse_mount(f, co.mountpoint) != 0)
+		goto out;
+	if (fuse_daemonize(co.foreground) != 0 ||
+	    fuse_set_signal_handlers(fuse_get_session(f)) != 0)
+		goto unmount;
+	if (co.singlethread) {
+		r = fuse_loop(f);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto signals;
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)co.clone_fd);
+		/* UINT_MAX means unset; passing it on makes libfuse 3.14 warn. */
+		if (co.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+		/* Each forge request blocks one worker; bound the pool. */
+		fuse_loop_cfg_set_max_threads(lc, 64);
+		r = fuse_loop_mt(f, lc);
+	}
+signals:
+	fuse_remove_signal_handlers(fuse_get_session(f));
+unmount:
+	fuse_unmount(f);
+out:
+	fuse_loop_cfg_destroy(lc);
+	if (f)
+		fuse_destroy(f);
+	free(co.mountpoint);
+	return r ? 1 : 0;
+}
+
+/* ~/.bot-bottle/<name>, the default home of the state and the queue (new). */
+static char *default_path(const char *name)
+{
+	const char *home = getenv("HOME");
+	struct buf b = BUF_INIT(4096);
+
+	if (!home || !*home)
+		home = "/root";
+	if (buf_printf(&b, "%s/.bot-bottle/%s", home, name) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
+/* `bottlefs state ... [--state DB]` */
+static int cmd_state(int argc, char **argv)
+{
+	char *db = NULL, **args;
+	int i, n = 0, r;
+
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!args)
+		return 1;
+	for (i = 1; i < argc; i++) {
+		const char *v;
+
+		if ((v = opt_value(argc, argv, &i, "--state"))) {
+			free(db);
+			db = strdup(v);
+		} else {
+			args[n++] = argv[i];
+		}
+	}
+	if (!db)
+		db = default_path("bot-bottle.db");
+	r = db ? state_cli(n, args, db, stdout, stderr) : 1;
+	free(db);
+	free(args);
+	return r;
+}
+
 static int cmd_resolve(int argc, char **argv)
 {
 	struct buf err = BUF_INIT(1 << 20);
@@ -259,10 +373,12 @@ static int run_mount(int argc, char **argv)
 	struct buf err = BUF_INIT(4096);
 	struct gitea_options go = {0};
 	struct view_options vo = {0};
+	struct writes_options wo = {0};
 	struct mount_ctx mc = {0};
-	char *token = NULL;
+	char *token = NULL, *state_path = NULL, *queue_path = NULL, *bottles_path = NULL;
 	int r = 1;
 
+	scope_init(&mc.scope);
 	if (parse_args(argc, argv, &o, &fargs) < 0) {
 		usage(stderr);
 		goto out;
@@ -295,18 +411,53 @@ static int run_mount(int argc, char **argv)
 	}
 	vo.forge = mc.forge;
 	vo.cache_ttl_ms = (int64_t)o.cache_ttl_s * 1000;
-	vo.bottles_dir = o.bottles;
+	if (o.bottles && !(bottles_path = absolute(o.bottles)))
+		goto out;
+	vo.bottles_dir = bottles_path;
 	if (view_new(&vo, &mc.view) < 0) {
 		fprintf(stderr, "bottlefs: out of memory\n");
 		goto out;
 	}
+	if (o.assign && scope_assign(&mc.scope, o.assign, &err) < 0) {
+		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
+		goto out;
+	}
+	state_path = o.state ? absolute(o.state) : default_path("bot-bottle.db");
+	queue_path = o.queue ? absolute(o.queue) : default_path("queue");
+	if (!state_path || !queue_path || state_open(state_path, &mc.state, &err) < 0) {
+		fprintf(stderr, "bottlefs: cannot open the state store '%s': %s\n",
+			state_path ? state_path : "?", buf_cstr(&err));
+		goto out;
+	}
+	wo.forge = mc.forge;
+	wo.state = mc.state;
+	wo.view = mc.view;
+	wo.scope = &mc.scope;
+	wo.queue_dir = queue_path;
+	if (writes_new(&wo, &mc.writes, &err) < 0) {
+		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
+		goto out;
+	}
+	/* Writes a previous run journaled but never saw answered: finish them once. */
+	buf_reset(&err);
+	r = writes_recover(mc.writes, &err);
+	if (r > 0)
+		fprintf(stderr, "bottlefs: finished %d write(s) left by a previous run\n", r);
+	if (err.len)
+		fprintf(stderr, "bottlefs: writes still unfinished (forge unreachable): %s\n",
+			buf_cstr(&err));
 	mc.kernel_ttl_s = o.kernel_ttl_s;
 	mc.debug = o.debug;
-	clear_dead_mount(o.mountpoint);
-	r = fuse_main(fargs.argc, fargs.argv, ops_table(), &mc);
+	r = serve(&fargs, &mc);
 out:
+	writes_free(mc.writes);
 	view_free(mc.view);
+	state_free(mc.state);
+	scope_release(&mc.scope);
 	forge_free(mc.forge);
+	free(state_path);
+	free(queue_path);
+	free(bottles_path);
 	fuse_opt_free_args(&fargs);
 	buf_release(&err);
 	return r;
@@ -316,5 +467,9 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
 		return cmd_resolve(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "state") == 0)
+		return cmd_state(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "queue") == 0)
+		return queue_cli(argc - 1, argv + 1, stdout, stderr);
 	return run_mount(argc, argv);
 }

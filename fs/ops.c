@@ -19,14 +19,25 @@
 #include <unistd.h>
 
 #include "fs/mount.h"
+#include "fs/notify.h"
 #include "fs/tree.h"
 #include "fs/view.h"
 #include "util/buf.h"
 
-/* What one open file holds: the bytes it reads. */
+/* Content an agent may write to one file before close(). */
+#define WRITE_MAX ((size_t)8 << 20)
+
+/*
+ * What one open file holds: the bytes it reads, or, opened for writing,
+ * what has been written so far (sent at flush, the close() of the agent).
+ */
 struct handle {
-	char *data;
+	char *data; /* read snapshot, or what reading shows after a commit */
 	size_t len;
+	bool writable;
+	struct node node;
+	struct buf wbuf; /* written content (writable handles) */
+	bool dirty;      /* written since the last commit */
 };
 
 static struct mount_ctx *ctx(void)
@@ -69,7 +80,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	(void)fi;
 	r = tree_resolve(path, &n);
 	if (r == 0)
-		r = view_getattr(ctx()->view, &n, &a, &err);
+		r = mount_getattr(ctx(), &n, &a, &err);
 	if (r == 0)
 		fill_stat(st, &a);
 	else if (r != -ENOENT)
@@ -122,6 +133,47 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND | O_CREAT));
 }
 
+static struct handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	free(h->data);
+	buf_release(&h->wbuf);
+	free(h);
+}
+
+static int open_write(const char *path, const struct node *n, struct fuse_file_info *fi)
+{
+	struct buf err = BUF_INIT(4096);
+	struct handle *h = calloc(1, sizeof(*h));
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	buf_init(&h->wbuf, WRITE_MAX);
+	r = mount_open_write(ctx(), n, (fi->flags & O_TRUNC) != 0, &h->wbuf, &err);
+	if (r < 0) {
+		/* A refused write is the agent's business; say why only under -d. */
+		if (r != -EACCES || ctx()->debug)
+			fail("open for writing", path, r, &err);
+		handle_free(h);
+		goto out;
+	}
+	h->writable = true;
+	h->node = *n;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Written content never sits in the page cache: reads see this handle. */
+	fi->direct_io = 1;
+out:
+	buf_release(&err);
+	return r;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct buf err = BUF_INIT(4096);
@@ -135,10 +187,10 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (r < 0)
 		return r;
 	if (wants_write(fi->flags))
-		return -EACCES;
-	r = view_getattr(ctx()->view, &n, &a, &err);
+		return open_write(path, &n, fi);
+	r = mount_getattr(ctx(), &n, &a, &err);
 	if (r == 0)
-		r = view_read(ctx()->view, &n, &data, &err);
+		r = mount_read(ctx(), &n, &data, &err);
 	if (r < 0) {
 		fail("open", path, r, &err);
 		goto out;
@@ -158,30 +210,143 @@ out:
 	return r;
 }
 
+/* The paths whose kernel cache a write to n makes stale. */
+static size_t stale_paths(const struct node *n, char paths[][320], size_t max)
+{
+	const char *const *names;
+	size_t k = 0;
+	int i, count;
+
+	if (n->kind == N_DONE || n->kind == N_PULLS_NEW) {
+		snprintf(paths[k++], 320, "/done");
+		snprintf(paths[k++], 320, "/.bottlefs/scope");
+		if (n->kind == N_PULLS_NEW)
+			snprintf(paths[k++], 320, "/forge/%s/%s/pulls", n->owner, n->repo);
+		return k;
+	}
+	{
+		struct node item = *n;
+
+		item.kind = N_ITEM;
+		snprintf(paths[k++], 320, "/forge/%s/%s/%s/%llu", n->owner, n->repo,
+			 n->pull ? "pulls" : "issues", (unsigned long long)n->number);
+		count = tree_fixed_children(&item, &names);
+	}
+	for (i = 0; i < count && k < max; i++)
+		snprintf(paths[k++], 320, "/forge/%s/%s/%s/%llu/%s", n->owner, n->repo,
+			 n->pull ? "pulls" : "issues", (unsigned long long)n->number, names[i]);
+	return k;
+}
+
+/* Sends what a writable handle holds; the answer is close()'s. */
+static int commit(const char *path, struct handle *h)
+{
+	struct buf err = BUF_INIT(4096), reply = BUF_INIT(4096);
+	char paths[16][320];
+	const char *ptrs[16];
+	size_t n, i;
+	int r;
+
+	if (!h->dirty)
+		return 0;
+	h->dirty = false;
+	r = writes_commit(ctx()->writes, &h->node, h->wbuf.data ? h->wbuf.data : "", h->wbuf.len,
+			  &reply, &err);
+	if (r < 0) {
+		fail("write", path, r, &err);
+	} else {
+		free(h->data);
+		h->data = buf_steal(&reply, &h->len);
+	}
+	/* The kernel forgets the old content before close() returns. */
+	n = stale_paths(&h->node, paths, 16);
+	for (i = 0; i < n; i++)
+		ptrs[i] = paths[i];
+	if (ctx()->notifier)
+		notifier_wait(ctx()->notifier, notifier_push(ctx()->notifier, ptrs, n), 1000);
+	buf_release(&reply);
+	buf_release(&err);
+	return r;
+}
+
 static int op_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct handle *h = handle_of(fi);
+	const char *data;
+	size_t len;
+	int r;
 
-	(void)path;
 	if (off < 0)
 		return -EINVAL;
-	if ((size_t)off >= h->len)
+	/* pulls/new: reading after writing opens the PR, then shows its number. */
+	if (h->writable && h->node.kind == N_PULLS_NEW && h->dirty && (r = commit(path, h)) < 0)
+		return r;
+	data = h->data;
+	len = h->len;
+	if (h->writable) {
+		if (h->node.kind != N_PULLS_NEW) {
+			data = buf_cstr(&h->wbuf);
+			len = h->wbuf.len;
+		}
+	}
+	if ((size_t)off >= len)
 		return 0;
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	memcpy(out, h->data + off, size);
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	memcpy(out, data + off, size);
 	return (int)size;
+}
+
+static int op_write(const char *path, const char *in, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	static const char zeros[4096];
+	struct handle *h = handle_of(fi);
+	size_t end;
+	int r;
+
+	(void)path;
+	if (!h || !h->writable)
+		return -EBADF;
+	if (fi->flags & O_APPEND)
+		off = (off_t)h->wbuf.len;
+	if (off < 0 || (size_t)off > WRITE_MAX || size > WRITE_MAX - (size_t)off)
+		return -EFBIG;
+	end = (size_t)off + size;
+	/* Grow to the end of this write (a hole reads as zeros, as on any file). */
+	while (h->wbuf.len < end) {
+		size_t k = end - h->wbuf.len;
+
+		r = buf_append(&h->wbuf, zeros, k < sizeof(zeros) ? k : sizeof(zeros));
+		if (r < 0)
+			return r == -E2BIG ? -EFBIG : r;
+	}
+	memcpy(h->wbuf.data + off, in, size);
+	h->dirty = true;
+	return (int)size;
+}
+
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	return h && h->writable ? commit(path, h) : 0;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	return op_flush(path, fi);
 }
 
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct handle *h = handle_of(fi);
 
-	(void)path;
-	if (h) {
-		free(h->data);
-		free(h);
-	}
+	/* Normally flush already sent it; a handle closed without one is sent now. */
+	if (h && h->writable)
+		commit(path, h);
+	handle_free(h);
 	return 0;
 }
 
@@ -193,14 +358,19 @@ static int op_opendir(const char *path, struct fuse_file_info *fi)
 	return tree_resolve(path, &n);
 }
 
+/* access(W_OK) is true exactly where a write would be accepted (SPEC 1). */
 static int op_access(const char *path, int mask)
 {
 	struct stat st;
+	struct node n;
 	int r = op_getattr(path, &st, NULL);
 
 	if (r < 0)
 		return r;
-	return (mask & W_OK) ? -EACCES : 0;
+	if (!(mask & W_OK))
+		return 0;
+	r = tree_resolve(path, &n);
+	return r < 0 ? r : scope_check(&ctx()->scope, &n, NULL);
 }
 
 /* Every write-type operation outside the scope: refused, nothing sent. */
@@ -267,10 +437,26 @@ static int op_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi)
 	return deny_path(p);
 }
 
+/*
+ * Truncating is part of replacing a writable file's content (`echo >` may
+ * truncate before it writes); anywhere else it is refused like any write.
+ */
 static int op_truncate(const char *p, off_t size, struct fuse_file_info *fi)
 {
-	(void)size;
-	(void)fi;
+	struct handle *h = fi ? handle_of(fi) : NULL;
+	struct node n;
+
+	if (h && h->writable) {
+		if (size < 0 || (size_t)size > h->wbuf.len)
+			return size < 0 ? -EINVAL : 0;
+		h->wbuf.len = (size_t)size;
+		if (h->wbuf.data)
+			h->wbuf.data[size] = '\0';
+		h->dirty = true;
+		return 0;
+	}
+	if (size == 0 && tree_resolve(p, &n) == 0 && scope_check(&ctx()->scope, &n, NULL) == 0)
+		return 0;
 	return deny_path(p);
 }
 
@@ -341,16 +527,35 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 */
 	cfg->entry_timeout = c->kernel_ttl_s;
 	cfg->attr_timeout = c->kernel_ttl_s;
-	cfg->negative_timeout = c->kernel_ttl_s;
+	/* Negative entries are not kept: a new PR must show up at once. */
+	cfg->negative_timeout = 0;
 	cfg->auto_cache = 1;
 	cfg->use_ino = 0;
 	cfg->hard_remove = 1;
 	conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (notifier_start(fuse_get_context()->fuse, &c->notifier) < 0)
+		fprintf(stderr, "bottlefs: cannot start the cache notifier; reads after a "
+				"write may be stale for up to %.0f s\n",
+			c->kernel_ttl_s);
 	return c;
+}
+
+static void op_destroy(void *data)
+{
+	struct mount_ctx *c = data;
+
+	notifier_stop(c->notifier);
+	c->notifier = NULL;
 }
 
 static const struct fuse_operations ops = {
 	.init = op_init,
+	.destroy = op_destroy,
+	.write = op_write,
+	.flush = op_flush,
+	.fsync = op_fsync,
 	.getattr = op_getattr,
 	.readdir = op_readdir,
 	.opendir = op_opendir,

@@ -1,0 +1,38 @@
+/*
+ * prnew: the JSON an agent writes to pulls/new (SPEC section 3). Pure.
+ *
+ *   {"title": "...", "head": "branch", "base": "main", "body": "...",
+ *    "bundle": {"summary": "...",
+ *               "receipt": {"session_id": "...", "policy_bundle_id": "...",
+ *                           "trajectory_hash": "...",
+ *                           "verification_passed": true, "confidence": 0.9}}}
+ *
+ * title, head and base are required non-empty strings; body and bundle are
+ * alternatives (both is an error); a bundle needs a summary string and a
+ * receipt with the four fields (confidence, a number, is optional). An
+ * unknown key is refused, so a typo is reported instead of dropped. Input
+ * must be valid UTF-8 without NUL bytes, at most PRNEW_MAX bytes.
+ */
+#ifndef BOTTLEFS_FS_PRNEW_H
+#define BOTTLEFS_FS_PRNEW_H
+
+#include <stddef.h>
+
+#include "forge/forge.h"
+#include "util/buf.h"
+
+#define PRNEW_MAX ((size_t)4 << 20)
+
+struct prnew {
+	char *title, *head, *base, *body, *summary;
+	char *session_id, *policy_bundle_id, *trajectory_hash;
+	bool verification_passed;
+	struct forge_receipt receipt; /* points into the strings above */
+	struct forge_pr_request req;  /* ready for forge->create_pr; borrows the above */
+};
+
+/* 0 and *out (release with prnew_release), or -EINVAL with one line in err. */
+int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err);
+void prnew_release(struct prnew *p);
+
+#endif

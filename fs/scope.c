@@ -1,0 +1,205 @@
+#include "fs/scope.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/str.h"
+
+void scope_init(struct scope *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+}
+
+void scope_release(struct scope *s)
+{
+	free(s->prs);
+	s->prs = NULL;
+	s->n_prs = 0;
+	pthread_mutex_destroy(&s->lock);
+}
+
+int scope_assign(struct scope *s, const char *assign, struct buf *err)
+{
+	const char *slash = strchr(assign, '/'), *hash = strrchr(assign, '#');
+	uint64_t n;
+
+	if (!slash || !hash || hash < slash ||
+	    !tree_valid_owner(assign, (size_t)(slash - assign)) ||
+	    !tree_valid_repo(slash + 1, (size_t)(hash - slash - 1)) ||
+	    str_to_u64(hash + 1, TREE_NUMBER_MAX, false, &n) < 0) {
+		if (err)
+			buf_printf(err, "--assign must be OWNER/REPO#N (was '%s')", assign);
+		return -EINVAL;
+	}
+	memcpy(s->owner, assign, (size_t)(slash - assign));
+	s->owner[slash - assign] = '\0';
+	memcpy(s->repo, slash + 1, (size_t)(hash - slash - 1));
+	s->repo[hash - slash - 1] = '\0';
+	s->issue = n;
+	s->assigned = true;
+	return 0;
+}
+
+int scope_add_pr(struct scope *s, uint64_t pr)
+{
+	uint64_t *p;
+	size_t i;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->n_prs; i++)
+		if (s->prs[i] == pr)
+			goto out;
+	p = realloc(s->prs, (s->n_prs + 1) * sizeof(*p));
+	if (!p) {
+		r = -ENOMEM;
+		goto out;
+	}
+	p[s->n_prs++] = pr;
+	s->prs = p;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int scope_prs(struct scope *s, uint64_t **prs, size_t *n)
+{
+	uint64_t *copy = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->n_prs) {
+		copy = malloc(s->n_prs * sizeof(*copy));
+		if (!copy)
+			r = -ENOMEM;
+		else
+			memcpy(copy, s->prs, s->n_prs * sizeof(*copy));
+	}
+	if (r == 0) {
+		*prs = copy;
+		*n = s->n_prs;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void scope_set_done(struct scope *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->done = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool scope_is_done(struct scope *s)
+{
+	bool d;
+
+	pthread_mutex_lock(&s->lock);
+	d = s->done;
+	pthread_mutex_unlock(&s->lock);
+	return d;
+}
+
+static bool same_repo(const struct scope *s, const struct node *n)
+{
+	return strcmp(s->owner, n->owner) == 0 && strcmp(s->repo, n->repo) == 0;
+}
+
+static bool has_pr(struct scope *s, uint64_t pr)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->n_prs && !found; i++)
+		found = s->prs[i] == pr;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+bool scope_item_in_scope(struct scope *s, const struct node *n)
+{
+	if (!s->assigned || !same_repo(s, n))
+		return false;
+	return n->pull ? has_pr(s, n->number) : n->number == s->issue;
+}
+
+static int deny(struct buf *err, const char *why)
+{
+	if (err)
+		buf_puts(err, why);
+	return -EACCES;
+}
+
+int scope_check(struct scope *s, const struct node *n, struct buf *err)
+{
+	if (!s->assigned)
+		return deny(err, "read-only mount: no assignment (--assign)");
+	switch (n->kind) {
+	case N_ITEM_FILE:
+		switch (n->file) {
+		case F_TITLE:
+		case F_BODY:
+		case F_STATE:
+		case F_LABELS:
+			break;
+		default:
+			return deny(err, "only title, body, state, labels and comments/new are writable");
+		}
+		/* fall through */
+	case N_COMMENT_NEW:
+		if (!scope_item_in_scope(s, n))
+			return deny(err, "outside the assignment: only the assigned issue and the "
+					 "pull requests opened for it are writable");
+		return 0;
+	case N_PULLS_NEW:
+		if (!same_repo(s, n))
+			return deny(err, "pull requests can only be opened in the assigned repository");
+		return 0;
+	case N_DONE:
+		if (scope_is_done(s))
+			return deny(err, "a done signal already stands");
+		return 0;
+	default:
+		return deny(err, "this part of the tree is read-only");
+	}
+}
+
+int scope_describe(struct scope *s, struct buf *out)
+{
+	uint64_t *prs = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (!s->assigned)
+		return buf_puts(out, "read-only: this mount has no assignment (--assign); "
+				     "every write fails with EACCES\n");
+	r = scope_prs(s, &prs, &n);
+	if (r < 0)
+		return r;
+	r = buf_printf(out, "assigned: %s/%s#%llu\n", s->owner, s->repo,
+		       (unsigned long long)s->issue);
+	if (r == 0)
+		r = buf_printf(out,
+			       "writable: forge/%s/%s/issues/%llu/{title,body,state,labels,"
+			       "comments/new}\n",
+			       s->owner, s->repo, (unsigned long long)s->issue);
+	if (r == 0)
+		r = buf_printf(out, "writable: forge/%s/%s/pulls/new\n", s->owner, s->repo);
+	for (i = 0; i < n && r == 0; i++)
+		r = buf_printf(out,
+			       "writable: forge/%s/%s/pulls/%llu/{title,body,state,labels,"
+			       "comments/new} (opened through this mount)\n",
+			       s->owner, s->repo, (unsigned long long)prs[i]);
+	if (r == 0)
+		r = buf_printf(out, "writable: done%s\n",
+			       scope_is_done(s) ? " (no: a signal already stands)" : "");
+	if (r == 0)
+		r = buf_puts(out, "everything else is read-only: a write, create, mkdir, unlink, "
+				  "rmdir, rename, link, symlink, truncate, chmod, chown, utimens "
+				  "or setxattr fails with EACCES and sends nothing to the forge\n");
+	free(prs);
+	return r;
+}
