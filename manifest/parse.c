@@ -75,7 +75,7 @@ int mf_read_file(const char *dir, const char *file, struct buf *out, struct buf 
 {
 	struct buf path = BUF_INIT(8192);
 	struct stat st;
-	char chunk[65536];
+	char chunk[65536], eb[128]; /* strerror_r (GNU): strerror is not thread-safe */
 	int fd = -1, r;
 
 	r = buf_printf(&path, "%s/%s", dir, file);
@@ -89,13 +89,14 @@ int mf_read_file(const char *dir, const char *file, struct buf *out, struct buf 
 	if (fd < 0) {
 		r = -errno;
 		if (r != -ENOENT) {
-			mf_errf(err, "cannot read '%s': %s", file, strerror(errno));
+			mf_errf(err, "cannot read '%s': %s", file,
+				strerror_r(errno, eb, sizeof(eb)));
 			r = -EIO;
 		}
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
-		mf_errf(err, "cannot read '%s': %s", file, strerror(errno));
+		mf_errf(err, "cannot read '%s': %s", file, strerror_r(errno, eb, sizeof(eb)));
 		r = -EIO;
 		goto out;
 	}
@@ -114,7 +115,8 @@ int mf_read_file(const char *dir, const char *file, struct buf *out, struct buf 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			mf_errf(err, "cannot read '%s': %s", file, strerror(errno));
+			mf_errf(err, "cannot read '%s': %s", file,
+				strerror_r(errno, eb, sizeof(eb)));
 			r = -EIO;
 			goto out;
 		}

@@ -226,12 +226,13 @@ static int list_md(const char *dir, json_t **out, struct buf *err)
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	json_t *o;
-	char stem[MANIFEST_MAX_NAME + 1];
+	char stem[MANIFEST_MAX_NAME + 1], eb[128];
 	int r = 0;
 
 	if (!d) {
 		r = -errno;
-		mf_errf(err, "cannot list bottles directory '%s': %s", dir, strerror(errno));
+		mf_errf(err, "cannot list bottles directory '%s': %s", dir,
+			strerror_r(errno, eb, sizeof(eb)));
 		return r == -ENOENT || r == -ENOTDIR ? -ENOENT : -EIO;
 	}
 	o = json_object();
