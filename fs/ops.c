@@ -166,6 +166,8 @@ static int open_write(const char *path, const struct node *n, struct fuse_file_i
 	}
 	h->writable = true;
 	h->node = *n;
+	/* Truncating a whole-file field is a write of nothing (`: > title`). */
+	h->dirty = (fi->flags & O_TRUNC) && n->kind == N_ITEM_FILE;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/* Written content never sits in the page cache: reads see this handle. */
 	fi->direct_io = 1;
