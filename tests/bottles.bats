@@ -1,0 +1,103 @@
+#!/usr/bin/env bats
+# /bottles on a real mount (SPEC section 4): good and broken bottles, live
+# edits, and `bottlefs resolve` with no mount. Expected outputs live in
+# tests/fixtures/bottles.expected/.
+
+load helpers/common
+
+EXP="$REPO_ROOT/tests/fixtures/bottles.expected"
+
+setup_file() {
+	bfs_tmp
+	rm -rf "$T/bottles"
+	cp -r "$REPO_ROOT/tests/fixtures/bottles" "$T/bottles"
+	start_double "$REPO_ROOT/tests/double/seed/demo.json"
+	start_prism
+	mount_bfs --bottles "$T/bottles"
+}
+
+teardown_file() {
+	bfs_tmp
+	stop_all
+}
+
+setup() {
+	[ -e /dev/fuse ] || skip "no /dev/fuse"
+	bfs_tmp
+	MNT="$T/mnt"
+}
+
+good="base net dev ci left right diamond"
+broken="broken orphan loop-a loop-b selfish conflict"
+
+@test "ls bottles/ lists every bottle, good and broken" {
+	run ls "$MNT/bottles"
+	[ "$status" -eq 0 ]
+	for b in $good $broken; do echo "$output" | grep -qx "$b"; done
+}
+
+@test "a good bottle's resolved.json is exact, and it has no error file" {
+	for b in $good; do
+		diff "$MNT/bottles/$b/resolved.json" "$EXP/$b.json"
+		[ "$(stat -c %s "$MNT/bottles/$b/resolved.json")" -eq "$(wc -c <"$EXP/$b.json")" ]
+		[ ! -e "$MNT/bottles/$b/error" ]
+		! ls "$MNT/bottles/$b" | grep -qx error
+	done
+}
+
+@test "a broken bottle's resolved.json is EIO and its error file says why" {
+	for b in $broken; do
+		expect_errno EIO read "$MNT/bottles/$b/resolved.json"
+		diff <(cat "$MNT/bottles/$b/error") <(cat "$EXP/$b.error"; [ -n "$(tail -c1 "$EXP/$b.error")" ] && echo)
+	done
+	grep -q "extends cycle" "$MNT/bottles/loop-a/error"
+	grep -q "Available bottles" "$MNT/bottles/orphan/error"
+}
+
+@test "source shows the manifest text a bottle came from" {
+	diff "$MNT/bottles/base/source" "$T/bottles/base.md"
+	grep -q '"extends"' "$MNT/bottles/ci/source"
+}
+
+@test "an unknown bottle is ENOENT" {
+	expect_errno ENOENT stat "$MNT/bottles/ghost"
+	expect_errno ENOENT stat "$MNT/bottles/ghost/resolved.json"
+}
+
+@test "an edited manifest is seen on the next read" {
+	cat "$MNT/bottles/net/resolved.json" >/dev/null
+	sed -i 's/^agent_provider:.*$//' "$T/bottles/net.md"
+	printf -- '---\nextends: base\nenv: {LIVE_EDIT: "yes"}\n---\nlive\n' >"$T/bottles/net.md"
+	grep -q LIVE_EDIT "$MNT/bottles/net/resolved.json"
+	grep -q LIVE_EDIT "$MNT/bottles/dev/resolved.json"
+	# Breaking a parent breaks the child, and mending it mends the child.
+	printf -- '---\nextends: [ghost\n---\n' >"$T/bottles/net.md"
+	expect_errno EIO read "$MNT/bottles/dev/resolved.json"
+	[ -s "$MNT/bottles/dev/error" ]
+	cp "$REPO_ROOT/tests/fixtures/bottles/net.md" "$T/bottles/net.md"
+	diff "$MNT/bottles/dev/resolved.json" "$EXP/dev.json"
+	# The kernel may keep the name `error` for --kernel-ttl (1 s, SEMANTICS.md).
+	wait_for 3 test ! -e "$MNT/bottles/dev/error"
+}
+
+@test "bottlefs resolve prints the bottle or the error, with no mount" {
+	run "$BOTTLEFS" resolve "$REPO_ROOT/tests/fixtures/bottles" diamond
+	[ "$status" -eq 0 ]
+	diff <(echo "$output") "$EXP/diamond.json"
+	run "$BOTTLEFS" resolve "$REPO_ROOT/tests/fixtures/bottles" selfish
+	[ "$status" -eq 1 ]
+	echo "$output" | grep -qF "$(cat "$EXP/selfish.error")"
+	run "$BOTTLEFS" resolve "$REPO_ROOT/tests/fixtures/bottles" nobody
+	[ "$status" -eq 1 ]
+	run "$BOTTLEFS" resolve "$REPO_ROOT/tests/fixtures/bottles"
+	[ "$status" -eq 2 ]
+}
+
+@test "resolved.json resolves again to itself" {
+	mkdir -p "$T/again"
+	python3 - "$MNT/bottles/diamond/resolved.json" "$T/again/manifest.json" <<'PY'
+import json, sys
+json.dump({"bottles": {"diamond": json.load(open(sys.argv[1]))}}, open(sys.argv[2], "w"))
+PY
+	diff <("$BOTTLEFS" resolve "$T/again" diamond) "$EXP/diamond.json"
+}
