@@ -245,121 +245,166 @@ static bool listed_absent(struct view *v, const char *owner, const char *repo, b
 }
 
 /*
- * Makes sure the cache holds what need asks for about one item: fresh, or
- * stale when the forge cannot be reached. 0 or -errno.
+ * What one call knows about an item: its own copies, assembled from the
+ * cache and from what the call fetched. Rendering from a snapshot, not
+ * from the cache, means a forget (after a write) landing between the fetch
+ * and the render can never take what was just fetched.
  */
-static int item_ensure(struct view *v, const char *owner, const char *repo, bool pull,
-		       uint64_t number, unsigned need, struct buf *err)
+struct snap {
+	struct forge_issue issue;
+	struct forge_comment_list comments;
+	char *diff;
+};
+
+static void snap_release(struct snap *s)
+{
+	forge_issue_release(&s->issue);
+	forge_comment_list_release(&s->comments);
+	free(s->diff);
+	memset(s, 0, sizeof(*s));
+}
+
+static int comments_copy(struct forge_comment_list *dst, const struct forge_comment_list *src)
+{
+	size_t i;
+
+	dst->n = 0;
+	dst->v = calloc(src->n ? src->n : 1, sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	for (i = 0; i < src->n; i++, dst->n++)
+		if (forge_comment_copy(&dst->v[i], &src->v[i]) < 0) {
+			forge_comment_list_release(dst);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+static bool same_version(const struct forge_issue *a, const struct forge_issue *b)
+{
+	return a->updated_at && b->updated_at && strcmp(a->updated_at, b->updated_at) == 0;
+}
+
+/* The issue part of a snapshot: cached when fresh, else fetched (or stale on -EIO). */
+static int snap_issue(struct view *v, const char *key, const struct node *n, struct snap *s,
+		      struct buf *err)
 {
 	struct forge *f = v->opt.forge;
-	char key[KEY_MAX];
+	struct forge_issue fetched, copy;
 	struct item *it;
-	bool have_issue, want_issue, want_comments, want_diff;
 	int r;
 
-	item_key(key, sizeof(key), owner, repo, pull, number);
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
-	have_issue = it && !it->missing;
-	want_issue = !it || !fresh(v, it->issue_ms);
-	if (!want_issue && it->missing) {
+	if (it && fresh(v, it->issue_ms)) {
+		r = it->missing ? -ENOENT : forge_issue_copy(&s->issue, &it->issue);
 		pthread_mutex_unlock(&v->lock);
-		return -ENOENT;
+		return r;
 	}
-	if (!it && listed_absent(v, owner, repo, pull, number)) {
+	if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number)) {
 		pthread_mutex_unlock(&v->lock);
 		return -ENOENT;
 	}
 	pthread_mutex_unlock(&v->lock);
 
-	if (want_issue) {
-		struct forge_issue issue;
-
-		atomic_fetch_add(&v->requests, 1);
-		r = pull ? f->ops->get_pull(f, owner, repo, number, &issue, err)
-			 : f->ops->get_issue(f, owner, repo, number, &issue, err);
-		pthread_mutex_lock(&v->lock);
-		if (r == -ENOENT)
-			item_store_missing(v, key, now(v));
-		else if (r == 0)
-			r = item_store(v, key, &issue, now(v));
-		pthread_mutex_unlock(&v->lock);
-		if (r == 0)
-			forge_issue_release(&issue);
-		/* A forge that fails serves what was read before, stale. */
-		if (r < 0 && !(r == -EIO && have_issue))
-			return r;
-	}
-
+	atomic_fetch_add(&v->requests, 1);
+	r = n->pull ? f->ops->get_pull(f, n->owner, n->repo, n->number, &fetched, err)
+		    : f->ops->get_issue(f, n->owner, n->repo, n->number, &fetched, err);
 	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	if (!it || it->missing) {
-		pthread_mutex_unlock(&v->lock);
-		return -ENOENT;
-	}
-	want_comments = (need & NEED_COMMENTS) &&
-			(!it->have_comments || !fresh(v, it->comments_ms));
-	if (want_comments && it->issue.n_comments == 0) {
-		/* The item says it has no comments: nothing to ask. */
-		forge_comment_list_release(&it->comments);
-		it->have_comments = true;
-		it->comments_ms = it->issue_ms;
-		want_comments = false;
-	}
-	want_diff = (need & NEED_DIFF) && (!it->diff || !fresh(v, it->diff_ms));
-	pthread_mutex_unlock(&v->lock);
-
-	if (want_comments) {
-		struct forge_comment_list cl;
-
-		atomic_fetch_add(&v->requests, 1);
-		r = f->ops->list_comments(f, owner, repo, number, &cl, err);
-		if (r < 0)
-			goto stale_comments;
-		pthread_mutex_lock(&v->lock);
+	if (r == -ENOENT) {
+		item_store_missing(v, key, now(v));
+	} else if (r == -EIO) {
+		/* A forge that fails: what was read before is served, stale. */
 		it = map_get(&v->items, key);
-		if (it) {
-			forge_comment_list_release(&it->comments);
-			it->comments = cl;
-			it->have_comments = true;
-			it->comments_ms = now(v);
-		} else {
-			forge_comment_list_release(&cl);
-		}
-		pthread_mutex_unlock(&v->lock);
+		if (it && !it->missing)
+			r = forge_issue_copy(&s->issue, &it->issue);
+	} else if (r == 0) {
+		r = forge_issue_copy(&copy, &fetched);
+		if (r == 0 && item_store(v, key, &copy, now(v)) < 0)
+			forge_issue_release(&copy);
+		s->issue = fetched;
+		r = 0;
 	}
-	if (want_diff) {
-		struct buf d = BUF_INIT(0);
-
-		atomic_fetch_add(&v->requests, 1);
-		r = f->ops->get_diff(f, owner, repo, number, &d, err);
-		if (r < 0) {
-			buf_release(&d);
-			goto stale_diff;
-		}
-		pthread_mutex_lock(&v->lock);
-		it = map_get(&v->items, key);
-		if (it) {
-			free(it->diff);
-			it->diff = buf_steal(&d, NULL);
-			it->diff_ms = now(v);
-		}
-		pthread_mutex_unlock(&v->lock);
-		buf_release(&d);
-	}
-	return 0;
-
-stale_comments:
-	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	r = (r == -EIO && it && it->have_comments) ? 0 : r;
 	pthread_mutex_unlock(&v->lock);
 	return r;
-stale_diff:
+}
+
+/* The comments part: cached for this version of the item, else fetched. */
+static int snap_comments(struct view *v, const char *key, const struct node *n, struct snap *s,
+			 struct buf *err)
+{
+	struct forge *f = v->opt.forge;
+	struct forge_comment_list cl, copy;
+	struct item *it;
+	int r;
+
+	if (s->issue.n_comments == 0) /* the item says it has none: nothing to ask */
+		return comments_copy(&s->comments, &(struct forge_comment_list){NULL, 0});
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
-	r = (r == -EIO && it && it->diff) ? 0 : r;
+	if (it && it->have_comments && fresh(v, it->comments_ms) &&
+	    same_version(&it->issue, &s->issue)) {
+		r = comments_copy(&s->comments, &it->comments);
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
 	pthread_mutex_unlock(&v->lock);
+
+	atomic_fetch_add(&v->requests, 1);
+	r = f->ops->list_comments(f, n->owner, n->repo, n->number, &cl, err);
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	if (r == 0) {
+		if (it && !it->missing && same_version(&it->issue, &s->issue) &&
+		    comments_copy(&copy, &cl) == 0) {
+			forge_comment_list_release(&it->comments);
+			it->comments = copy;
+			it->have_comments = true;
+			it->comments_ms = now(v);
+		}
+		s->comments = cl;
+	} else if (r == -EIO && it && it->have_comments) {
+		r = comments_copy(&s->comments, &it->comments);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+/* The diff part (pull requests). */
+static int snap_diff(struct view *v, const char *key, const struct node *n, struct snap *s,
+		     struct buf *err)
+{
+	struct forge *f = v->opt.forge;
+	struct buf d = BUF_INIT(0);
+	struct item *it;
+	int r;
+
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	if (it && it->diff && fresh(v, it->diff_ms) && same_version(&it->issue, &s->issue)) {
+		s->diff = strdup(it->diff);
+		pthread_mutex_unlock(&v->lock);
+		return s->diff ? 0 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&v->lock);
+
+	atomic_fetch_add(&v->requests, 1);
+	r = f->ops->get_diff(f, n->owner, n->repo, n->number, &d, err);
+	pthread_mutex_lock(&v->lock);
+	it = map_get(&v->items, key);
+	if (r == 0) {
+		s->diff = buf_steal(&d, NULL);
+		if (it && !it->missing && same_version(&it->issue, &s->issue)) {
+			free(it->diff);
+			it->diff = strdup(s->diff);
+			it->diff_ms = now(v);
+		}
+	} else if (r == -EIO && it && it->diff) {
+		s->diff = strdup(it->diff);
+		r = s->diff ? 0 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&v->lock);
+	buf_release(&d);
 	return r;
 }
 
@@ -378,59 +423,79 @@ static unsigned need_for(const struct node *n)
 	}
 }
 
-/* Renders node n of a cached item into out (and its mtime). Caller holds the lock. */
-static int item_render(const struct item *it, const struct node *n, struct buf *out,
+/*
+ * A snapshot of the item under n with what need asks for: from the cache
+ * while fresh, from the forge otherwise. 0 or -errno; release with
+ * snap_release.
+ */
+static int item_get(struct view *v, const struct node *n, unsigned need, struct snap *s,
+		    struct buf *err)
+{
+	char key[KEY_MAX];
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	item_key(key, sizeof(key), n->owner, n->repo, n->pull, n->number);
+	r = snap_issue(v, key, n, s, err);
+	if (r == 0 && (need & NEED_COMMENTS))
+		r = snap_comments(v, key, n, s, err);
+	if (r == 0 && (need & NEED_DIFF))
+		r = snap_diff(v, key, n, s, err);
+	if (r < 0)
+		snap_release(s);
+	return r;
+}
+
+/* Renders node n of a snapshot into out (and its mtime). */
+static int item_render(const struct snap *s, const struct node *n, struct buf *out,
 		       int64_t *mtime)
 {
 	size_t i;
 
 	if (n->kind == N_COMMENT) {
-		for (i = 0; i < it->comments.n; i++) {
-			const struct forge_comment *c = &it->comments.v[i];
+		for (i = 0; i < s->comments.n; i++) {
+			const struct forge_comment *c = &s->comments.v[i];
 
 			if (c->id == n->comment) {
 				*mtime = content_time(c->updated_at);
-				return content_comment(c, out);
+				return out ? content_comment(c, out) : 0;
 			}
 		}
 		return -ENOENT;
 	}
-	*mtime = content_time(it->issue.updated_at);
-	if (n->kind != N_ITEM_FILE)
+	*mtime = content_time(s->issue.updated_at);
+	if (n->kind != N_ITEM_FILE || !out)
 		return 0;
-	return content_item_file(n->file, &it->issue, &it->comments, it->diff, out);
+	return content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
 }
 
-/* Ensures and renders an item node; out may be NULL for attributes only. */
+/* Gets and renders an item node; out may be NULL for attributes only. */
 static int item_node(struct view *v, const struct node *n, struct buf *out, int64_t *mtime,
 		     struct buf *err)
 {
-	char key[KEY_MAX];
-	struct item *it;
+	struct snap s;
 	int r;
 
-	r = item_ensure(v, n->owner, n->repo, n->pull, n->number, need_for(n), err);
+	r = item_get(v, n, need_for(n), &s, err);
 	if (r < 0)
 		return r;
-	item_key(key, sizeof(key), n->owner, n->repo, n->pull, n->number);
-	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	if (!it || it->missing)
-		r = -ENOENT;
-	else
-		r = item_render(it, n, out, mtime);
-	pthread_mutex_unlock(&v->lock);
+	r = item_render(&s, n, out, mtime);
+	snap_release(&s);
 	return r;
 }
 
-static int list_ensure(struct view *v, const char *owner, const char *repo, bool pull,
-		       struct buf *err)
+/*
+ * The numbers of a repository's issues or pulls (new array in *numbers),
+ * from the cache while fresh, else listed from the forge: the list fills
+ * the cache of every item in it.
+ */
+static int list_get(struct view *v, const char *owner, const char *repo, bool pull,
+		    uint64_t **numbers, size_t *count, struct buf *err)
 {
 	struct forge *f = v->opt.forge;
 	struct forge_issue_list il;
 	char key[KEY_MAX], ikey[KEY_MAX];
 	struct list *l, *old = NULL;
-	bool have;
 	int64_t t;
 	size_t i;
 	int r;
@@ -438,26 +503,29 @@ static int list_ensure(struct view *v, const char *owner, const char *repo, bool
 	list_key(key, sizeof(key), owner, repo, pull);
 	pthread_mutex_lock(&v->lock);
 	l = map_get(&v->lists, key);
-	have = l != NULL;
-	if (l && fresh(v, l->ms)) {
-		pthread_mutex_unlock(&v->lock);
-		return 0;
-	}
+	if (l && fresh(v, l->ms))
+		goto copy;
 	pthread_mutex_unlock(&v->lock);
 
 	atomic_fetch_add(&v->requests, 1);
 	r = f->ops->list_issues(f, owner, repo, pull ? FORGE_PULLS : FORGE_ISSUES, NULL, &il, err);
-	if (r < 0)
-		return (r == -EIO && have) ? 0 : r;
+	pthread_mutex_lock(&v->lock);
+	if (r < 0) {
+		l = map_get(&v->lists, key);
+		if (r == -EIO && l)
+			goto copy; /* stale while the forge is down */
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
 	l = calloc(1, sizeof(*l));
 	if (l)
 		l->numbers = calloc(il.n ? il.n : 1, sizeof(*l->numbers));
 	if (!l || !l->numbers) {
+		pthread_mutex_unlock(&v->lock);
 		list_free(l);
 		forge_issue_list_release(&il);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&v->lock);
 	t = now(v);
 	for (i = 0; i < il.n; i++) {
 		l->numbers[l->n++] = il.v[i].number;
@@ -465,12 +533,21 @@ static int list_ensure(struct view *v, const char *owner, const char *repo, bool
 		item_store(v, ikey, &il.v[i], t);
 	}
 	l->ms = t;
-	r = map_put(&v->lists, key, l, (void **)&old);
-	pthread_mutex_unlock(&v->lock);
-	list_free(old);
-	if (r < 0)
-		list_free(l);
 	forge_issue_list_release(&il);
+	if (map_put(&v->lists, key, l, (void **)&old) < 0) {
+		pthread_mutex_unlock(&v->lock);
+		list_free(l);
+		return -ENOMEM;
+	}
+	list_free(old);
+copy:
+	*numbers = malloc((l->n ? l->n : 1) * sizeof(**numbers));
+	r = *numbers ? 0 : -ENOMEM;
+	if (r == 0) {
+		memcpy(*numbers, l->numbers, l->n * sizeof(**numbers));
+		*count = l->n;
+	}
+	pthread_mutex_unlock(&v->lock);
 	return r;
 }
 
@@ -611,57 +688,52 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 static int list_children(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
 			 struct buf *err)
 {
-	char key[KEY_MAX], ikey[KEY_MAX];
+	char ikey[KEY_MAX], name[24];
 	struct view_attr a;
-	struct list *l;
-	size_t i;
+	uint64_t *numbers;
+	size_t count, i;
 	int r;
 
-	r = list_ensure(v, dir->owner, dir->repo, dir->pull, err);
+	r = list_get(v, dir->owner, dir->repo, dir->pull, &numbers, &count, err);
 	if (r < 0)
 		return r;
-	if (dir->pull && (r = fill(ud, "new", NULL)) != 0)
-		return 0;
-	list_key(key, sizeof(key), dir->owner, dir->repo, dir->pull);
-	pthread_mutex_lock(&v->lock);
-	l = map_get(&v->lists, key);
-	for (i = 0; l && i < l->n; i++) {
-		char name[24];
+	if (dir->pull && fill(ud, "new", NULL) != 0)
+		goto out;
+	for (i = 0; i < count; i++) {
 		struct item *it;
 
-		item_key(ikey, sizeof(ikey), dir->owner, dir->repo, dir->pull, l->numbers[i]);
+		item_key(ikey, sizeof(ikey), dir->owner, dir->repo, dir->pull, numbers[i]);
+		pthread_mutex_lock(&v->lock);
 		it = map_get(&v->items, ikey);
-		dir_attr(&a, it ? content_time(it->issue.updated_at) : 0);
-		snprintf(name, sizeof(name), "%llu", (unsigned long long)l->numbers[i]);
+		dir_attr(&a, it && !it->missing ? content_time(it->issue.updated_at) : 0);
+		pthread_mutex_unlock(&v->lock);
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)numbers[i]);
 		if (fill(ud, name, &a) != 0)
 			break;
 	}
-	pthread_mutex_unlock(&v->lock);
+out:
+	free(numbers);
 	return 0;
 }
 
 static int list_comments_dir(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
 			     struct buf *err)
 {
-	char key[KEY_MAX], name[24];
-	struct item *it;
+	char name[24];
+	struct snap s;
 	size_t i;
 	int r;
 
-	r = item_ensure(v, dir->owner, dir->repo, dir->pull, dir->number, NEED_COMMENTS, err);
+	r = item_get(v, dir, NEED_ISSUE | NEED_COMMENTS, &s, err);
 	if (r < 0)
 		return r;
-	if (fill(ud, "new", NULL) != 0)
-		return 0;
-	item_key(key, sizeof(key), dir->owner, dir->repo, dir->pull, dir->number);
-	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	for (i = 0; it && !it->missing && i < it->comments.n; i++) {
-		snprintf(name, sizeof(name), "%llu", (unsigned long long)it->comments.v[i].id);
-		if (fill(ud, name, NULL) != 0)
-			break;
-	}
-	pthread_mutex_unlock(&v->lock);
+	if (fill(ud, "new", NULL) == 0)
+		for (i = 0; i < s.comments.n; i++) {
+			snprintf(name, sizeof(name), "%llu", (unsigned long long)s.comments.v[i].id);
+			if (fill(ud, name, NULL) != 0)
+				break;
+		}
+	snap_release(&s);
 	return 0;
 }
 
@@ -704,12 +776,15 @@ int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *u
 	case N_BOTTLES:
 	case N_BOTTLE:
 		return bottles_list(v->opt.bottles_dir, dir, fill, ud, err);
-	case N_ITEM:
+	case N_ITEM: {
 		/* The item must exist before its fixed files are listed. */
-		r = item_ensure(v, dir->owner, dir->repo, dir->pull, dir->number, NEED_ISSUE, err);
+		int64_t mtime;
+
+		r = item_node(v, dir, NULL, &mtime, err);
 		if (r < 0)
 			return r;
 		break;
+	}
 	default:
 		break;
 	}
