@@ -379,6 +379,7 @@ static int run_mount(int argc, char **argv)
 	int r = 1;
 
 	scope_init(&mc.scope);
+	pthread_mutex_init(&mc.handles_lock, NULL);
 	if (parse_args(argc, argv, &o, &fargs) < 0) {
 		usage(stderr);
 		goto out;
@@ -454,6 +455,7 @@ out:
 	view_free(mc.view);
 	state_free(mc.state);
 	scope_release(&mc.scope);
+	pthread_mutex_destroy(&mc.handles_lock);
 	forge_free(mc.forge);
 	free(state_path);
 	free(queue_path);

@@ -10,6 +10,7 @@
 #ifndef BOTTLEFS_FS_MOUNT_H
 #define BOTTLEFS_FS_MOUNT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,7 +30,16 @@ struct mount_ctx {
 	double kernel_ttl_s; /* entry and attribute timeouts given to the kernel */
 	bool debug;          /* log every failed operation, not only forge failures */
 	struct notifier *notifier; /* kernel cache invalidation (fs/ops.c) */
+	/*
+	 * Open files (fs/ops.c), so that unmounting can finish the writes
+	 * still held in them and free them. handles_lock guards the list.
+	 */
+	pthread_mutex_t handles_lock;
+	struct handle *handles; /* handles_lock */
 };
+
+/* fs/ops.c's open file; opaque elsewhere. */
+struct handle;
 
 /* Attributes, with write permission bits exactly where a write is in scope. */
 int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *out,

@@ -38,6 +38,8 @@ struct handle {
 	struct node node;
 	struct buf wbuf; /* written content (writable handles) */
 	bool dirty;      /* written since the last commit */
+	char *path;      /* for the log, when unmounting finishes the write */
+	struct handle *prev, *next; /* mount_ctx.handles; handles_lock */
 };
 
 static struct mount_ctx *ctx(void)
@@ -143,8 +145,33 @@ static void handle_free(struct handle *h)
 	if (!h)
 		return;
 	free(h->data);
+	free(h->path);
 	buf_release(&h->wbuf);
 	free(h);
+}
+
+/* Every open file is on the mount's list until release (or unmount). */
+static void handle_link(struct mount_ctx *c, struct handle *h, struct fuse_file_info *fi)
+{
+	pthread_mutex_lock(&c->handles_lock);
+	h->next = c->handles;
+	if (c->handles)
+		c->handles->prev = h;
+	c->handles = h;
+	pthread_mutex_unlock(&c->handles_lock);
+	fi->fh = (uint64_t)(uintptr_t)h;
+}
+
+static void handle_unlink(struct mount_ctx *c, struct handle *h)
+{
+	pthread_mutex_lock(&c->handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		c->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&c->handles_lock);
 }
 
 static int open_write(const char *path, const struct node *n, struct fuse_file_info *fi)
@@ -166,9 +193,10 @@ static int open_write(const char *path, const struct node *n, struct fuse_file_i
 	}
 	h->writable = true;
 	h->node = *n;
+	h->path = strdup(path);
 	/* Truncating a whole-file field is a write of nothing (`: > title`). */
 	h->dirty = (fi->flags & O_TRUNC) && n->kind == N_ITEM_FILE;
-	fi->fh = (uint64_t)(uintptr_t)h;
+	handle_link(ctx(), h, fi);
 	/* Written content never sits in the page cache: reads see this handle. */
 	fi->direct_io = 1;
 out:
@@ -203,7 +231,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		goto out;
 	}
 	h->data = buf_steal(&data, &h->len);
-	fi->fh = (uint64_t)(uintptr_t)h;
+	handle_link(ctx(), h, fi);
 	/* Content that changes without the forge never sits in the page cache. */
 	fi->direct_io = a.volatile_content;
 out:
@@ -348,6 +376,8 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	/* Normally flush already sent it; a handle closed without one is sent now. */
 	if (h && h->writable)
 		commit(path, h);
+	if (h)
+		handle_unlink(ctx(), h);
 	handle_free(h);
 	return 0;
 }
@@ -544,12 +574,27 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return c;
 }
 
+/*
+ * Unmounting: files still open get no release. What was written to them
+ * and not yet sent is sent now (journaled first, like every write), so
+ * SIGTERM or fusermount3 -u loses nothing an agent wrote.
+ */
 static void op_destroy(void *data)
 {
 	struct mount_ctx *c = data;
+	struct handle *h, *next;
 
 	notifier_stop(c->notifier);
 	c->notifier = NULL;
+	pthread_mutex_lock(&c->handles_lock);
+	for (h = c->handles; h; h = next) {
+		next = h->next;
+		if (h->writable && h->dirty)
+			commit(h->path ? h->path : "?", h);
+		handle_free(h);
+	}
+	c->handles = NULL;
+	pthread_mutex_unlock(&c->handles_lock);
 }
 
 static const struct fuse_operations ops = {
