@@ -399,6 +399,9 @@ static int run_mount(int argc, char **argv)
 	go.base_url = o.forge_url;
 	go.token = token;
 	go.timeout_ms = (unsigned)(o.timeout_s * 1000);
+	/* One answer larger than this is refused (EIO): nothing a forge sends may
+	 * inflate the daemon without bound (SEMANTICS.md). */
+	go.max_body = (size_t)8 << 20;
 	mc.forge = gitea_new(&go, &err);
 	if (token) {
 		str_wipe(token, strlen(token));
