@@ -16,16 +16,11 @@ setup_file() {
 	mount_bfs --bottles "$T/bottles"
 }
 
-teardown_file() {
-	bfs_tmp
-	stop_all
-}
+teardown_file() { leave_shared; }
 
-setup() {
-	[ -e /dev/fuse ] || skip "no /dev/fuse"
-	bfs_tmp
-	MNT="$T/mnt"
-}
+setup() { enter_shared; }
+
+teardown() { check_shared; }
 
 good="base net dev ci left right diamond"
 broken="broken orphan loop-a loop-b selfish conflict"

@@ -31,25 +31,14 @@ setup_file() {
 	mount_bfs --assign alice/dotfiles#2 --cache-ttl 60
 }
 
-teardown_file() {
-	bfs_tmp
-	stop_all
-}
+teardown_file() { leave_shared; }
 
 setup() {
-	[ -e /dev/fuse ] || skip "no /dev/fuse"
-	bfs_tmp
-	MNT="$T/mnt"
-	DOUBLE_URL="http://127.0.0.1:$(cat "$T/double.port")"
-	TOKEN="$(head -n1 "$T/token")"
-	prism_mark
+	enter_shared
 	log_reset
 }
 
-teardown() {
-	faults_clear || true
-	assert_prism_clean
-}
+teardown() { check_shared; }
 
 D=forge/alice/dotfiles
 

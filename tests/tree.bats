@@ -15,24 +15,13 @@ setup_file() {
 	mount_bfs --timeout 2 --cache-ttl 60
 }
 
-teardown_file() {
-	bfs_tmp
-	stop_all
-}
+teardown_file() { leave_shared; }
 
 setup() {
-	[ -e /dev/fuse ] || skip "no /dev/fuse"
-	bfs_tmp
-	MNT="$T/mnt"
-	DOUBLE_URL="http://127.0.0.1:$(cat "$T/double.port")"
-	TOKEN="$(head -n1 "$T/token")"
-	prism_mark
+	enter_shared
 }
 
-teardown() {
-	faults_clear || true
-	assert_prism_clean
-}
+teardown() { check_shared; }
 
 R=forge/alice/dotfiles
 

@@ -172,6 +172,29 @@ assert_daemon_log_clean() {
 	fi
 }
 
+# Suites that share one double, Prism and mount across their tests (started
+# in setup_file) re-enter them in each test's setup with enter_shared, and
+# stop them in teardown_file with leave_shared.
+enter_shared() {
+	[ -e /dev/fuse ] || skip "no /dev/fuse"
+	bfs_tmp
+	MNT="$T/mnt"
+	DOUBLE_URL="http://127.0.0.1:$(cat "$T/double.port")"
+	TOKEN="$(head -n1 "$T/token")"
+	prism_mark
+}
+
+leave_shared() {
+	bfs_tmp
+	stop_all
+}
+
+# After each test of a shared suite: no fault left armed, no spec violation.
+check_shared() {
+	faults_clear || true
+	assert_prism_clean
+}
+
 # expect_errno ERRNO OP PATH [ARG]
 expect_errno() {
 	local want="$1" got
