@@ -10,40 +10,13 @@
 
 #include "fs/bottles.h"
 #include "fs/content.h"
+#include "fs/viewcache.h"
 #include "util/map.h"
 #include "util/str.h"
-
-/* One issue or pull request, with what has been fetched about it. */
-struct item {
-	bool missing; /* the forge said it does not exist */
-	struct forge_issue issue;
-	int64_t issue_ms; /* when issue (or missing) was fetched */
-	bool have_comments;
-	struct forge_comment_list comments;
-	int64_t comments_ms;
-	char *diff; /* NULL until fetched */
-	int64_t diff_ms;
-};
-
-/* The numbers of a repository's issues or pulls, newest first. */
-struct list {
-	uint64_t *numbers;
-	size_t n;
-	int64_t ms;
-};
 
 struct repos {
 	struct forge_name_list names;
 	int64_t ms;
-};
-
-struct view {
-	struct view_options opt;
-	pthread_mutex_t lock;
-	struct map items; /* "i:o/r#n" or "p:o/r#n" -> struct item; lock */
-	struct map lists; /* "i:o/r" or "p:o/r" -> struct list; lock */
-	struct map repos; /* owner -> struct repos; lock */
-	atomic_uint_fast64_t requests;
 };
 
 enum need {
@@ -61,17 +34,20 @@ static int64_t mono_ms(void *ud)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t now(struct view *v)
+int64_t vc_now(struct view *v)
 {
 	return v->opt.now_ms(v->opt.now_ud);
 }
 
-static bool fresh(struct view *v, int64_t ms)
+bool vc_fresh(struct view *v, int64_t ms)
 {
-	return now(v) - ms < v->opt.cache_ttl_ms;
+	return vc_now(v) - ms < v->opt.cache_ttl_ms;
 }
 
-static void item_free(struct item *it)
+#define now vc_now
+#define fresh vc_fresh
+
+void vc_item_free(struct item *it)
 {
 	if (!it)
 		return;
@@ -81,10 +57,12 @@ static void item_free(struct item *it)
 	free(it);
 }
 
-static void list_free(struct list *l)
+void vc_list_free(struct list *l)
 {
-	if (l)
+	if (l) {
 		free(l->numbers);
+		free(l->since);
+	}
 	free(l);
 }
 
@@ -99,14 +77,14 @@ static void free_item_cb(void *ud, const char *key, void *val)
 {
 	(void)ud;
 	(void)key;
-	item_free(val);
+	vc_item_free(val);
 }
 
 static void free_list_cb(void *ud, const char *key, void *val)
 {
 	(void)ud;
 	(void)key;
-	list_free(val);
+	vc_list_free(val);
 }
 
 static void free_repos_cb(void *ud, const char *key, void *val)
@@ -116,9 +94,17 @@ static void free_repos_cb(void *ud, const char *key, void *val)
 	repos_free(val);
 }
 
+static void free_plain_cb(void *ud, const char *key, void *val)
+{
+	(void)ud;
+	(void)key;
+	free(val);
+}
+
 int view_new(const struct view_options *opt, struct view **out)
 {
 	struct view *v = calloc(1, sizeof(*v));
+	int r;
 
 	if (!v)
 		return -ENOMEM;
@@ -126,10 +112,20 @@ int view_new(const struct view_options *opt, struct view **out)
 	if (!v->opt.now_ms)
 		v->opt.now_ms = mono_ms;
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->done, NULL);
 	map_init(&v->items);
 	map_init(&v->lists);
 	map_init(&v->repos);
+	map_init(&v->bulks);
+	map_init(&v->inflight);
 	atomic_init(&v->requests, 0);
+	if (opt->state) {
+		r = cachestore_new(opt->state, vc_produce, v, &v->store);
+		if (r < 0) {
+			view_free(v);
+			return r;
+		}
+	}
 	*out = v;
 	return 0;
 }
@@ -138,12 +134,18 @@ void view_free(struct view *v)
 {
 	if (!v)
 		return;
+	/* First: its thread reads the maps below. */
+	cachestore_free(v->store);
 	map_each(&v->items, free_item_cb, NULL);
 	map_each(&v->lists, free_list_cb, NULL);
 	map_each(&v->repos, free_repos_cb, NULL);
+	map_each(&v->bulks, free_plain_cb, NULL);
 	map_release(&v->items);
 	map_release(&v->lists);
 	map_release(&v->repos);
+	map_release(&v->bulks);
+	map_release(&v->inflight);
+	pthread_cond_destroy(&v->done);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
@@ -153,21 +155,39 @@ uint64_t view_requests(struct view *v)
 	return atomic_load(&v->requests);
 }
 
-static void item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
-		     uint64_t number)
+int view_flush(struct view *v, int64_t timeout_ms)
+{
+	return cachestore_flush(v->store, timeout_ms);
+}
+
+void vc_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
+		 uint64_t number)
 {
 	snprintf(key, size, "%c:%s/%s#%llu", pull ? 'p' : 'i', owner, repo,
 		 (unsigned long long)number);
 }
 
-static void list_key(char *key, size_t size, const char *owner, const char *repo, bool pull)
+void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull)
 {
 	snprintf(key, size, "%c:%s/%s", pull ? 'p' : 'i', owner, repo);
 }
 
-#define KEY_MAX (TREE_OWNER_MAX + TREE_REPO_MAX + 32)
+void vc_mark(struct view *v, const char *prefix, const char *key)
+{
+	char skey[KEY_MAX + 8];
 
-/* The item under key, created empty if absent. Caller holds the lock. */
+	if (!v->store)
+		return;
+	snprintf(skey, sizeof(skey), "%s%s", prefix, key);
+	cachestore_mark(v->store, skey);
+}
+
+bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b)
+{
+	return a->updated_at && b->updated_at && strcmp(a->updated_at, b->updated_at) == 0;
+}
+
+/* The item under key, created empty if absent. */
 static struct item *item_slot(struct view *v, const char *key)
 {
 	struct item *it = map_get(&v->items, key);
@@ -184,24 +204,19 @@ static struct item *item_slot(struct view *v, const char *key)
 	return it;
 }
 
-/*
- * Stores a freshly fetched issue, taking its contents. What was known
- * about the item's comments and diff stays valid only while the item did
- * not change. Caller holds the lock.
- */
-static int item_store(struct view *v, const char *key, struct forge_issue *issue, int64_t ms)
+int vc_item_store(struct view *v, const char *key, struct forge_issue *issue, int64_t ms)
 {
 	struct item *it = item_slot(v, key);
 	bool changed;
 
 	if (!it)
 		return -ENOMEM;
-	changed = it->missing || !it->issue.updated_at || !issue->updated_at ||
-		  strcmp(it->issue.updated_at, issue->updated_at) != 0;
+	changed = it->missing || !vc_same_version(&it->issue, issue);
 	forge_issue_release(&it->issue);
 	it->issue = *issue;
 	memset(issue, 0, sizeof(*issue));
 	it->missing = false;
+	it->stale = false;
 	it->issue_ms = ms;
 	if (changed) {
 		forge_comment_list_release(&it->comments);
@@ -209,6 +224,7 @@ static int item_store(struct view *v, const char *key, struct forge_issue *issue
 		free(it->diff);
 		it->diff = NULL;
 	}
+	vc_mark(v, "item:", key);
 	return 0;
 }
 
@@ -224,18 +240,16 @@ static void item_store_missing(struct view *v, const char *key, int64_t ms)
 	memset(it, 0, sizeof(*it));
 	it->missing = true;
 	it->issue_ms = ms;
+	vc_mark(v, "item:", key); /* a tombstone: a restart asks again */
 }
 
 /* True when a fresh list of the repository says number is not in it. */
 static bool listed_absent(struct view *v, const char *owner, const char *repo, bool pull,
 			  uint64_t number)
 {
-	char key[KEY_MAX];
-	struct list *l;
+	struct list *l = vc_list_find(v, owner, repo, pull);
 	size_t i;
 
-	list_key(key, sizeof(key), owner, repo, pull);
-	l = map_get(&v->lists, key);
 	if (!l || !fresh(v, l->ms))
 		return false;
 	for (i = 0; i < l->n; i++)
@@ -280,32 +294,51 @@ static int comments_copy(struct forge_comment_list *dst, const struct forge_comm
 	return 0;
 }
 
-static bool same_version(const struct forge_issue *a, const struct forge_issue *b)
+static bool item_fresh(struct view *v, const struct item *it)
 {
-	return a->updated_at && b->updated_at && strcmp(a->updated_at, b->updated_at) == 0;
+	return it && !it->stale && fresh(v, it->issue_ms);
 }
 
-/* The issue part of a snapshot: cached when fresh, else fetched (or stale on -EIO). */
+/* The cached issue of a fresh item into s (-ENOENT when missing). */
+static int from_cache(struct item *it, struct snap *s)
+{
+	return it->missing ? -ENOENT : forge_issue_copy(&s->issue, &it->issue);
+}
+
+/*
+ * The issue part of a snapshot: cached when fresh, else fetched (or stale
+ * on -EIO). When the repository's list is cached but expired, one `since`
+ * request revalidates every item of the list at once instead of this one.
+ */
 static int snap_issue(struct view *v, const char *key, const struct node *n, struct snap *s,
 		      struct buf *err)
 {
 	struct forge *f = v->opt.forge;
 	struct forge_issue fetched, copy;
+	struct list *l;
 	struct item *it;
+	bool revalidate;
 	int r;
 
 	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	if (it && fresh(v, it->issue_ms)) {
-		r = it->missing ? -ENOENT : forge_issue_copy(&s->issue, &it->issue);
-		pthread_mutex_unlock(&v->lock);
-		return r;
-	}
-	if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number)) {
-		pthread_mutex_unlock(&v->lock);
-		return -ENOENT;
-	}
+	it = vc_item_find(v, n->owner, n->repo, n->pull, n->number);
+	if (item_fresh(v, it))
+		goto cached;
+	if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number))
+		goto absent;
+	l = vc_list_find(v, n->owner, n->repo, n->pull);
+	revalidate = l && !fresh(v, l->ms);
 	pthread_mutex_unlock(&v->lock);
+
+	if (revalidate && vc_list_ensure(v, n->owner, n->repo, n->pull, NULL, NULL, err) == 0) {
+		pthread_mutex_lock(&v->lock);
+		it = map_get(&v->items, key);
+		if (item_fresh(v, it))
+			goto cached;
+		if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number))
+			goto absent;
+		pthread_mutex_unlock(&v->lock);
+	}
 
 	atomic_fetch_add(&v->requests, 1);
 	r = n->pull ? f->ops->get_pull(f, n->owner, n->repo, n->number, &fetched, err)
@@ -320,52 +353,79 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 			r = forge_issue_copy(&s->issue, &it->issue);
 	} else if (r == 0) {
 		r = forge_issue_copy(&copy, &fetched);
-		if (r == 0 && item_store(v, key, &copy, now(v)) < 0)
+		if (r == 0 && vc_item_store(v, key, &copy, now(v)) < 0)
 			forge_issue_release(&copy);
 		s->issue = fetched;
 		r = 0;
 	}
 	pthread_mutex_unlock(&v->lock);
 	return r;
+cached:
+	r = from_cache(it, s);
+	pthread_mutex_unlock(&v->lock);
+	return r;
+absent:
+	pthread_mutex_unlock(&v->lock);
+	return -ENOENT;
 }
 
-/* The comments part: cached for this version of the item, else fetched. */
+/* The cached comments of the item under key for the version s holds, if fresh. */
+static bool comments_cached(struct view *v, const char *key, struct snap *s, int *r)
+{
+	struct item *it = map_get(&v->items, key);
+
+	if (!it || !it->have_comments || !fresh(v, it->comments_ms) ||
+	    !vc_same_version(&it->issue, &s->issue))
+		return false;
+	*r = comments_copy(&s->comments, &it->comments);
+	return true;
+}
+
+/*
+ * The comments part: cached for this version of the item, else fetched,
+ * for the whole repository at once when many listed items need theirs.
+ */
 static int snap_comments(struct view *v, const char *key, const struct node *n, struct snap *s,
 			 struct buf *err)
 {
 	struct forge *f = v->opt.forge;
 	struct forge_comment_list cl, copy;
 	struct item *it;
+	bool bulk;
 	int r;
 
 	if (s->issue.n_comments == 0) /* the item says it has none: nothing to ask */
 		return comments_copy(&s->comments, &(struct forge_comment_list){NULL, 0});
 	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	if (it && it->have_comments && fresh(v, it->comments_ms) &&
-	    same_version(&it->issue, &s->issue)) {
-		r = comments_copy(&s->comments, &it->comments);
-		pthread_mutex_unlock(&v->lock);
-		return r;
-	}
+	if (comments_cached(v, key, s, &r))
+		goto out;
+	bulk = vc_bulk_worth(v, n->owner, n->repo);
 	pthread_mutex_unlock(&v->lock);
+	if (bulk && vc_bulk_comments(v, n->owner, n->repo, err) == 0) {
+		pthread_mutex_lock(&v->lock);
+		if (comments_cached(v, key, s, &r))
+			goto out;
+		pthread_mutex_unlock(&v->lock);
+	}
 
 	atomic_fetch_add(&v->requests, 1);
 	r = f->ops->list_comments(f, n->owner, n->repo, n->number, &cl, err);
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
 	if (r == 0) {
-		if (it && !it->missing && same_version(&it->issue, &s->issue) &&
+		if (it && !it->missing && vc_same_version(&it->issue, &s->issue) &&
 		    comments_copy(&copy, &cl) == 0) {
 			forge_comment_list_release(&it->comments);
 			it->comments = copy;
 			it->have_comments = true;
 			it->comments_ms = now(v);
+			vc_mark(v, "item:", key);
 		}
 		s->comments = cl;
 	} else if (r == -EIO && it && it->have_comments) {
 		r = comments_copy(&s->comments, &it->comments);
 	}
+out:
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }
@@ -381,7 +441,7 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
-	if (it && it->diff && fresh(v, it->diff_ms) && same_version(&it->issue, &s->issue)) {
+	if (it && it->diff && fresh(v, it->diff_ms) && vc_same_version(&it->issue, &s->issue)) {
 		s->diff = strdup(it->diff);
 		pthread_mutex_unlock(&v->lock);
 		return s->diff ? 0 : -ENOMEM;
@@ -394,11 +454,14 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 	it = map_get(&v->items, key);
 	if (r == 0) {
 		s->diff = buf_steal(&d, NULL);
-		if (it && !it->missing && same_version(&it->issue, &s->issue)) {
+		if (s->diff && it && !it->missing && vc_same_version(&it->issue, &s->issue)) {
 			free(it->diff);
 			it->diff = strdup(s->diff);
 			it->diff_ms = now(v);
+			vc_mark(v, "item:", key);
 		}
+		if (!s->diff)
+			r = -ENOMEM;
 	} else if (r == -EIO && it && it->diff) {
 		s->diff = strdup(it->diff);
 		r = s->diff ? 0 : -ENOMEM;
@@ -435,7 +498,7 @@ static int item_get(struct view *v, const struct node *n, unsigned need, struct 
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	item_key(key, sizeof(key), n->owner, n->repo, n->pull, n->number);
+	vc_item_key(key, sizeof(key), n->owner, n->repo, n->pull, n->number);
 	r = snap_issue(v, key, n, s, err);
 	if (r == 0 && (need & NEED_COMMENTS))
 		r = snap_comments(v, key, n, s, err);
@@ -446,9 +509,7 @@ static int item_get(struct view *v, const struct node *n, unsigned need, struct 
 	return r;
 }
 
-/* Renders node n of a snapshot into out (and its mtime). */
-static int item_render(const struct snap *s, const struct node *n, struct buf *out,
-		       int64_t *mtime)
+static int item_render(const struct snap *s, const struct node *n, struct buf *out, int64_t *mtime)
 {
 	size_t i;
 
@@ -481,73 +542,6 @@ static int item_node(struct view *v, const struct node *n, struct buf *out, int6
 		return r;
 	r = item_render(&s, n, out, mtime);
 	snap_release(&s);
-	return r;
-}
-
-/*
- * The numbers of a repository's issues or pulls (new array in *numbers),
- * from the cache while fresh, else listed from the forge: the list fills
- * the cache of every item in it.
- */
-static int list_get(struct view *v, const char *owner, const char *repo, bool pull,
-		    uint64_t **numbers, size_t *count, struct buf *err)
-{
-	struct forge *f = v->opt.forge;
-	struct forge_issue_list il;
-	char key[KEY_MAX], ikey[KEY_MAX];
-	struct list *l, *old = NULL;
-	int64_t t;
-	size_t i;
-	int r;
-
-	list_key(key, sizeof(key), owner, repo, pull);
-	pthread_mutex_lock(&v->lock);
-	l = map_get(&v->lists, key);
-	if (l && fresh(v, l->ms))
-		goto copy;
-	pthread_mutex_unlock(&v->lock);
-
-	atomic_fetch_add(&v->requests, 1);
-	r = f->ops->list_issues(f, owner, repo, pull ? FORGE_PULLS : FORGE_ISSUES, NULL, &il, err);
-	pthread_mutex_lock(&v->lock);
-	if (r < 0) {
-		l = map_get(&v->lists, key);
-		if (r == -EIO && l)
-			goto copy; /* stale while the forge is down */
-		pthread_mutex_unlock(&v->lock);
-		return r;
-	}
-	l = calloc(1, sizeof(*l));
-	if (l)
-		l->numbers = calloc(il.n ? il.n : 1, sizeof(*l->numbers));
-	if (!l || !l->numbers) {
-		pthread_mutex_unlock(&v->lock);
-		list_free(l);
-		forge_issue_list_release(&il);
-		return -ENOMEM;
-	}
-	t = now(v);
-	for (i = 0; i < il.n; i++) {
-		l->numbers[l->n++] = il.v[i].number;
-		item_key(ikey, sizeof(ikey), owner, repo, pull, il.v[i].number);
-		item_store(v, ikey, &il.v[i], t);
-	}
-	l->ms = t;
-	forge_issue_list_release(&il);
-	if (map_put(&v->lists, key, l, (void **)&old) < 0) {
-		pthread_mutex_unlock(&v->lock);
-		list_free(l);
-		return -ENOMEM;
-	}
-	list_free(old);
-copy:
-	*numbers = malloc((l->n ? l->n : 1) * sizeof(**numbers));
-	r = *numbers ? 0 : -ENOMEM;
-	if (r == 0) {
-		memcpy(*numbers, l->numbers, l->n * sizeof(**numbers));
-		*count = l->n;
-	}
-	pthread_mutex_unlock(&v->lock);
 	return r;
 }
 
@@ -678,7 +672,7 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 		break;
 	}
 	r = n->kind == N_META_FILE ? meta_read(v, n, &content)
-				     : item_node(v, n, &content, &mtime, err);
+				   : item_node(v, n, &content, &mtime, err);
 	if (r == 0)
 		file_attr(out, content.len, mtime);
 	buf_release(&content);
@@ -688,13 +682,13 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 static int list_children(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
 			 struct buf *err)
 {
-	char ikey[KEY_MAX], name[24];
+	char name[24];
 	struct view_attr a;
 	uint64_t *numbers;
 	size_t count, i;
 	int r;
 
-	r = list_get(v, dir->owner, dir->repo, dir->pull, &numbers, &count, err);
+	r = vc_list_ensure(v, dir->owner, dir->repo, dir->pull, &numbers, &count, err);
 	if (r < 0)
 		return r;
 	if (dir->pull && fill(ud, "new", NULL) != 0)
@@ -702,9 +696,8 @@ static int list_children(struct view *v, const struct node *dir, view_fill_fn fi
 	for (i = 0; i < count; i++) {
 		struct item *it;
 
-		item_key(ikey, sizeof(ikey), dir->owner, dir->repo, dir->pull, numbers[i]);
 		pthread_mutex_lock(&v->lock);
-		it = map_get(&v->items, ikey);
+		it = vc_item_find(v, dir->owner, dir->repo, dir->pull, numbers[i]);
 		dir_attr(&a, it && !it->missing ? content_time(it->issue.updated_at) : 0);
 		pthread_mutex_unlock(&v->lock);
 		snprintf(name, sizeof(name), "%llu", (unsigned long long)numbers[i]);
@@ -729,7 +722,8 @@ static int list_comments_dir(struct view *v, const struct node *dir, view_fill_f
 		return r;
 	if (fill(ud, "new", NULL) == 0)
 		for (i = 0; i < s.comments.n; i++) {
-			snprintf(name, sizeof(name), "%llu", (unsigned long long)s.comments.v[i].id);
+			snprintf(name, sizeof(name), "%llu",
+				 (unsigned long long)s.comments.v[i].id);
 			if (fill(ud, name, NULL) != 0)
 				break;
 		}
@@ -758,8 +752,7 @@ static int list_repos(struct view *v, const struct node *dir, view_fill_fn fill,
 	return 0;
 }
 
-int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
-	      struct buf *err)
+int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud, struct buf *err)
 {
 	const char *const *names;
 	int n, i, r;
@@ -802,9 +795,10 @@ void view_forget_item(struct view *v, const char *owner, const char *repo, bool 
 {
 	char key[KEY_MAX];
 
-	item_key(key, sizeof(key), owner, repo, pull, number);
+	vc_item_key(key, sizeof(key), owner, repo, pull, number);
 	pthread_mutex_lock(&v->lock);
-	item_free(map_del(&v->items, key));
+	vc_item_free(map_del(&v->items, key));
+	vc_mark(v, "item:", key); /* a tombstone, so a restart does not bring it back */
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -813,9 +807,11 @@ void view_forget_lists(struct view *v, const char *owner, const char *repo)
 	char key[KEY_MAX];
 
 	pthread_mutex_lock(&v->lock);
-	list_key(key, sizeof(key), owner, repo, false);
-	list_free(map_del(&v->lists, key));
-	list_key(key, sizeof(key), owner, repo, true);
-	list_free(map_del(&v->lists, key));
+	vc_list_key(key, sizeof(key), owner, repo, false);
+	vc_list_free(map_del(&v->lists, key));
+	vc_mark(v, "list:", key);
+	vc_list_key(key, sizeof(key), owner, repo, true);
+	vc_list_free(map_del(&v->lists, key));
+	vc_mark(v, "list:", key);
 	pthread_mutex_unlock(&v->lock);
 }

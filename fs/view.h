@@ -14,6 +14,22 @@
  * directory costs no request per item. An item whose comment count is 0
  * never needs a comment request.
  *
+ * Revalidation (fs/sync.c): an expired list is asked again with one
+ * `since` request (Gitea has no ETag): items it names as changed are
+ * replaced (pull requests are refetched on use, the `since` list lacks
+ * head and base), every other listed item, its comments and diff are
+ * fresh again. An expired item of a listed repository is revalidated the
+ * same way, for all of its list at once.
+ *
+ * Comments in bulk: when several listed items of a repository need their
+ * comments and the repository-wide comment list is fewer pages than that,
+ * it is fetched once (pages in parallel) and fills every listed item.
+ * Comments belong to the item version (updated_at) they were fetched for.
+ *
+ * Persistence: with opt.state, items and lists are kept in the state
+ * store's cache (fs/cachestore.h), written from a thread of its own and
+ * loaded lazily on a miss, so a restarted daemon answers warm.
+ *
  * Thread-safety: every function may be called from many threads at once.
  * One mutex (view.lock) guards the cache; forge requests are made without
  * holding it.
@@ -28,12 +44,15 @@
 #include "fs/tree.h"
 #include "util/buf.h"
 
+struct state;
 struct view;
 
 struct view_options {
-	struct forge *forge;     /* borrowed; outlives the view */
-	int64_t cache_ttl_ms;    /* how long an answer is served without asking */
+	struct forge *forge;	 /* borrowed; outlives the view */
+	int64_t cache_ttl_ms;	 /* how long an answer is served without asking */
 	const char *bottles_dir; /* borrowed; NULL: /bottles is empty */
+	/* Borrowed; outlives the view; NULL: nothing persists across restarts. */
+	struct state *state;
 	/* Clock for tests; NULL: CLOCK_MONOTONIC-based milliseconds. */
 	int64_t (*now_ms)(void *ud);
 	void *now_ud;
@@ -41,9 +60,9 @@ struct view_options {
 
 struct view_attr {
 	bool dir;
-	unsigned mode;   /* permission bits */
-	uint64_t size;   /* exact length of what view_read gives */
-	int64_t mtime;   /* seconds since the epoch */
+	unsigned mode;	       /* permission bits */
+	uint64_t size;	       /* exact length of what view_read gives */
+	int64_t mtime;	       /* seconds since the epoch */
 	bool volatile_content; /* changes without the forge (bottles): no page cache */
 };
 
@@ -63,8 +82,7 @@ int view_read(struct view *v, const struct node *n, struct buf *out, struct buf 
 
 /* Called once per entry; attr is NULL when it would cost work to know. */
 typedef int (*view_fill_fn)(void *ud, const char *name, const struct view_attr *attr);
-int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
-	      struct buf *err);
+int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud, struct buf *err);
 
 /* Forget everything cached about one item (after a write). */
 void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,
@@ -74,5 +92,8 @@ void view_forget_lists(struct view *v, const char *owner, const char *repo);
 
 /* Requests sent to the forge through this view (for tests and stats). */
 uint64_t view_requests(struct view *v);
+
+/* Waits until what the cache queued for the state store is written; 0 or -ETIMEDOUT. */
+int view_flush(struct view *v, int64_t timeout_ms);
 
 #endif

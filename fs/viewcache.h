@@ -1,0 +1,111 @@
+/*
+ * viewcache: the inside of struct view, shared by fs/view.c (snapshots,
+ * rendering, the public API) and fs/sync.c (lists and their revalidation
+ * with `since`, repository-wide comments, the persistent store). Not for
+ * other modules: they use fs/view.h.
+ *
+ * Every function here is called with view.lock held unless it says it
+ * takes the lock itself.
+ */
+#ifndef BOTTLEFS_FS_VIEWCACHE_H
+#define BOTTLEFS_FS_VIEWCACHE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "forge/forge.h"
+#include "fs/cachestore.h"
+#include "fs/tree.h"
+#include "fs/view.h"
+#include "util/map.h"
+
+/* One issue or pull request, with what has been fetched about it. */
+struct item {
+	bool missing; /* the forge said it does not exist */
+	/*
+	 * A revalidation said the item changed but did not bring its new
+	 * content (pull requests: the `since` list lacks head/base): the old
+	 * content is served only while the forge is down.
+	 */
+	bool stale;
+	struct forge_issue issue;
+	int64_t issue_ms; /* when issue (or missing) was fetched or last revalidated */
+	/* Comments and diff belong to the version issue.updated_at names. */
+	bool have_comments;
+	struct forge_comment_list comments;
+	int64_t comments_ms;
+	char *diff; /* NULL until fetched */
+	int64_t diff_ms;
+};
+
+/* The numbers of a repository's issues or pulls, newest first. */
+struct list {
+	uint64_t *numbers;
+	size_t n;
+	int64_t ms; /* last full listing or revalidation */
+	/* The newest updated_at seen (RFC 3339, as sent): the next `since`. */
+	char *since;
+};
+
+struct view {
+	struct view_options opt;
+	pthread_mutex_t lock;
+	pthread_cond_t done; /* broadcast when a shared fetch (inflight) ends */
+	struct map items;    /* "i:o/r#n" or "p:o/r#n" -> struct item; lock */
+	struct map lists;    /* "i:o/r" or "p:o/r" -> struct list; lock */
+	struct map repos;    /* owner -> struct repos; lock */
+	struct map bulks;    /* "o/r" -> int64_t *: when its comments were bulk-fetched; lock */
+	struct map inflight; /* list key or "c:o/r" being fetched by one thread; lock */
+	struct cachestore *store; /* NULL without opt.state */
+	atomic_uint_fast64_t requests;
+};
+
+#define KEY_MAX (TREE_OWNER_MAX + TREE_REPO_MAX + 32)
+
+int64_t vc_now(struct view *v);
+bool vc_fresh(struct view *v, int64_t ms);
+void vc_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
+		 uint64_t number);
+void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull);
+bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b);
+
+/* The cached item (loaded from the store if need be), or NULL. */
+struct item *vc_item_find(struct view *v, const char *owner, const char *repo, bool pull,
+			  uint64_t number);
+/* The cached list (loaded from the store if need be), or NULL. */
+struct list *vc_list_find(struct view *v, const char *owner, const char *repo, bool pull);
+/*
+ * Stores a freshly fetched issue, taking its contents; comments and diff
+ * are kept only if the version did not change. Queues it for the store.
+ */
+int vc_item_store(struct view *v, const char *key, struct forge_issue *issue, int64_t ms);
+void vc_item_free(struct item *it);
+void vc_list_free(struct list *l);
+/* Queue an item or list key for the persistent store (no-op without one). */
+void vc_mark(struct view *v, const char *prefix, const char *key);
+
+/*
+ * sync.c. Both take and release the lock themselves (call them unlocked).
+ *
+ * vc_list_ensure: afterwards the list is in the cache, fresh, or stale
+ * when the forge failed (-EIO is returned only when nothing was cached).
+ * An expired list is revalidated with one `since` request. When numbers
+ * is not NULL it gets a copy (new) of the list's numbers, newest first.
+ */
+int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pull,
+		   uint64_t **numbers, size_t *count, struct buf *err);
+/*
+ * Whether to fetch the whole repository's comments rather than one item's
+ * (lock held): several listed items still need theirs, and fewer pages
+ * than items would be asked for.
+ */
+bool vc_bulk_worth(struct view *v, const char *owner, const char *repo);
+/* Fills the comments of every listed item of the repository. */
+int vc_bulk_comments(struct view *v, const char *owner, const char *repo, struct buf *err);
+
+/* The persistent store's view of the cache (cachestore_produce_fn). */
+int vc_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms);
+
+#endif
