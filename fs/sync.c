@@ -428,8 +428,11 @@ static void distribute(struct view *v, const char *owner, const char *repo,
 			if (!cl.v)
 				continue; /* this one is asked for on its own later */
 			for (j = lo; j < hi; j++) {
-				cl.v[cl.n++] = *sorted[j];
-				memset(sorted[j], 0, sizeof(*sorted[j]));
+				struct forge_comment *c = sorted[j];
+
+				cl.v[cl.n++] = *c;
+				/* Moved: only the strings go; issue keeps the array sorted. */
+				c->body = c->author = c->created_at = c->updated_at = NULL;
 			}
 			forge_comment_list_release(&it->comments);
 			it->comments = cl;
@@ -466,6 +469,13 @@ int vc_bulk_comments(struct view *v, const char *owner, const char *repo, struct
 	}
 	pthread_mutex_unlock(&v->lock);
 
+	/*
+	 * The answer holds the comments of issues and pulls alike, and only
+	 * listed items can take theirs: both lists first (a walk that needs
+	 * comments in bulk will list both anyway).
+	 */
+	(void)vc_list_ensure(v, owner, repo, false, NULL, NULL, NULL);
+	(void)vc_list_ensure(v, owner, repo, true, NULL, NULL, NULL);
 	atomic_fetch_add(&v->requests, 1);
 	r = f->ops->list_repo_comments(f, owner, repo, NULL, &cl, err);
 	if (r == 0) {
