@@ -1,0 +1,459 @@
+/*
+ * The view's cache (fs/view.h, fs/sync.c, fs/cachestore.h) against a small
+ * fake forge with a fake clock, counted per operation: a `since` request
+ * revalidates a whole list after the TTL, comments come in bulk for a
+ * listed repository, the state store makes a new view warm, a failing
+ * forge is served stale, and entries survive their JSON round trip.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "forge/forge.h"
+#include "fs/cachestore.h"
+#include "fs/tree.h"
+#include "fs/view.h"
+#include "state/state.h"
+#include "util/buf.h"
+
+#define N 12 /* issues 1..N, no pulls; even numbers have two comments */
+#define TTL 1000
+
+struct fake {
+	struct forge base; /* first: the view sees a struct forge */
+	struct forge_issue items[N + 1];
+	struct forge_comment_list comments[N + 1];
+	int fail; /* every request answers -fail when set */
+	unsigned lists, since_lists, gets, comment_lists, repo_comment_lists;
+	char last_since[64];
+	int64_t clock;
+};
+
+static struct fake *fk_of(struct forge *f)
+{
+	return (struct fake *)f;
+}
+
+static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xprintf(const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(0);
+	va_list ap;
+
+	va_start(ap, fmt);
+	assert_int_equal(buf_vprintf(&b, fmt, ap), 0);
+	va_end(ap);
+	return buf_steal(&b, NULL);
+}
+
+/* Sets item n's version (second s of a fixed minute) and title. */
+static void fake_set(struct fake *fk, uint64_t n, int s, const char *title)
+{
+	struct forge_issue *is = &fk->items[n];
+
+	free(is->title);
+	free(is->updated_at);
+	free(is->json);
+	is->title = xprintf("%s", title);
+	is->updated_at = xprintf("2024-05-01T10:00:%02dZ", s);
+	is->json = xprintf("{\"number\":%llu}\n", (unsigned long long)n);
+}
+
+static int fake_list_issues(struct forge *f, const char *owner, const char *repo,
+			    enum forge_kind kind, const char *since, struct forge_issue_list *out,
+			    struct buf *err)
+{
+	struct fake *fk = fk_of(f);
+	struct forge_issue_list l = {NULL, 0};
+	uint64_t n;
+
+	(void)owner;
+	(void)repo;
+	(void)err;
+	fk->lists++;
+	if (since) {
+		fk->since_lists++;
+		snprintf(fk->last_since, sizeof(fk->last_since), "%s", since);
+	}
+	if (fk->fail)
+		return -fk->fail;
+	l.v = calloc(N + 1, sizeof(*l.v));
+	assert_non_null(l.v);
+	for (n = N; kind == FORGE_ISSUES && n >= 1; n--) {
+		/* RFC 3339 in one zone and format: strings compare as times. */
+		if (since && strcmp(fk->items[n].updated_at, since) < 0)
+			continue;
+		assert_int_equal(forge_issue_copy(&l.v[l.n++], &fk->items[n]), 0);
+	}
+	*out = l;
+	return 0;
+}
+
+static int fake_get_issue(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			  struct forge_issue *out, struct buf *err)
+{
+	struct fake *fk = fk_of(f);
+
+	(void)owner;
+	(void)repo;
+	(void)err;
+	fk->gets++;
+	if (fk->fail)
+		return -fk->fail;
+	if (number < 1 || number > N)
+		return -ENOENT;
+	return forge_issue_copy(out, &fk->items[number]);
+}
+
+static int copy_comments(struct forge_comment_list *out, const struct forge_comment_list *src,
+			 size_t *at)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++)
+		assert_int_equal(forge_comment_copy(&out->v[(*at)++], &src->v[i]), 0);
+	out->n = *at;
+	return 0;
+}
+
+static int fake_list_comments(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			      struct forge_comment_list *out, struct buf *err)
+{
+	struct fake *fk = fk_of(f);
+	size_t at = 0;
+
+	(void)owner;
+	(void)repo;
+	(void)err;
+	fk->comment_lists++;
+	if (fk->fail)
+		return -fk->fail;
+	out->v = calloc(fk->comments[number].n + 1, sizeof(*out->v));
+	assert_non_null(out->v);
+	return copy_comments(out, &fk->comments[number], &at);
+}
+
+static int fake_list_repo_comments(struct forge *f, const char *owner, const char *repo,
+				   const char *since, struct forge_comment_list *out,
+				   struct buf *err)
+{
+	struct fake *fk = fk_of(f);
+	size_t at = 0, n;
+
+	(void)owner;
+	(void)repo;
+	(void)since;
+	(void)err;
+	fk->repo_comment_lists++;
+	if (fk->fail)
+		return -fk->fail;
+	out->v = calloc(2 * N + 1, sizeof(*out->v));
+	assert_non_null(out->v);
+	for (n = 1; n <= N; n++)
+		copy_comments(out, &fk->comments[n], &at);
+	return 0;
+}
+
+static void fake_capabilities(struct forge *f, struct forge_capabilities *out)
+{
+	(void)f;
+	memset(out, 0, sizeof(*out));
+	out->name = "fake";
+	out->max_page_size = 50;
+}
+
+static const struct forge_ops fake_ops = {
+    .list_issues = fake_list_issues,
+    .get_issue = fake_get_issue,
+    .list_comments = fake_list_comments,
+    .list_repo_comments = fake_list_repo_comments,
+    .capabilities = fake_capabilities,
+};
+
+static struct fake *fake_new(void)
+{
+	struct fake *fk = calloc(1, sizeof(*fk));
+	uint64_t n;
+	size_t k;
+
+	assert_non_null(fk);
+	fk->base.ops = &fake_ops;
+	for (n = 1; n <= N; n++) {
+		struct forge_issue *is = &fk->items[n];
+		struct forge_comment_list *cl = &fk->comments[n];
+
+		is->number = n;
+		is->body = xprintf("body of %llu\n", (unsigned long long)n);
+		is->state = xprintf("open");
+		is->author = xprintf("alice");
+		is->labels = calloc(1, sizeof(*is->labels));
+		is->n_comments = n % 2 ? 0 : 2;
+		fake_set(fk, n, (int)n, "first");
+		cl->v = calloc(2, sizeof(*cl->v));
+		for (k = 0; k < is->n_comments; k++, cl->n++) {
+			cl->v[k].id = n * 10 + k;
+			cl->v[k].issue = n;
+			cl->v[k].body = xprintf("comment %zu on %llu", k, (unsigned long long)n);
+			cl->v[k].author = xprintf("bob");
+			cl->v[k].created_at = xprintf("2024-05-01T09:00:00Z");
+			cl->v[k].updated_at = xprintf("2024-05-01T09:00:00Z");
+		}
+	}
+	return fk;
+}
+
+static void fake_free(struct fake *fk)
+{
+	uint64_t n;
+
+	for (n = 1; n <= N; n++) {
+		forge_issue_release(&fk->items[n]);
+		forge_comment_list_release(&fk->comments[n]);
+	}
+	free(fk);
+}
+
+static int64_t fake_now(void *ud)
+{
+	return ((struct fake *)ud)->clock;
+}
+
+static struct view *view_for(struct fake *fk, struct state *st)
+{
+	struct view_options o = {0};
+	struct view *v;
+
+	o.forge = &fk->base;
+	o.cache_ttl_ms = TTL;
+	o.now_ms = fake_now;
+	o.now_ud = fk;
+	o.state = st;
+	assert_int_equal(view_new(&o, &v), 0);
+	return v;
+}
+
+static int read_path(struct view *v, const char *path, struct buf *out)
+{
+	struct node n;
+
+	buf_reset(out);
+	assert_int_equal(tree_resolve(path, &n), 0);
+	return view_read(v, &n, out, NULL);
+}
+
+static int count_fill(void *ud, const char *name, const struct view_attr *a)
+{
+	(void)name;
+	(void)a;
+	(*(int *)ud)++;
+	return 0;
+}
+
+static int list_path(struct view *v, const char *path)
+{
+	struct node n;
+	int count = 0;
+
+	assert_int_equal(tree_resolve(path, &n), 0);
+	assert_int_equal(view_list(v, &n, count_fill, &count, NULL), 0);
+	return count;
+}
+
+#define ISSUES "/forge/alice/dotfiles/issues"
+
+static void test_since_revalidates_the_list(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v = view_for(fk, NULL);
+	struct buf b = BUF_INIT(0);
+
+	(void)state;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->lists, 1);
+	assert_int_equal(fk->since_lists, 0);
+	/* Item 3 changes; after the TTL one since request tells. */
+	fake_set(fk, 3, 40, "second");
+	fk->clock += TTL + 1;
+	assert_int_equal(read_path(v, ISSUES "/3/title", &b), 0);
+	assert_string_equal(buf_cstr(&b), "second\n");
+	assert_int_equal(fk->lists, 2);
+	assert_int_equal(fk->since_lists, 1);
+	/* since = the newest updated_at seen (item 12, second 12) minus the skew. */
+	assert_string_equal(fk->last_since, "2024-05-01T10:00:10Z");
+	assert_int_equal(fk->gets, 0);
+	/* Every other item is fresh again without a request. */
+	assert_int_equal(read_path(v, ISSUES "/5/title", &b), 0);
+	assert_string_equal(buf_cstr(&b), "first\n");
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->lists, 2);
+	assert_int_equal(fk->gets, 0);
+	/* The next since starts from the change just seen. */
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_string_equal(fk->last_since, "2024-05-01T10:00:38Z");
+	assert_int_equal(fk->since_lists, 2);
+	buf_release(&b);
+	view_free(v);
+	fake_free(fk);
+}
+
+static void test_comments_in_bulk(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v = view_for(fk, NULL);
+	struct buf b = BUF_INIT(0);
+	char path[128];
+	uint64_t n;
+
+	(void)state;
+	assert_int_equal(list_path(v, ISSUES), N);
+	for (n = 1; n <= N; n++) {
+		snprintf(path, sizeof(path), ISSUES "/%llu/thread.md", (unsigned long long)n);
+		assert_int_equal(read_path(v, path, &b), 0);
+		if (n % 2 == 0)
+			assert_non_null(strstr(buf_cstr(&b), "comment 1 on"));
+	}
+	/* Six items have comments: one repository-wide list instead of six. */
+	assert_int_equal(fk->repo_comment_lists, 1);
+	assert_int_equal(fk->comment_lists, 0);
+	assert_int_equal(fk->gets, 0);
+	/* A single item of an unlisted repository asks for its own. */
+	buf_release(&b);
+	view_free(v);
+	v = view_for(fk, NULL);
+	assert_int_equal(read_path(v, ISSUES "/4/thread.md", &b), 0);
+	assert_int_equal(fk->comment_lists, 1);
+	assert_int_equal(fk->repo_comment_lists, 1);
+	buf_release(&b);
+	view_free(v);
+	fake_free(fk);
+}
+
+static void test_store_makes_a_new_view_warm(void **state)
+{
+	char dir[] = "/tmp/test_cache_XXXXXX", *db;
+	struct fake *fk = fake_new();
+	struct state *st;
+	struct view *v;
+	struct buf b = BUF_INIT(0), want = BUF_INIT(0);
+	unsigned before;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	db = xprintf("%s/state.db", dir);
+	assert_int_equal(state_open(db, &st, NULL), 0);
+	v = view_for(fk, st);
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(read_path(v, ISSUES "/6/thread.md", &want), 0);
+	assert_int_equal(view_flush(v, 5000), 0);
+	view_free(v);
+
+	/* A new view (a restart): the item, its comments and the list are warm. */
+	before = fk->lists + fk->gets + fk->comment_lists + fk->repo_comment_lists;
+	v = view_for(fk, st);
+	assert_int_equal(read_path(v, ISSUES "/6/thread.md", &b), 0);
+	assert_string_equal(buf_cstr(&b), buf_cstr(&want));
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->lists + fk->gets + fk->comment_lists + fk->repo_comment_lists, before);
+	/* A forgotten item (a write) does not come back after a restart. */
+	view_forget_item(v, "alice", "dotfiles", false, 6);
+	assert_int_equal(view_flush(v, 5000), 0);
+	view_free(v);
+	v = view_for(fk, st);
+	assert_int_equal(read_path(v, ISSUES "/6/title", &b), 0);
+	assert_int_equal(fk->gets, 1);
+	view_free(v);
+
+	state_free(st);
+	unlink(db);
+	free(db);
+	db = xprintf("%s/state.db-wal", dir);
+	unlink(db);
+	free(db);
+	db = xprintf("%s/state.db-shm", dir);
+	unlink(db);
+	free(db);
+	rmdir(dir);
+	buf_release(&b);
+	buf_release(&want);
+	fake_free(fk);
+}
+
+static void test_stale_while_the_forge_fails(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v = view_for(fk, NULL);
+	struct buf b = BUF_INIT(0);
+
+	(void)state;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(read_path(v, ISSUES "/2/thread.md", &b), 0);
+	fk->fail = EIO;
+	fk->clock += TTL + 1;
+	assert_int_equal(read_path(v, ISSUES "/2/thread.md", &b), 0);
+	assert_non_null(strstr(buf_cstr(&b), "comment 0 on 2"));
+	assert_int_equal(list_path(v, ISSUES), N);
+	/* Nothing cached: the failure shows. */
+	assert_int_equal(read_path(v, "/forge/bob/other/issues/1/title", &b), -EIO);
+	buf_release(&b);
+	view_free(v);
+	fake_free(fk);
+}
+
+static void test_entries_round_trip(void **state)
+{
+	struct fake *fk = fake_new();
+	struct buf j = BUF_INIT(0);
+	struct cs_item it;
+	uint64_t *numbers, in[] = {9, 4, 1};
+	size_t n;
+	char *since;
+
+	(void)state;
+	assert_int_equal(cs_item_dump(&fk->items[2], &fk->comments[2], "diff --git\n", true, &j),
+			 0);
+	assert_int_equal(cs_item_parse(buf_cstr(&j), &it), 0);
+	assert_int_equal(it.issue.number, 2);
+	assert_string_equal(it.issue.title, fk->items[2].title);
+	assert_string_equal(it.issue.updated_at, fk->items[2].updated_at);
+	assert_true(it.have_comments && it.stale);
+	assert_int_equal(it.comments.n, 2);
+	assert_string_equal(it.comments.v[1].body, "comment 1 on 2");
+	assert_string_equal(it.diff, "diff --git\n");
+	cs_item_release(&it);
+	assert_int_equal(cs_item_parse("{\"number\":\"x\"}", &it), -EINVAL);
+	assert_int_equal(cs_item_parse("not json", &it), -EINVAL);
+
+	buf_reset(&j);
+	assert_int_equal(cs_list_dump(in, 3, "2024-05-01T10:00:00Z", &j), 0);
+	assert_int_equal(cs_list_parse(buf_cstr(&j), &numbers, &n, &since), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(numbers[0], 9);
+	assert_string_equal(since, "2024-05-01T10:00:00Z");
+	free(numbers);
+	free(since);
+	assert_int_equal(cs_list_parse("{\"numbers\":[0]}", &numbers, &n, &since), -EINVAL);
+	buf_release(&j);
+	fake_free(fk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_since_revalidates_the_list),
+	    cmocka_unit_test(test_comments_in_bulk),
+	    cmocka_unit_test(test_store_makes_a_new_view_warm),
+	    cmocka_unit_test(test_stale_while_the_forge_fails),
+	    cmocka_unit_test(test_entries_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
