@@ -28,7 +28,7 @@ setup_file() {
 	bfs_tmp
 	start_double "$REPO_ROOT/tests/double/seed/demo.json"
 	start_prism
-	mount_bfs --assign alice/dotfiles#2 --cache-ttl 60
+	mount_bfs --assign alice/dotfiles#2 --cache-ttl 60 --bottles "$REPO_ROOT/tests/fixtures/bottles"
 }
 
 teardown_file() { leave_shared; }
@@ -98,6 +98,8 @@ deny_dir() {
 		"$MNT/$D/pulls" "$MNT/bottles" "$MNT/.bottlefs"; do
 		deny_dir "$d"
 	done
+	for f in resolved.json source; do deny_all "$MNT/bottles/base/$f"; done
+	deny_dir "$MNT/bottles/base"
 	deny_all "$MNT/.bottlefs/scope"
 	deny_all "$MNT/.bottlefs/capabilities.json"
 	no_writes_sent
