@@ -1,0 +1,241 @@
+/* prnew: the pulls/new request parser (fs/prnew.h), case by case. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fs/prnew.h"
+
+#define BUNDLE                                                                                     \
+	"\"bundle\": {\"summary\": \"# Summary\\nDone.\\n\", \"receipt\": {\"session_id\": "       \
+	"\"s-1\", \"policy_bundle_id\": \"pb-7\", \"trajectory_hash\": \"sha256:abc\", "           \
+	"\"verification_passed\": true, \"confidence\": 0.9}}"
+
+static int parse(const char *text, struct prnew *p, struct buf *err)
+{
+	return prnew_parse(text, strlen(text), p, err);
+}
+
+/* expect_refused TEXT NEEDLE: -EINVAL, *out untouched, and NEEDLE in the reason. */
+static void expect_refused(const char *text, const char *needle)
+{
+	struct prnew p, before;
+	struct buf err = BUF_INIT(4096);
+
+	memset(&p, 0x5a, sizeof(p));
+	memcpy(&before, &p, sizeof(p));
+	assert_int_equal(parse(text, &p, &err), -EINVAL);
+	assert_memory_equal(&p, &before, sizeof(p));
+	assert_non_null(strstr(buf_cstr(&err), "pulls/new: "));
+	if (!strstr(buf_cstr(&err), needle))
+		fail_msg("'%s': reason '%s' lacks '%s'", text, buf_cstr(&err), needle);
+	assert_null(strchr(buf_cstr(&err), '\n'));
+	buf_release(&err);
+}
+
+static void test_body(void **s)
+{
+	struct prnew p;
+	struct buf err = BUF_INIT(4096);
+
+	(void)s;
+	assert_int_equal(parse("{\"title\": \"Add plugins\", \"head\": \"vim-plugins\", "
+			       "\"base\": \"main\", \"body\": \"Closes #2\\n\"}",
+			       &p, &err),
+			 0);
+	assert_int_equal(err.len, 0);
+	assert_string_equal(p.req.title, "Add plugins");
+	assert_string_equal(p.req.head, "vim-plugins");
+	assert_string_equal(p.req.base, "main");
+	assert_string_equal(p.req.body, "Closes #2\n");
+	assert_null(p.req.summary);
+	assert_null(p.req.receipt);
+	prnew_release(&p);
+	assert_null(p.title);
+	buf_release(&err);
+}
+
+static void test_minimal_has_empty_body(void **s)
+{
+	struct prnew p;
+
+	(void)s;
+	assert_int_equal(parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\"}", &p, NULL),
+			 0);
+	assert_non_null(p.req.body);
+	assert_string_equal(p.req.body, "");
+	assert_null(p.body);
+	assert_null(p.req.receipt);
+	prnew_release(&p);
+	/* An empty body string is allowed too: the agent may write none. */
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"body\": \"\"}", &p, NULL),
+	    0);
+	assert_string_equal(p.req.body, "");
+	prnew_release(&p);
+}
+
+static void test_bundle(void **s)
+{
+	struct prnew p;
+
+	(void)s;
+	assert_int_equal(parse("{\"title\": \"Fix\", \"head\": \"fix\", \"base\": \"main\", " BUNDLE
+			       "}",
+			       &p, NULL),
+			 0);
+	assert_string_equal(p.req.summary, "# Summary\nDone.\n");
+	/* The request borrows from the returned struct, not from a stack copy. */
+	assert_ptr_equal(p.req.receipt, &p.receipt);
+	assert_string_equal(p.req.receipt->session_id, "s-1");
+	assert_string_equal(p.req.receipt->policy_bundle_id, "pb-7");
+	assert_string_equal(p.req.receipt->trajectory_hash, "sha256:abc");
+	assert_true(p.req.receipt->verification_passed);
+	assert_string_equal(p.req.body, "");
+	prnew_release(&p);
+}
+
+static void test_bundle_without_confidence_false(void **s)
+{
+	struct prnew p;
+
+	(void)s;
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		  "{\"summary\": \"\", \"receipt\": {\"session_id\": \"s\", \"policy_bundle_id\": "
+		  "\"p\", \"trajectory_hash\": \"sha256:0\", \"verification_passed\": false}}}",
+		  &p, NULL),
+	    0);
+	assert_false(p.req.receipt->verification_passed);
+	assert_string_equal(p.req.summary, "");
+	prnew_release(&p);
+}
+
+static void test_required_fields(void **s)
+{
+	(void)s;
+	expect_refused("{\"head\": \"h\", \"base\": \"b\"}", "'title' is required");
+	expect_refused("{\"title\": \"t\", \"base\": \"b\"}", "'head' is required");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\"}", "'base' is required");
+	expect_refused("{\"title\": \"\", \"head\": \"h\", \"base\": \"b\"}", "'title'");
+	expect_refused("{\"title\": 5, \"head\": \"h\", \"base\": \"b\"}", "'title'");
+	expect_refused("{\"title\": \"t\", \"head\": null, \"base\": \"b\"}", "'head'");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"body\": 3}",
+		       "'body' must be a string");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"body\": null}",
+		       "'body' must be a string");
+}
+
+static void test_shapes(void **s)
+{
+	(void)s;
+	expect_refused("", "not valid JSON");
+	expect_refused("{\"title\": \"t\"", "not valid JSON");
+	expect_refused("[\"title\"]", "must be a JSON object");
+	/* jansson refuses a top-level scalar as it refuses any non-JSON. */
+	/* jansson refuses a top-level scalar like any other non-JSON. */
+	expect_refused("\"text\"", "not valid JSON");
+	expect_refused("{\"title\": \"t\", \"title\": \"u\", \"head\": \"h\", \"base\": \"b\"}",
+		       "not valid JSON");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"tilte\": \"x\"}",
+		       "unknown key 'tilte'");
+}
+
+static void test_bundle_errors(void **s)
+{
+	(void)s;
+	expect_refused(
+	    "{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"body\": \"x\", " BUNDLE "}",
+	    "alternatives");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": 1}",
+		       "'bundle' must be an object");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"receipt\": {}}}",
+		       "'bundle.summary' is required");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"summary\": \"s\"}}",
+		       "'bundle.receipt' must be an object");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"summary\": \"s\", \"extra\": 1, \"receipt\": {}}}",
+		       "unknown key 'extra'");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"summary\": \"s\", \"receipt\": {\"session_id\": \"s\", "
+		       "\"policy_bundle_id\": \"p\", \"trajectory_hash\": \"t\"}}}",
+		       "verification_passed");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"summary\": \"s\", \"receipt\": {\"session_id\": \"s\", "
+		       "\"policy_bundle_id\": \"p\", \"trajectory_hash\": \"t\", "
+		       "\"verification_passed\": \"yes\"}}}",
+		       "verification_passed");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"summary\": \"s\", \"receipt\": {\"session_id\": \"s\", "
+		       "\"policy_bundle_id\": \"p\", \"trajectory_hash\": \"t\", "
+		       "\"verification_passed\": true, \"confidence\": \"high\"}}}",
+		       "confidence");
+	expect_refused("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"bundle\": "
+		       "{\"summary\": \"s\", \"receipt\": {\"session_id\": \"\", "
+		       "\"policy_bundle_id\": \"p\", \"trajectory_hash\": \"t\", "
+		       "\"verification_passed\": true}}}",
+		       "'session_id'");
+}
+
+static void test_bytes(void **s)
+{
+	static const char nul[] = "{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\"}\0";
+	struct prnew p;
+	char *big;
+
+	(void)s;
+	expect_refused("{\"title\": \"bad \xff\", \"head\": \"h\", \"base\": \"b\"}", "UTF-8");
+	/* jansson refuses \u0000 itself (no JSON_ALLOW_NUL). */
+	expect_refused("{\"title\": \"a\\u0000b\", \"head\": \"h\", \"base\": \"b\"}",
+		       "not valid JSON");
+	assert_int_equal(prnew_parse(nul, sizeof(nul) - 1, &p, NULL), -EINVAL);
+	/* Valid UTF-8 beyond ASCII is kept byte for byte. */
+	assert_int_equal(parse("{\"title\": \"caf\xc3\xa9 \xe2\x9c\x93\", \"head\": \"h\", "
+			       "\"base\": \"b\"}",
+			       &p, NULL),
+			 0);
+	assert_string_equal(p.title, "caf\xc3\xa9 \xe2\x9c\x93");
+	prnew_release(&p);
+	/* Over PRNEW_MAX is refused before parsing. */
+	big = malloc(PRNEW_MAX + 2);
+	assert_non_null(big);
+	memset(big, ' ', PRNEW_MAX + 1);
+	big[PRNEW_MAX + 1] = '\0';
+	assert_int_equal(prnew_parse(big, PRNEW_MAX + 1, &p, NULL), -EINVAL);
+	free(big);
+}
+
+static void test_release_twice(void **s)
+{
+	struct prnew p;
+
+	(void)s;
+	assert_int_equal(parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\"}", &p, NULL),
+			 0);
+	prnew_release(&p);
+	prnew_release(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_body),
+	    cmocka_unit_test(test_minimal_has_empty_body),
+	    cmocka_unit_test(test_bundle),
+	    cmocka_unit_test(test_bundle_without_confidence_false),
+	    cmocka_unit_test(test_required_fields),
+	    cmocka_unit_test(test_shapes),
+	    cmocka_unit_test(test_bundle_errors),
+	    cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(test_release_twice),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
