@@ -75,6 +75,7 @@ import copy
 import hashlib
 import json
 import os
+import random
 import re
 import select
 import signal
@@ -673,7 +674,7 @@ class View:
 
 FAULT_KEYS = {"method", "path", "times", "latency_ms", "status", "body", "content_type",
               "hang", "drop", "truncate", "trickle_ms", "hang_after_apply", "big",
-              "retry_after"}
+              "retry_after", "percent", "seed"}
 ACTION_KEYS = ("status", "hang", "drop", "truncate", "trickle_ms", "hang_after_apply", "big")
 
 
@@ -692,10 +693,16 @@ def compile_faults(rules):
             rule["_re"] = re.compile(r.get("path") or ".*")
         except re.error as e:
             raise ValueError("rule %d: bad path regex: %s" % (i, e))
-        for k in ("times", "latency_ms", "status", "trickle_ms", "big", "retry_after"):
+        for k in ("times", "latency_ms", "status", "trickle_ms", "big", "retry_after",
+                  "percent", "seed"):
             v = r.get(k)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                 raise ValueError("rule %d: %s must be a non-negative integer" % (i, k))
+        if r.get("percent") is not None and r["percent"] > 100:
+            raise ValueError("rule %d: percent must be 0..100" % i)
+        # percent: the rule matches that share of its requests, drawn from a
+        # PRNG seeded by "seed" (default 0), so a run is reproducible.
+        rule["_rng"] = random.Random(r.get("seed") or 0)
         if r.get("status") is not None and not 100 <= r["status"] <= 599:
             raise ValueError("rule %d: status out of range" % i)
         if (r.get("big") or 0) > 4 * 1024 * 1024 * 1024:
@@ -761,6 +768,9 @@ class Double:
                 if rule.get("method") and rule["method"].upper() != method:
                     continue
                 if not rule["_re"].search(path):
+                    continue
+                if rule.get("percent") is not None and \
+                        rule["_rng"].randrange(100) >= rule["percent"]:
                     continue
                 is_action = any(rule.get(k) not in (None, False, 0) for k in ACTION_KEYS)
                 if is_action and action is not None:
@@ -1074,7 +1084,7 @@ class Handler(BaseHTTPRequestHandler):
                 return jreply(200, {"ok": True})
             if method == "GET":
                 with d.fault_lock:
-                    return jreply(200, [{k: v for k, v in r.items() if k != "_re"}
+                    return jreply(200, [{k: v for k, v in r.items() if not k.startswith("_")}
                                         for r in d.faults])
             if method == "POST":
                 try:

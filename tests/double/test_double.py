@@ -705,6 +705,30 @@ class FaultTest(DoubleTest):
             st, body = self.d.control("POST", "/_double/faults", rules)
             self.assertEqual(st, 400, rules)
 
+    def test_percent_fails_that_share_reproducibly(self):
+        def run():
+            self.d.control("POST", "/_double/log/reset", {})
+            self.faults([{"path": r"/issues/1$", "status": 503, "percent": 10, "seed": 7}])
+            got = [self.d.req("GET", "/api/v1/repos/alice/dotfiles/issues/1")[0]
+                   for _ in range(400)]
+            return got
+        first = run()
+        self.assertEqual(set(first), {200, 503})
+        # about 10%: far from 0 and from 100 of 400
+        self.assertTrue(15 <= first.count(503) <= 70, first.count(503))
+        # the same seed gives the same sequence
+        self.assertEqual(run(), first)
+        # unmatched paths are never failed, and a skipped request keeps `times`
+        self.faults([{"path": r"/issues/1$", "status": 503, "percent": 0, "times": 1}])
+        st, _, _ = self.d.req("GET", "/api/v1/repos/alice/dotfiles/issues/1")
+        self.assertEqual(st, 200)
+        st, rules = self.d.control("GET", "/_double/faults")
+        self.assertEqual(rules[0]["times"], 1)
+        self.assertNotIn("_rng", rules[0])
+        for bad in ([{"percent": 101}], [{"percent": -1}], [{"seed": "x"}]):
+            st, _ = self.d.control("POST", "/_double/faults", bad)
+            self.assertEqual(st, 400, bad)
+
     def test_hang_does_not_block_others_or_shutdown(self):
         self.faults([{"path": r"/issues/1$", "hang": True}])
         hung = self.raw_request("/api/v1/repos/alice/dotfiles/issues/1", timeout=0.5)
