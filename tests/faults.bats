@@ -80,6 +80,7 @@ setup() {
 	log_reset
 	prism_mark
 	wc -l <"$T/bottlefs.log" >"$T/daemon.mark"
+	wc -l <"$T/direct.log" >"$T/direct.mark"
 }
 
 teardown() {
@@ -106,8 +107,9 @@ same() {
 	}
 }
 
-# new_log: what the daemon logged since the test began.
+# new_log, new_direct_log: what each daemon logged since the test began.
 new_log() { tail -n +"$(($(cat "$T/daemon.mark") + 1))" "$T/bottlefs.log"; }
+new_direct_log() { tail -n +"$(($(cat "$T/direct.mark") + 1))" "$T/direct.log"; }
 
 # bounded WANT OP PATH [ARG]: fsop under `timeout 10`; the errno is WANT and
 # the call returned within BOUND_MS.
@@ -326,15 +328,17 @@ served_stale() {
 
 # ---- malformed answers ----------------------------------------------------
 
-# malformed N RULE_JSON: issue N's answer replaced by RULE; reading it is EIO
-# with a line in the daemon log, and the daemon keeps serving.
+# malformed N RULE_JSON WHY: issue N's answer replaced by RULE; reading it is
+# EIO with a line naming it and matching WHY in the daemon log, and the daemon keeps serving.
+# Through $MNT2: Prism (--errors) would replace a body that breaks the spec
+# by its own 500, and the daemon would never see the malformed answer.
 malformed() {
-	local n="$1" rule="$2"
+	local n="$1" rule="$2" why="$3"
 	faults "[{\"method\": \"GET\", \"path\": \"/repos/big/many/issues/$n\$\", $rule}]"
-	bounded EIO read "$MNT/$B/$n/title"
-	new_log | grep -q "big/many" || {
+	bounded EIO read "$MNT2/$B/$n/title"
+	new_direct_log | grep "big/many/issues/$n'" | grep -E "$why" >&2 || {
 		echo "no daemon log line for issue $n:" >&2
-		new_log >&2
+		new_direct_log >&2
 		return 1
 	}
 	faults_clear
@@ -342,24 +346,20 @@ malformed() {
 }
 
 @test "HTML with status 200 is EIO, logged, and the daemon keeps serving" {
-	PRISM_ALLOW='.'
-	malformed 30 '"status": 200, "body": "<html><body>Gitea is down for maintenance</body></html>", "content_type": "text/html"'
+	malformed 30 '"status": 200, "body": "<html><body>Gitea is down for maintenance</body></html>", "content_type": "text/html"' 'decoding.*not json'
 }
 
 @test "invalid JSON is EIO, logged, and the daemon keeps serving" {
-	PRISM_ALLOW='.'
-	malformed 31 '"status": 200, "body": "{\"id\": 1, \"number\": 31, \"title\": ", "content_type": "application/json"'
+	malformed 31 '"status": 200, "body": "{\"id\": 1, \"number\": 31, \"title\": ", "content_type": "application/json"' 'decoding.*not valid json'
 }
 
 @test "wrong JSON types are EIO, logged, and the daemon keeps serving" {
-	PRISM_ALLOW='.'
-	malformed 32 '"status": 200, "body": {"id": "one", "number": "32", "title": 7, "body": [], "state": {}, "user": "x", "labels": 3}'
-	malformed 33 '"status": 200, "body": [1, 2, 3]'
-	malformed 34 '"status": 200, "body": null'
+	malformed 32 '"status": 200, "body": {"id": "one", "number": "32", "title": 7, "body": [], "state": {}, "user": "x", "labels": 3}' 'decoding.*not an integer'
+	malformed 33 '"status": 200, "body": [1, 2, 3]' 'decoding.*not an object'
+	malformed 34 '"status": 200, "body": null' 'decoding'
 }
 
 @test "invalid UTF-8 (a lone surrogate escape) is EIO, logged, never a crash" {
-	PRISM_ALLOW='.'
 	# The double serialises JSON bodies with \u escapes; a lone surrogate is
 	# a string that has no UTF-8 form.
 	local bad
@@ -371,14 +371,13 @@ j = json.load(urllib.request.urlopen(r, timeout=10))
 j["title"] = "bad \udcff title"
 print(json.dumps(j))' "$DOUBLE_URL" "$TOKEN")"
 	echo "$bad" | grep -q 'udcff'
-	malformed 35 "\"status\": 200, \"body\": $bad"
+	malformed 35 "\"status\": 200, \"body\": $bad" 'decoding.*(Unicode|UTF-8)'
 }
 
 @test "a 10 MB answer is EIO and the daemon's memory stays bounded" {
-	PRISM_ALLOW='.'
-	malformed 36 '"big": 10485760'
+	malformed 36 '"big": 10485760' 'too large'
 	local rss
-	rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$(cat "$T/bottlefs.pid")/status")"
+	rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$(cat "$T/direct.pid")/status")"
 	echo "daemon VmRSS after a 10 MB answer: $rss kB" >&2
 	echo "# daemon VmRSS after a 10 MB answer: $rss kB" >&3
 	[ "$rss" -lt 204800 ]
