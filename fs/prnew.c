@@ -14,6 +14,37 @@ static int bad(struct buf *err, const char *msg)
 	return -EINVAL;
 }
 
+/*
+ * Appends at most 64 bytes of an agent's key to a reason: printable ASCII
+ * and whole UTF-8 characters only, anything else as '?', so a key can
+ * neither inject a log line nor leave half a character.
+ */
+static void put_key(struct buf *err, const char *k)
+{
+	size_t n = strlen(k), i = 0, used = 0;
+
+	while (i < n && used < 64) {
+		unsigned char c = (unsigned char)k[i];
+		size_t len = 1;
+
+		if (c >= 0x80) {
+			len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+			if (i + len > n || !str_utf8_valid(k + i, len))
+				len = 1;
+		}
+		if (len > 1 && used + len <= 64) {
+			buf_append(err, k + i, len);
+		} else if (len == 1 && c >= 0x20 && c < 0x7f && c != '\'') {
+			buf_putc(err, (char)c);
+		} else {
+			buf_putc(err, '?');
+			len = len > 1 ? len : 1;
+		}
+		used += len;
+		i += len;
+	}
+}
+
 /* Only the keys in allowed[] may appear in o. */
 static int only_keys(json_t *o, const char *const *allowed, struct buf *err)
 {
@@ -27,8 +58,11 @@ static int only_keys(json_t *o, const char *const *allowed, struct buf *err)
 		for (i = 0; allowed[i] && !ok; i++)
 			ok = strcmp(k, allowed[i]) == 0;
 		if (!ok) {
-			if (err)
-				buf_printf(err, "pulls/new: unknown key '%.64s'", k);
+			if (err) {
+				buf_puts(err, "pulls/new: unknown key '");
+				put_key(err, k);
+				buf_putc(err, '\'');
+			}
 			return -EINVAL;
 		}
 	}
