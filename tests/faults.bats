@@ -70,23 +70,15 @@ mount_direct() {
 }
 
 setup() {
-	[ -e /dev/fuse ] || skip "no /dev/fuse"
-	bfs_tmp
-	MNT="$T/mnt"
+	enter_shared
 	MNT2="$T/mnt2"
-	DOUBLE_URL="http://127.0.0.1:$(cat "$T/double.port")"
-	TOKEN="$(head -n1 "$T/token")"
 	faults_clear
 	log_reset
-	prism_mark
 	wc -l <"$T/bottlefs.log" >"$T/daemon.mark"
 	wc -l <"$T/direct.log" >"$T/direct.mark"
 }
 
-teardown() {
-	faults_clear || true
-	assert_prism_clean
-}
+teardown() { check_shared; }
 
 # daemon_alive: both daemons run and still serve a read.
 daemon_alive() {
