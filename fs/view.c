@@ -307,17 +307,17 @@ static int from_cache(struct item *it, struct snap *s)
 
 /*
  * The issue part of a snapshot: cached when fresh, else fetched (or stale
- * on -EIO). When the repository's list is cached but expired, one `since`
- * request revalidates every item of the list at once instead of this one.
+ * on -EIO). An expired item is asked for on its own, one request, even in
+ * a listed repository: a walk revalidates through its directory listing
+ * first (one `since` request for the whole list, vc_list_ensure), so the
+ * items it then reads are fresh already.
  */
 static int snap_issue(struct view *v, const char *key, const struct node *n, struct snap *s,
 		      struct buf *err)
 {
 	struct forge *f = v->opt.forge;
 	struct forge_issue fetched, copy;
-	struct list *l;
 	struct item *it;
-	bool revalidate;
 	int r;
 
 	pthread_mutex_lock(&v->lock);
@@ -326,19 +326,7 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 		goto cached;
 	if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number))
 		goto absent;
-	l = vc_list_find(v, n->owner, n->repo, n->pull);
-	revalidate = l && !fresh(v, l->ms);
 	pthread_mutex_unlock(&v->lock);
-
-	if (revalidate && vc_list_ensure(v, n->owner, n->repo, n->pull, NULL, NULL, err) == 0) {
-		pthread_mutex_lock(&v->lock);
-		it = map_get(&v->items, key);
-		if (item_fresh(v, it))
-			goto cached;
-		if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number))
-			goto absent;
-		pthread_mutex_unlock(&v->lock);
-	}
 
 	atomic_fetch_add(&v->requests, 1);
 	r = n->pull ? f->ops->get_pull(f, n->owner, n->repo, n->number, &fetched, err)

@@ -18,8 +18,9 @@
  * `since` request (Gitea has no ETag): items it names as changed are
  * replaced (pull requests are refetched on use, the `since` list lacks
  * head and base), every other listed item, its comments and diff are
- * fresh again. An expired item of a listed repository is revalidated the
- * same way, for all of its list at once.
+ * fresh again. An expired item read on its own is asked for on its own
+ * (one request); a walk lists its directory first, which revalidates
+ * every item in it.
  *
  * Comments in bulk: when several listed items of a repository need their
  * comments and the repository-wide comment list is fewer pages than that,

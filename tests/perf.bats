@@ -118,8 +118,9 @@ assert all("since=" in q for q in qs), qs'
 		"$DOUBLE_URL/api/v1/repos/perf/many/issues/7" >/dev/null
 	sleep 1.5 # the cache and the kernel's attributes expire
 	log_reset
+	ls "$MNT/forge/perf/many/issues" >/dev/null
 	[ "$(cat "$f")" = "changed behind our back" ]
-	# The since request brought the new body: no request for the issue itself.
+	# The since request of the listing brought the new body: no request for the issue itself.
 	[ "$(count '^/api/v1/repos/perf/many/issues/7$')" -eq 0 ]
 	[ "$(count '.')" -eq 1 ]
 	# An unchanged neighbour is fresh again without a request.

@@ -279,13 +279,14 @@ static void test_since_revalidates_the_list(void **state)
 	assert_int_equal(list_path(v, ISSUES), N);
 	assert_int_equal(fk->lists, 1);
 	assert_int_equal(fk->since_lists, 0);
-	/* Item 3 changes; after the TTL one since request tells. */
+	/* Item 3 changes; after the TTL one since request (the listing) tells. */
 	fake_set(fk, 3, 40, "second");
 	fk->clock += TTL + 1;
-	assert_int_equal(read_path(v, ISSUES "/3/title", &b), 0);
-	assert_string_equal(buf_cstr(&b), "second\n");
+	assert_int_equal(list_path(v, ISSUES), N);
 	assert_int_equal(fk->lists, 2);
 	assert_int_equal(fk->since_lists, 1);
+	assert_int_equal(read_path(v, ISSUES "/3/title", &b), 0);
+	assert_string_equal(buf_cstr(&b), "second\n");
 	/* since = the newest updated_at seen (item 12, second 12) minus the skew. */
 	assert_string_equal(fk->last_since, "2024-05-01T10:00:10Z");
 	assert_int_equal(fk->gets, 0);
@@ -295,6 +296,11 @@ static void test_since_revalidates_the_list(void **state)
 	assert_int_equal(list_path(v, ISSUES), N);
 	assert_int_equal(fk->lists, 2);
 	assert_int_equal(fk->gets, 0);
+	/* An expired item read on its own is one request for it alone. */
+	fk->clock += TTL + 1;
+	assert_int_equal(read_path(v, ISSUES "/5/title", &b), 0);
+	assert_int_equal(fk->gets, 1);
+	assert_int_equal(fk->lists, 2);
 	/* The next since starts from the change just seen. */
 	fk->clock += TTL + 1;
 	assert_int_equal(list_path(v, ISSUES), N);
