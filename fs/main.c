@@ -418,10 +418,6 @@ static int run_mount(int argc, char **argv)
 	if (o.bottles && !(bottles_path = absolute(o.bottles)))
 		goto out;
 	vo.bottles_dir = bottles_path;
-	if (view_new(&vo, &mc.view) < 0) {
-		fprintf(stderr, "bottlefs: out of memory\n");
-		goto out;
-	}
 	if (o.assign && scope_assign(&mc.scope, o.assign, &err) < 0) {
 		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
 		goto out;
@@ -431,6 +427,11 @@ static int run_mount(int argc, char **argv)
 	if (!state_path || !queue_path || state_open(state_path, &mc.state, &err) < 0) {
 		fprintf(stderr, "bottlefs: cannot open the state store '%s': %s\n",
 			state_path ? state_path : "?", buf_cstr(&err));
+		goto out;
+	}
+	vo.state = mc.state;
+	if (view_new(&vo, &mc.view) < 0) {
+		fprintf(stderr, "bottlefs: out of memory\n");
 		goto out;
 	}
 	wo.forge = mc.forge;

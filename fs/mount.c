@@ -7,6 +7,12 @@ static bool whole_file_write(const struct node *n)
 	return n->kind == N_COMMENT_NEW || n->kind == N_PULLS_NEW || n->kind == N_DONE;
 }
 
+bool mount_volatile(const struct node *n)
+{
+	return n->kind == N_BOTTLE_FILE || n->kind == N_DONE ||
+	       (n->kind == N_META_FILE && n->mfile == M_SCOPE);
+}
+
 int mount_read(struct mount_ctx *m, const struct node *n, struct buf *out, struct buf *err)
 {
 	if (n->kind == N_DONE)
@@ -28,8 +34,7 @@ int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *o
 	if (n->kind == N_DONE || (n->kind == N_META_FILE && n->mfile == M_SCOPE)) {
 		r = mount_read(m, n, &content, err);
 		out->size = content.len;
-		/* Both change with writes, not with the forge. */
-		out->volatile_content = true;
+		out->volatile_content = mount_volatile(n);
 		buf_release(&content);
 	}
 	/* Mode bits tell the truth: writable exactly where a write is in scope. */

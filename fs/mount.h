@@ -44,6 +44,9 @@ struct handle;
 /* Attributes, with write permission bits exactly where a write is in scope. */
 int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *out,
 		  struct buf *err);
+/* True for files whose content changes without the forge (bottles, done, scope). */
+bool mount_volatile(const struct node *n);
+
 /* The bytes of a file. */
 int mount_read(struct mount_ctx *m, const struct node *n, struct buf *out, struct buf *err);
 

@@ -208,7 +208,6 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct buf err = BUF_INIT(4096);
 	struct buf data = BUF_INIT(0);
-	struct view_attr a;
 	struct handle *h;
 	struct node n;
 	int r;
@@ -218,9 +217,8 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		return r;
 	if (wants_write(fi->flags))
 		return open_write(path, &n, fi);
-	r = mount_getattr(ctx(), &n, &a, &err);
-	if (r == 0)
-		r = mount_read(ctx(), &n, &data, &err);
+	/* The kernel looked the file up just before: no second render for its size. */
+	r = mount_read(ctx(), &n, &data, &err);
 	if (r < 0) {
 		fail("open", path, r, &err);
 		goto out;
@@ -233,7 +231,9 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	h->data = buf_steal(&data, &h->len);
 	handle_link(ctx(), h, fi);
 	/* Content that changes without the forge never sits in the page cache. */
-	fi->direct_io = a.volatile_content;
+	fi->direct_io = mount_volatile(&n);
+	/* A read-only file has nothing to send at close: spare the FLUSH round trip. */
+	fi->noflush = 1;
 out:
 	buf_release(&data);
 	buf_release(&err);

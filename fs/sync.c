@@ -290,7 +290,7 @@ int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pul
 again:
 	for (;;) {
 		l = vc_list_find(v, owner, repo, pull);
-		if (l && vc_fresh(v, l->ms)) {
+		if (l && (vc_fresh(v, l->ms) || vc_backing_off(v, l->failed_ms))) {
 			r = copy_out(l, numbers, count);
 			pthread_mutex_unlock(&v->lock);
 			return r;
@@ -325,8 +325,12 @@ again:
 		forge_issue_list_release(&il);
 	}
 	l = vc_list_find(v, owner, repo, pull);
-	if (r == -EIO && l)
+	if (r == -EIO && l) {
+		l->failed_ms = vc_now(v);
 		r = 0; /* stale while the forge is down */
+	} else if (r == 0 && l) {
+		l->failed_ms = 0;
+	}
 	if (r == 0)
 		r = l ? copy_out(l, numbers, count) : -EIO;
 	pthread_mutex_unlock(&v->lock);

@@ -44,6 +44,11 @@ bool vc_fresh(struct view *v, int64_t ms)
 	return vc_now(v) - ms < v->opt.cache_ttl_ms;
 }
 
+bool vc_backing_off(struct view *v, int64_t failed_ms)
+{
+	return failed_ms && vc_now(v) - failed_ms < VC_FAILED_BACKOFF_MS;
+}
+
 #define now vc_now
 #define fresh vc_fresh
 
@@ -218,6 +223,7 @@ int vc_item_store(struct view *v, const char *key, struct forge_issue *issue, in
 	it->missing = false;
 	it->stale = false;
 	it->issue_ms = ms;
+	it->failed_ms = 0;
 	if (changed) {
 		forge_comment_list_release(&it->comments);
 		it->have_comments = false;
@@ -322,7 +328,7 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 
 	pthread_mutex_lock(&v->lock);
 	it = vc_item_find(v, n->owner, n->repo, n->pull, n->number);
-	if (item_fresh(v, it))
+	if (item_fresh(v, it) || (it && !it->missing && vc_backing_off(v, it->failed_ms)))
 		goto cached;
 	if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number))
 		goto absent;
@@ -337,8 +343,10 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 	} else if (r == -EIO) {
 		/* A forge that fails: what was read before is served, stale. */
 		it = map_get(&v->items, key);
-		if (it && !it->missing)
+		if (it && !it->missing) {
+			it->failed_ms = now(v);
 			r = forge_issue_copy(&s->issue, &it->issue);
+		}
 	} else if (r == 0) {
 		r = forge_issue_copy(&copy, &fetched);
 		if (r == 0 && vc_item_store(v, key, &copy, now(v)) < 0)
@@ -362,7 +370,8 @@ static bool comments_cached(struct view *v, const char *key, struct snap *s, int
 {
 	struct item *it = map_get(&v->items, key);
 
-	if (!it || !it->have_comments || !fresh(v, it->comments_ms) ||
+	if (!it || !it->have_comments ||
+	    !(fresh(v, it->comments_ms) || vc_backing_off(v, it->failed_ms)) ||
 	    !vc_same_version(&it->issue, &s->issue))
 		return false;
 	*r = comments_copy(&s->comments, &it->comments);
@@ -411,6 +420,7 @@ static int snap_comments(struct view *v, const char *key, const struct node *n, 
 		}
 		s->comments = cl;
 	} else if (r == -EIO && it && it->have_comments) {
+		it->failed_ms = now(v);
 		r = comments_copy(&s->comments, &it->comments);
 	}
 out:
@@ -429,7 +439,8 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
-	if (it && it->diff && fresh(v, it->diff_ms) && vc_same_version(&it->issue, &s->issue)) {
+	if (it && it->diff && (fresh(v, it->diff_ms) || vc_backing_off(v, it->failed_ms)) &&
+	    vc_same_version(&it->issue, &s->issue)) {
 		s->diff = strdup(it->diff);
 		pthread_mutex_unlock(&v->lock);
 		return s->diff ? 0 : -ENOMEM;
@@ -451,6 +462,7 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 		if (!s->diff)
 			r = -ENOMEM;
 	} else if (r == -EIO && it && it->diff) {
+		it->failed_ms = now(v);
 		s->diff = strdup(it->diff);
 		r = s->diff ? 0 : -ENOMEM;
 	}

@@ -38,7 +38,16 @@ struct item {
 	int64_t comments_ms;
 	char *diff; /* NULL until fetched */
 	int64_t diff_ms;
+	/*
+	 * When a request for this item last failed with -EIO (0: never). For
+	 * VC_FAILED_BACKOFF_MS after that, what is cached is served stale
+	 * without asking again: one cat is several FUSE operations, and each
+	 * waiting out the forge's timeout would break the bound.
+	 */
+	int64_t failed_ms;
 };
+
+#define VC_FAILED_BACKOFF_MS 10000
 
 /* The numbers of a repository's issues or pulls, newest first. */
 struct list {
@@ -47,6 +56,7 @@ struct list {
 	int64_t ms; /* last full listing or revalidation */
 	/* The newest updated_at seen (RFC 3339, as sent): the next `since`. */
 	char *since;
+	int64_t failed_ms; /* as item.failed_ms */
 };
 
 struct view {
@@ -70,6 +80,8 @@ void vc_item_key(char *key, size_t size, const char *owner, const char *repo, bo
 		 uint64_t number);
 void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull);
 bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b);
+/* True while a failure at failed_ms says to serve stale without asking. */
+bool vc_backing_off(struct view *v, int64_t failed_ms);
 
 /* The cached item (loaded from the store if need be), or NULL. */
 struct item *vc_item_find(struct view *v, const char *owner, const char *repo, bool pull,
