@@ -230,8 +230,15 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	}
 	h->data = buf_steal(&data, &h->len);
 	handle_link(ctx(), h, fi);
-	/* Content that changes without the forge never sits in the page cache. */
+	/*
+	 * Content that changes without the forge never sits in the page cache.
+	 * Forge content keeps its pages across opens: the kernel drops them
+	 * itself when a refreshed mtime (the forge's updated_at) or size
+	 * differs (FUSE_CAP_AUTO_INVAL_DATA), and writes through the mount
+	 * invalidate explicitly.
+	 */
 	fi->direct_io = mount_volatile(&n);
+	fi->keep_cache = !fi->direct_io;
 	/* A read-only file has nothing to send at close: spare the FLUSH round trip. */
 	fi->noflush = 1;
 out:
@@ -553,18 +560,21 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	struct mount_ctx *c = ctx();
 
 	/*
-	 * Names and attributes may be kept by the kernel for kernel_ttl_s;
-	 * auto_cache keeps a file's pages across opens only while its size
-	 * and mtime (the forge's updated_at) are unchanged. See SEMANTICS.md.
+	 * Names and attributes may be kept by the kernel for kernel_ttl_s. A
+	 * file's pages are kept across opens (keep_cache in op_open) and
+	 * dropped by the kernel when its size or mtime (the forge's
+	 * updated_at) changes. See SEMANTICS.md.
 	 */
 	cfg->entry_timeout = c->kernel_ttl_s;
 	cfg->attr_timeout = c->kernel_ttl_s;
 	/* Negative entries are not kept: a new PR must show up at once. */
 	cfg->negative_timeout = 0;
-	cfg->auto_cache = 1;
+	cfg->auto_cache = 0;
 	cfg->use_ino = 0;
 	cfg->hard_remove = 1;
 	conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (notifier_start(fuse_get_context()->fuse, &c->notifier) < 0)
