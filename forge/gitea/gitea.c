@@ -108,6 +108,17 @@ static int put_escaped(struct buf *b, const char *s)
 	return r;
 }
 
+/* "&since=T" for a list query when since is given (FACTS.md: updated_at >= T). */
+static int add_since(struct buf *b, const char *since)
+{
+	int r;
+
+	if (!since)
+		return 0;
+	r = buf_puts(b, "&since=");
+	return r ? r : put_escaped(b, since);
+}
+
 /* "/api/v1/repos/{owner}/{repo}" with both segments escaped. */
 static int repo_path(struct buf *b, const char *owner, const char *repo)
 {
@@ -462,11 +473,8 @@ static int gitea_list_issues(struct forge *f, const char *owner, const char *rep
 	else if (!r)
 		r = buf_printf(&prefix, "/issues?state=all&type=%s&limit=%d",
 			       kind == FORGE_PULLS ? "pulls" : "issues", GITEA_PAGE_LIMIT);
-	if (!r && since) {
-		r = buf_puts(&prefix, "&since=");
-		if (!r)
-			r = put_escaped(&prefix, since);
-	}
+	if (!r)
+		r = add_since(&prefix, since);
 	if (r < 0) {
 		r = fail(err, -EINVAL, "list query for '%s/%s' is too long", owner, repo);
 		goto out;
@@ -619,11 +627,8 @@ static int gitea_list_repo_comments(struct forge *f, const char *owner, const ch
 	r = repo_path(&prefix, owner, repo);
 	if (!r)
 		r = buf_printf(&prefix, "/issues/comments?limit=%d", GITEA_PAGE_LIMIT);
-	if (!r && since) {
-		r = buf_puts(&prefix, "&since=");
-		if (!r)
-			r = put_escaped(&prefix, since);
-	}
+	if (!r)
+		r = add_since(&prefix, since);
 	if (r < 0) {
 		r = fail(err, -EINVAL, "comment query for '%s/%s' is too long", owner, repo);
 		goto out;
