@@ -59,8 +59,7 @@ static int render(const char *dir, const struct node *n, struct buf *out, struct
 	return r;
 }
 
-int bottles_getattr(const char *dir, const struct node *n, struct view_attr *out,
-		    struct buf *err)
+int bottles_getattr(const char *dir, const struct node *n, struct view_attr *out, struct buf *err)
 {
 	struct buf content = BUF_INIT(MANIFEST_MAX_FILE * 2);
 	int r;

@@ -17,8 +17,7 @@
 #include "util/buf.h"
 
 /* dir may be NULL (no --bottles): /bottles is empty. */
-int bottles_getattr(const char *dir, const struct node *n, struct view_attr *out,
-		    struct buf *err);
+int bottles_getattr(const char *dir, const struct node *n, struct view_attr *out, struct buf *err);
 int bottles_read(const char *dir, const struct node *n, struct buf *out, struct buf *err);
 int bottles_list(const char *dir, const struct node *n, view_fill_fn fill, void *ud,
 		 struct buf *err);

@@ -32,8 +32,7 @@ static int labels(const struct forge_issue *i, struct buf *out, const char *sep)
 	return r;
 }
 
-static int thread(const struct forge_issue *i, const struct forge_comment_list *c,
-		  struct buf *out)
+static int thread(const struct forge_issue *i, const struct forge_comment_list *c, struct buf *out)
 {
 	size_t k;
 	int r;

@@ -51,7 +51,8 @@ static void usage(FILE *f)
 		"       bottlefs resolve DIR NAME\n"
 		"       bottlefs state list|get|set|delete|provenance|journal ... [--state DB]\n"
 		"       bottlefs queue list|take DIR\n"
-		"The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an argument.\n");
+		"The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
+		"argument.\n");
 }
 
 /* "--name value" or "--name=value"; advances *i past what it used. */
@@ -123,8 +124,9 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 			o->kernel_ttl_s = (double)s;
 		} else if (strcmp(argv[i], "--token") == 0 ||
 			   strncmp(argv[i], "--token=", 8) == 0) {
-			fprintf(stderr, "bottlefs: the token is never an argument; use --token-file "
-					"or BOTTLEFS_TOKEN\n");
+			fprintf(stderr,
+				"bottlefs: the token is never an argument; use --token-file "
+				"or BOTTLEFS_TOKEN\n");
 			return -1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -290,7 +292,7 @@ static int serve(struct fuse_args *fargs, struct mount_ctx *mc)
 		fuse_loop_cfg_set_max_threads(lc, 64);
 		r = fuse_loop_mt(f, lc);
 	}
-signals:
+      signals:
 	fuse_remove_signal_handlers(fuse_get_session(f));
 unmount:
 	fuse_unmount(f);

@@ -22,8 +22,7 @@ int mount_read(struct mount_ctx *m, const struct node *n, struct buf *out, struc
 	return view_read(m->view, n, out, err);
 }
 
-int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *out,
-		  struct buf *err)
+int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *out, struct buf *err)
 {
 	struct buf content = BUF_INIT(0);
 	int r;
@@ -43,8 +42,8 @@ int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *o
 	return r;
 }
 
-int mount_open_write(struct mount_ctx *m, const struct node *n, bool truncate,
-		     struct buf *initial, struct buf *err)
+int mount_open_write(struct mount_ctx *m, const struct node *n, bool truncate, struct buf *initial,
+		     struct buf *err)
 {
 	struct view_attr a;
 	int r;

@@ -27,8 +27,8 @@ struct mount_ctx {
 	struct state *state;
 	struct scope scope;
 	struct writes *writes;
-	double kernel_ttl_s; /* entry and attribute timeouts given to the kernel */
-	bool debug;          /* log every failed operation, not only forge failures */
+	double kernel_ttl_s;	   /* entry and attribute timeouts given to the kernel */
+	bool debug;		   /* log every failed operation, not only forge failures */
 	struct notifier *notifier; /* kernel cache invalidation (fs/ops.c) */
 	/*
 	 * Open files (fs/ops.c), so that unmounting can finish the writes
@@ -56,8 +56,8 @@ int mount_read(struct mount_ctx *m, const struct node *n, struct buf *out, struc
  * (nothing when truncating, and always nothing for comments/new, pulls/new
  * and done).
  */
-int mount_open_write(struct mount_ctx *m, const struct node *n, bool truncate,
-		     struct buf *initial, struct buf *err);
+int mount_open_write(struct mount_ctx *m, const struct node *n, bool truncate, struct buf *initial,
+		     struct buf *err);
 
 /* The FUSE operations table (fs/ops.c). */
 struct fuse_operations;

@@ -14,11 +14,11 @@ struct notifier {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* signalled when paths are queued or on stop */
 	pthread_cond_t sent; /* signalled when a batch was sent */
-	char **paths;        /* lock */
-	size_t n, cap;       /* lock */
+	char **paths;	     /* lock */
+	size_t n, cap;	     /* lock */
 	uint64_t queued;     /* tickets handed out; lock */
 	uint64_t processed;  /* tickets sent; lock */
-	bool stop;           /* lock */
+	bool stop;	     /* lock */
 };
 
 static void *run(void *arg)

@@ -36,9 +36,9 @@ struct handle {
 	size_t len;
 	bool writable;
 	struct node node;
-	struct buf wbuf; /* written content (writable handles) */
-	bool dirty;      /* written since the last commit */
-	char *path;      /* for the log, when unmounting finishes the write */
+	struct buf wbuf;	    /* written content (writable handles) */
+	bool dirty;		    /* written since the last commit */
+	char *path;		    /* for the log, when unmounting finishes the write */
 	struct handle *prev, *next; /* mount_ctx.handles; handles_lock */
 };
 
@@ -578,8 +578,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (notifier_start(fuse_get_context()->fuse, &c->notifier) < 0)
-		fprintf(stderr, "bottlefs: cannot start the cache notifier; reads after a "
-				"write may be stale for up to %.0f s\n",
+		fprintf(stderr,
+			"bottlefs: cannot start the cache notifier; reads after a "
+			"write may be stale for up to %.0f s\n",
 			c->kernel_ttl_s);
 	return c;
 }
@@ -608,35 +609,35 @@ static void op_destroy(void *data)
 }
 
 static const struct fuse_operations ops = {
-	.init = op_init,
-	.destroy = op_destroy,
-	.write = op_write,
-	.flush = op_flush,
-	.fsync = op_fsync,
-	.getattr = op_getattr,
-	.readdir = op_readdir,
-	.opendir = op_opendir,
-	.open = op_open,
-	.read = op_read,
-	.release = op_release,
-	.access = op_access,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_rmdir,
-	.symlink = op_symlink,
-	.rename = op_rename,
-	.link = op_link,
-	.chmod = op_chmod,
-	.chown = op_chown,
-	.truncate = op_truncate,
-	.utimens = op_utimens,
-	.create = op_create,
-	.setxattr = op_setxattr,
-	.removexattr = op_removexattr,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
-	.statfs = op_statfs,
+    .init = op_init,
+    .destroy = op_destroy,
+    .write = op_write,
+    .flush = op_flush,
+    .fsync = op_fsync,
+    .getattr = op_getattr,
+    .readdir = op_readdir,
+    .opendir = op_opendir,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .access = op_access,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .truncate = op_truncate,
+    .utimens = op_utimens,
+    .create = op_create,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .statfs = op_statfs,
 };
 
 const struct fuse_operations *ops_table(void)

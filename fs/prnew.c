@@ -52,7 +52,8 @@ static int only_keys(json_t *o, const char *const *allowed, struct buf *err)
 	json_t *v;
 	size_t i;
 
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		bool ok = false;
 
 		for (i = 0; allowed[i] && !ok; i++)
@@ -94,9 +95,9 @@ static int string_at(json_t *o, const char *key, bool required, char **out, stru
 static int parse_bundle(json_t *b, struct prnew *p, struct buf *err)
 {
 	static const char *const bundle_keys[] = {"summary", "receipt", NULL};
-	static const char *const receipt_keys[] = {"session_id", "policy_bundle_id",
+	static const char *const receipt_keys[] = {"session_id",      "policy_bundle_id",
 						   "trajectory_hash", "verification_passed",
-						   "confidence", NULL};
+						   "confidence",      NULL};
 	json_t *rc, *vp, *conf;
 	int r;
 

@@ -146,7 +146,8 @@ int scope_check(struct scope *s, const struct node *n, struct buf *err)
 		case F_LABELS:
 			break;
 		default:
-			return deny(err, "only title, body, state, labels and comments/new are writable");
+			return deny(
+			    err, "only title, body, state, labels and comments/new are writable");
 		}
 		/* fall through */
 	case N_COMMENT_NEW:
@@ -156,7 +157,8 @@ int scope_check(struct scope *s, const struct node *n, struct buf *err)
 		return 0;
 	case N_PULLS_NEW:
 		if (!same_repo(s, n))
-			return deny(err, "pull requests can only be opened in the assigned repository");
+			return deny(err,
+				    "pull requests can only be opened in the assigned repository");
 		return 0;
 	case N_DONE:
 		if (scope_is_done(s))

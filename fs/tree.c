@@ -6,20 +6,20 @@
 #include "util/str.h"
 
 static const char *const item_file_names[] = {
-	[F_TITLE] = "title",       [F_BODY] = "body",     [F_STATE] = "state",
-	[F_LABELS] = "labels",     [F_AUTHOR] = "author", [F_ISSUE_JSON] = "issue.json",
-	[F_THREAD] = "thread.md",  [F_HEAD] = "head",     [F_BASE] = "base",
-	[F_MERGED] = "merged",     [F_DIFF] = "diff",     [F_PR_JSON] = "pr.json",
+    [F_TITLE] = "title",      [F_BODY] = "body",     [F_STATE] = "state",
+    [F_LABELS] = "labels",    [F_AUTHOR] = "author", [F_ISSUE_JSON] = "issue.json",
+    [F_THREAD] = "thread.md", [F_HEAD] = "head",     [F_BASE] = "base",
+    [F_MERGED] = "merged",    [F_DIFF] = "diff",     [F_PR_JSON] = "pr.json",
 };
 
 static const char *const root_children[] = {"forge", "bottles", "done", ".bottlefs"};
 static const char *const repo_children[] = {"issues", "pulls"};
 static const char *const meta_children[] = {"scope", "capabilities.json"};
-static const char *const issue_children[] = {"title",  "body",       "state",     "labels",
+static const char *const issue_children[] = {"title",  "body",	     "state",	  "labels",
 					     "author", "issue.json", "thread.md", "comments"};
-static const char *const pull_children[] = {"title", "body",   "state",     "labels", "author",
-					    "head",  "base",   "merged",    "diff",   "pr.json",
-					    "thread.md", "comments"};
+static const char *const pull_children[] = {"title",  "body",	 "state",     "labels",
+					    "author", "head",	 "base",      "merged",
+					    "diff",   "pr.json", "thread.md", "comments"};
 static const char *const bottle_file_names[] = {"resolved.json", "source", "error"};
 
 const char *tree_item_file_name(enum item_file f)

@@ -24,22 +24,22 @@
 
 enum node_kind {
 	N_ROOT,
-	N_FORGE,        /* /forge */
-	N_OWNER,        /* /forge/<owner> */
-	N_REPO,         /* /forge/<owner>/<repo> */
-	N_LIST,         /* .../issues or .../pulls */
-	N_ITEM,         /* .../issues/<n> or .../pulls/<n> */
-	N_ITEM_FILE,    /* .../<n>/title ... */
-	N_COMMENTS,     /* .../<n>/comments */
-	N_COMMENT,      /* .../<n>/comments/<id> */
-	N_COMMENT_NEW,  /* .../<n>/comments/new */
-	N_PULLS_NEW,    /* .../pulls/new */
-	N_BOTTLES,      /* /bottles */
-	N_BOTTLE,       /* /bottles/<name> */
-	N_BOTTLE_FILE,  /* /bottles/<name>/resolved.json|source|error */
-	N_DONE,         /* /done */
-	N_META,         /* /.bottlefs */
-	N_META_FILE,    /* /.bottlefs/scope|capabilities.json */
+	N_FORGE,       /* /forge */
+	N_OWNER,       /* /forge/<owner> */
+	N_REPO,	       /* /forge/<owner>/<repo> */
+	N_LIST,	       /* .../issues or .../pulls */
+	N_ITEM,	       /* .../issues/<n> or .../pulls/<n> */
+	N_ITEM_FILE,   /* .../<n>/title ... */
+	N_COMMENTS,    /* .../<n>/comments */
+	N_COMMENT,     /* .../<n>/comments/<id> */
+	N_COMMENT_NEW, /* .../<n>/comments/new */
+	N_PULLS_NEW,   /* .../pulls/new */
+	N_BOTTLES,     /* /bottles */
+	N_BOTTLE,      /* /bottles/<name> */
+	N_BOTTLE_FILE, /* /bottles/<name>/resolved.json|source|error */
+	N_DONE,	       /* /done */
+	N_META,	       /* /.bottlefs */
+	N_META_FILE,   /* /.bottlefs/scope|capabilities.json */
 };
 
 enum item_file {

@@ -48,7 +48,8 @@ int writes_new(const struct writes_options *opt, struct writes **out, struct buf
 				  opt->scope->issue, &prs, &n);
 		if (r < 0) {
 			if (err)
-				buf_printf(err, "cannot read the pull requests of the assignment: %s",
+				buf_printf(err,
+					   "cannot read the pull requests of the assignment: %s",
 					   strerror(-r));
 			writes_free(w);
 			return r;
@@ -135,8 +136,8 @@ static int split_labels(char *text, const char ***out, size_t *n)
 			*end = '\0';
 		while (*line == ' ' || *line == '\t')
 			line++;
-		for (char *t = line + strlen(line); t > line && (t[-1] == ' ' || t[-1] == '\t' ||
-								 t[-1] == '\r');)
+		for (char *t = line + strlen(line);
+		     t > line && (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r');)
 			*--t = '\0';
 		if (*line) {
 			nv = realloc(v, (k + 1) * sizeof(*v));
@@ -533,8 +534,8 @@ out:
 }
 
 /* A pull request whose answer never came: found by head and base, or opened. */
-static int recover_pull(struct writes *w, const struct journal_entry *e, char *answer,
-			size_t size, struct buf *err)
+static int recover_pull(struct writes *w, const struct journal_entry *e, char *answer, size_t size,
+			struct buf *err)
 {
 	struct forge *f = w->opt.forge;
 	struct scope *s = w->opt.scope;
@@ -580,8 +581,11 @@ int writes_recover(struct writes *w, struct buf *err)
 	for (i = 0; i < n; i++) {
 		const struct journal_entry *e = &v[i];
 		struct buf why = BUF_INIT(4096);
-		struct job j = {.kind = e->kind, .field = e->field, .owner = e->owner,
-				.repo = e->repo, .number = e->number};
+		struct job j = {.kind = e->kind,
+				.field = e->field,
+				.owner = e->owner,
+				.repo = e->repo,
+				.number = e->number};
 		char answer[64] = "";
 
 		snprintf(j.at, sizeof(j.at), "%s/%s#%llu (recovered)", e->owner, e->repo,

@@ -24,7 +24,10 @@ struct buf {
 };
 
 #define BUF_MAX_DEFAULT ((size_t)64 << 20)
-#define BUF_INIT(maxlen) {NULL, 0, 0, (maxlen)}
+#define BUF_INIT(maxlen)                                                                           \
+	{                                                                                          \
+		NULL, 0, 0, (maxlen)                                                               \
+	}
 
 void buf_init(struct buf *b, size_t max);
 /* Frees the contents; the buffer can be used again with the same max. */

@@ -66,13 +66,13 @@ static void test_numbers(void **s)
 
 static void test_utf8(void **s)
 {
-	const char *e = "h\xc3\xa9";          /* "hé" */
-	const char *euro = "a\xe2\x82\xac";   /* "a€" */
+	const char *e = "h\xc3\xa9";	    /* "hé" */
+	const char *euro = "a\xe2\x82\xac"; /* "a€" */
 
 	(void)s;
 	assert_true(str_utf8_valid(e, 3));
 	assert_false(str_utf8_valid("\xc3", 1));
-	assert_false(str_utf8_valid("\xc0\x80", 2)); /* overlong */
+	assert_false(str_utf8_valid("\xc0\x80", 2));	 /* overlong */
 	assert_false(str_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
 	assert_int_equal(str_utf8_floor(e, 3), 3);
 	assert_int_equal(str_utf8_floor(e, 2), 1);
@@ -112,9 +112,9 @@ static void test_map(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_max),      cmocka_unit_test(test_buf_printf_steal),
-		cmocka_unit_test(test_numbers),      cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_map),
+	    cmocka_unit_test(test_buf_max), cmocka_unit_test(test_buf_printf_steal),
+	    cmocka_unit_test(test_numbers), cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
