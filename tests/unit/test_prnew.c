@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "fs/prnew.h"
+#include "util/str.h"
 
 #define BUNDLE                                                                                     \
 	"\"bundle\": {\"summary\": \"# Summary\\nDone.\\n\", \"receipt\": {\"session_id\": "       \
@@ -212,6 +213,33 @@ static void test_bytes(void **s)
 	free(big);
 }
 
+/* Regression (fuzz_prnew): an unknown key cannot put control bytes or half a
+ * character into the reason, which reaches the daemon log. */
+static void test_unknown_key_is_quoted_safely(void **s)
+{
+	static const char req[] = "{\"title\":\"t\",\"head\":\"h\",\"base\":\"b\","
+				  "\"x\\u000a\\u001b[31mfake log line\":1}";
+	struct buf err = BUF_INIT(0);
+	struct prnew p;
+	char key[200];
+	size_t i;
+
+	(void)s;
+	assert_int_equal(prnew_parse(req, strlen(req), &p, &err), -EINVAL);
+	for (i = 0; i < err.len; i++)
+		assert_true((unsigned char)err.data[i] >= 0x20 && err.data[i] != 0x7f);
+	assert_non_null(strstr(buf_cstr(&err), "unknown key 'x??[31mfake log line'"));
+	buf_release(&err);
+	/* 70 two-byte characters: the quoted key is cut on a character boundary. */
+	strcpy(key, "{\"title\":\"t\",\"head\":\"h\",\"base\":\"b\",\"");
+	for (i = 0; i < 70; i++)
+		strcat(key, "\xc3\xa9");
+	strcat(key, "\":1}");
+	assert_int_equal(prnew_parse(key, strlen(key), &p, &err), -EINVAL);
+	assert_true(str_utf8_valid(err.data, err.len));
+	buf_release(&err);
+}
+
 static void test_release_twice(void **s)
 {
 	struct prnew p;
@@ -234,6 +262,7 @@ int main(void)
 	    cmocka_unit_test(test_shapes),
 	    cmocka_unit_test(test_bundle_errors),
 	    cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(test_unknown_key_is_quoted_safely),
 	    cmocka_unit_test(test_release_twice),
 	};
 
