@@ -41,6 +41,7 @@ broken="broken orphan loop-a loop-b selfish conflict"
 }
 
 @test "a broken bottle's resolved.json is EIO and its error file says why" {
+	ALLOWED_LOG="^bottlefs: open '/bottles/[a-z-]+/resolved.json': bottle "
 	for b in $broken; do
 		expect_errno EIO read "$MNT/bottles/$b/resolved.json"
 		diff <(cat "$MNT/bottles/$b/error") <(cat "$EXP/$b.error"; [ -n "$(tail -c1 "$EXP/$b.error")" ] && echo)
@@ -60,6 +61,7 @@ broken="broken orphan loop-a loop-b selfish conflict"
 }
 
 @test "an edited manifest is seen on the next read" {
+	ALLOWED_LOG="^bottlefs: open '/bottles/dev/resolved.json': bottle 'net': "
 	cat "$MNT/bottles/net/resolved.json" >/dev/null
 	sed -i 's/^agent_provider:.*$//' "$T/bottles/net.md"
 	printf -- '---\nextends: base\nenv: {LIVE_EDIT: "yes"}\n---\nlive\n' >"$T/bottles/net.md"

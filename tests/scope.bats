@@ -139,6 +139,7 @@ deny_dir() {
 }
 
 @test "a malformed write is EINVAL at close() and sends nothing" {
+	ALLOWED_LOG="^bottlefs: write '/forge/alice/dotfiles/(issues/2/(state|title|comments/new)|pulls/new)': "
 	[ "$(write_close "$MNT/$D/issues/2/state" $'reopened\n')" = EINVAL ]
 	[ "$(write_close "$MNT/$D/issues/2/title" '')" = EINVAL ]
 	[ "$(write_close "$MNT/$D/pulls/new" 'not json')" = EINVAL ]
@@ -158,6 +159,7 @@ deny_dir() {
 }
 
 @test "the forge's refusal reaches close() as EACCES, its failure as EIO" {
+	ALLOWED_LOG="^bottlefs: write '/forge/alice/dotfiles/issues/2/comments/new': POST .*: (403 forbidden|500 internal server error)"
 	PRISM_ALLOW='Unable to match the returned status code'
 	faults '[{"method": "POST", "path": "/issues/2/comments$", "status": 403, "body": ""}]'
 	[ "$(write_close "$MNT/$D/issues/2/comments/new" $'refused\n')" = EACCES ]
@@ -216,6 +218,7 @@ PY
 }
 
 @test "done: a bad status is EINVAL and queues nothing" {
+	ALLOWED_LOG="^bottlefs: write '/done': done: status must be success, failure or blocked"
 	[ "$(write_close "$MNT/done" $'finished\nall good\n')" = EINVAL ]
 	[ "$(write_close "$MNT/done" '{"status": "ok"}')" = EINVAL ]
 	[ -z "$(ls "$T/queue" 2>/dev/null)" ]

@@ -150,6 +150,7 @@ R=forge/alice/dotfiles
 }
 
 @test "a hung forge fails a read with EIO within the timeout" {
+	ALLOWED_LOG="^bottlefs: stat '/forge/alice/website/issues/1': GET .*: timed out\$"
 	# alice/website was never read here, so nothing is cached.
 	faults '[{"path": "/issues/1$", "hang": true}]'
 	start=$(date +%s)
@@ -161,6 +162,7 @@ R=forge/alice/dotfiles
 }
 
 @test "a forge that refuses the token gives EACCES" {
+	ALLOWED_LOG="^bottlefs: stat '/forge/alice/website/issues/2': GET .*: 401 unauthorized"
 	# Gitea's spec declares no 401 for this path; the double sends one on purpose.
 	PRISM_ALLOW='Unable to match the returned status code'
 	faults '[{"path": "/website/issues/2$", "status": 401, "body": "{\"message\":\"invalid username, password or token\",\"url\":\"x\"}"}]'
