@@ -4,6 +4,7 @@
  * The description rendering lives in render.c.
  */
 #include "forge/forge.h"
+#include "util/jsontext.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -149,8 +150,7 @@ int forge_comment_copy(struct forge_comment *dst, const struct forge_comment *sr
 char *forge_capabilities_json(const struct forge_capabilities *caps)
 {
 	json_t *o;
-	char *text = NULL, *out = NULL;
-	size_t n;
+	char *out;
 
 	/* Keys in a fixed order so the file is byte-stable across mounts. */
 	o = json_pack("{s:s, s:I, s:b, s:b, s:b, s:I}", "name", caps->name ? caps->name : "",
@@ -160,17 +160,7 @@ char *forge_capabilities_json(const struct forge_capabilities *caps)
 		      "max_page_size", (json_int_t)caps->max_page_size);
 	if (!o)
 		return NULL;
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	out = json_text(o);
 	json_decref(o);
-	if (!text)
-		return NULL;
-	n = strlen(text);
-	out = malloc(n + 2);
-	if (out) {
-		memcpy(out, text, n);
-		out[n] = '\n';
-		out[n + 1] = '\0';
-	}
-	free(text);
 	return out;
 }

@@ -1,4 +1,5 @@
 #include "state/done.h"
+#include "util/jsontext.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -247,28 +248,16 @@ void done_signal_release(struct done_signal *s)
 
 char *done_signal_text(const struct done_signal *s)
 {
-	const char *name;
 	json_t *j;
-	char *text, *with_nl = NULL;
-	size_t n;
+	char *text;
 
 	if (!s || (unsigned)s->status > DONE_BLOCKED)
 		return NULL;
-	name = done_status_name(s->status);
-	j = json_pack("{s:s, s:s}", "status", name, "summary", s->summary ? s->summary : "");
+	j = json_pack("{s:s, s:s}", "status", done_status_name(s->status), "summary",
+		      s->summary ? s->summary : "");
 	if (!j)
 		return NULL;
-	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	text = json_text(j);
 	json_decref(j);
-	if (!text)
-		return NULL;
-	n = strlen(text);
-	with_nl = realloc(text, n + 2);
-	if (!with_nl) {
-		free(text);
-		return NULL;
-	}
-	with_nl[n] = '\n';
-	with_nl[n + 1] = '\0';
-	return with_nl;
+	return text;
 }

@@ -1,4 +1,5 @@
 #include "state/queue.h"
+#include "util/jsontext.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -106,8 +107,8 @@ static int write_all(int fd, const char *p, size_t n)
 static char *item_json(const struct queue_item *it, const char *when)
 {
 	json_t *j, *prs;
-	char *text, *nl;
-	size_t i, n;
+	char *text;
+	size_t i;
 
 	prs = json_array();
 	for (i = 0; prs && i < it->n_prs; i++) {
@@ -124,19 +125,9 @@ static char *item_json(const struct queue_item *it, const char *when)
 		      "pull_requests", prs);
 	if (!j)
 		return NULL;
-	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	text = json_text(j);
 	json_decref(j);
-	if (!text)
-		return NULL;
-	n = strlen(text);
-	nl = realloc(text, n + 2);
-	if (!nl) {
-		free(text);
-		return NULL;
-	}
-	nl[n] = '\n';
-	nl[n + 1] = '\0';
-	return nl;
+	return text;
 }
 
 /* Renames without replacing; falls back to link+unlink where RENAME_NOREPLACE is unknown. */

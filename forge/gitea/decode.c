@@ -4,6 +4,7 @@
  * object never escapes.
  */
 #include "forge/gitea/decode.h"
+#include "util/jsontext.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -227,21 +228,11 @@ out:
 /* The object re-serialised for issue.json / pr.json, ending "\n". */
 static int dump(json_t *o, char **out, struct buf *err)
 {
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	size_t n;
-	char *d;
+	char *text = json_text(o);
 
 	if (!text)
 		return fail(err, -ENOMEM, "out of memory");
-	n = strlen(text);
-	d = realloc(text, n + 2);
-	if (!d) {
-		free(text);
-		return fail(err, -ENOMEM, "out of memory");
-	}
-	d[n] = '\n';
-	d[n + 1] = '\0';
-	*out = d;
+	*out = text;
 	return 0;
 }
 

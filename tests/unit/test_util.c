@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "util/buf.h"
+#include "util/jsontext.h"
 #include "util/map.h"
 #include "util/str.h"
 
@@ -107,6 +108,19 @@ static void test_map(void **s)
 	assert_null(map_del(&m, "k500"));
 	assert_int_equal(m.count, 999);
 	map_release(&m);
+}
+
+static void test_json_text(void **s)
+{
+	json_t *j = json_pack("{s:i, s:s}", "b", 1, "a", "x");
+	char *t;
+
+	(void)s;
+	t = json_text(j);
+	/* Insertion order, two spaces, and the final newline every file has. */
+	assert_string_equal(t, "{\n  \"b\": 1,\n  \"a\": \"x\"\n}\n");
+	free(t);
+	json_decref(j);
 }
 
 int main(void)
