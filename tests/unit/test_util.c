@@ -128,7 +128,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_buf_max), cmocka_unit_test(test_buf_printf_steal),
 	    cmocka_unit_test(test_numbers), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_map),
+	    cmocka_unit_test(test_map), cmocka_unit_test(test_json_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
