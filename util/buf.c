@@ -122,3 +122,15 @@ char *buf_steal(struct buf *b, size_t *len)
 	b->cap = 0;
 	return p;
 }
+
+int buf_fail(struct buf *err, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		buf_vprintf(err, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}

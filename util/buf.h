@@ -42,6 +42,13 @@ int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/*
+ * The optional-reason idiom (STYLE habit 2): appends the formatted reason
+ * to err when err is not NULL, and returns r, so a caller can write
+ * `return buf_fail(err, -EIO, "...", ...);`.
+ */
+int buf_fail(struct buf *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Borrowed view, always NUL-terminated ("" when empty). */
 const char *buf_cstr(const struct buf *b);
 

@@ -15,20 +15,6 @@
 
 #include "util/str.h"
 
-static int fail(struct buf *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct buf *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		buf_vprintf(err, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /*
  * Counts the values in text the cheap way (separators and openers outside
  * strings) so the parse is refused before jansson allocates for them.
@@ -64,10 +50,10 @@ static int load(const char *text, size_t len, json_t **root, struct buf *err)
 	json_t *j;
 
 	if (len == 0)
-		return fail(err, -EIO, "empty response where json was expected");
+		return buf_fail(err, -EIO, "empty response where json was expected");
 	if (count_values(text, len) > GITEA_DECODE_MAX_VALUES)
-		return fail(err, -EIO, "response has more than %zu json values",
-			    GITEA_DECODE_MAX_VALUES);
+		return buf_fail(err, -EIO, "response has more than %zu json values",
+				GITEA_DECODE_MAX_VALUES);
 	/*
 	 * jansson rejects invalid UTF-8, lone surrogates, \u0000 and nesting
 	 * deeper than its parser limit, so every string we keep is clean text.
@@ -75,13 +61,13 @@ static int load(const char *text, size_t len, json_t **root, struct buf *err)
 	j = json_loadb(text, len, 0, &je);
 	if (!j) {
 		if (len && (text[0] == '<' || (unsigned char)text[0] > 0x7f))
-			return fail(err, -EIO, "response is not json (html or binary?)");
+			return buf_fail(err, -EIO, "response is not json (html or binary?)");
 		/* jansson may quote the offending input: keep the reason one printable line. */
 		for (char *c = je.text; *c; c++)
 			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
 				*c = '?';
-		return fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
-			    je.position);
+		return buf_fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
+				je.position);
 	}
 	*root = j;
 	return 0;
@@ -97,16 +83,16 @@ static int get_str(json_t *o, const char *key, bool required, const char *dflt, 
 
 	if (!v || json_is_null(v)) {
 		if (required)
-			return fail(err, -EIO, "key '%s' is missing", key);
+			return buf_fail(err, -EIO, "key '%s' is missing", key);
 		s = dflt;
 	} else if (!json_is_string(v)) {
-		return fail(err, -EIO, "key '%s' is not a string", key);
+		return buf_fail(err, -EIO, "key '%s' is not a string", key);
 	} else {
 		s = json_string_value(v);
 	}
 	d = str_dup(s);
 	if (s && !d)
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	*out = d;
 	return 0;
 }
@@ -119,15 +105,15 @@ static int get_u64(json_t *o, const char *key, bool required, uint64_t min, uint
 
 	if (!v || json_is_null(v)) {
 		if (required)
-			return fail(err, -EIO, "key '%s' is missing", key);
+			return buf_fail(err, -EIO, "key '%s' is missing", key);
 		*out = 0;
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return fail(err, -EIO, "key '%s' is not an integer", key);
+		return buf_fail(err, -EIO, "key '%s' is not an integer", key);
 	x = json_integer_value(v);
 	if (x < 0 || (uint64_t)x < min)
-		return fail(err, -EIO, "key '%s' is out of range", key);
+		return buf_fail(err, -EIO, "key '%s' is out of range", key);
 	*out = (uint64_t)x;
 	return 0;
 }
@@ -141,7 +127,7 @@ static int get_bool(json_t *o, const char *key, bool *out, struct buf *err)
 		return 0;
 	}
 	if (!json_is_boolean(v))
-		return fail(err, -EIO, "key '%s' is not a boolean", key);
+		return buf_fail(err, -EIO, "key '%s' is not a boolean", key);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -159,7 +145,7 @@ static int get_obj(json_t *o, const char *key, json_t **out, struct buf *err)
 		return 0;
 	}
 	if (!json_is_object(v))
-		return fail(err, -EIO, "key '%s' is not an object", key);
+		return buf_fail(err, -EIO, "key '%s' is not an object", key);
 	*out = v;
 	return 0;
 }
@@ -175,7 +161,7 @@ static int get_nested_str(json_t *o, const char *key, const char *sub, const cha
 		return r;
 	if (!inner) {
 		*out = str_dup(dflt);
-		return dflt && !*out ? fail(err, -ENOMEM, "out of memory") : 0;
+		return dflt && !*out ? buf_fail(err, -ENOMEM, "out of memory") : 0;
 	}
 	r = get_str(inner, sub, false, dflt, out, err);
 	if (r < 0 && err)
@@ -196,16 +182,16 @@ static int get_labels(json_t *o, char ***out, size_t *n_out, struct buf *err)
 		return 0;
 	}
 	if (!json_is_array(v))
-		return fail(err, -EIO, "key 'labels' is not an array");
+		return buf_fail(err, -EIO, "key 'labels' is not an array");
 	if (json_array_size(v)) {
 		labels = calloc(json_array_size(v), sizeof(*labels));
 		if (!labels)
-			return fail(err, -ENOMEM, "out of memory");
+			return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(v, i, e)
 	{
 		if (!json_is_object(e)) {
-			r = fail(err, -EIO, "label %zu is not an object", i);
+			r = buf_fail(err, -EIO, "label %zu is not an object", i);
 			goto out;
 		}
 		r = get_str(e, "name", true, NULL, &labels[n], err);
@@ -231,7 +217,7 @@ static int dump(json_t *o, char **out, struct buf *err)
 	char *text = json_text(o);
 
 	if (!text)
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	*out = text;
 	return 0;
 }
@@ -245,7 +231,7 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 
 	memset(&t, 0, sizeof(t));
 	if (!json_is_object(o))
-		return fail(err, -EIO, "%s is not an object", pulls ? "pull request" : "issue");
+		return buf_fail(err, -EIO, "%s is not an object", pulls ? "pull request" : "issue");
 	if ((r = get_u64(o, "number", true, 1, &t.number, err)) < 0 ||
 	    (r = get_str(o, "title", true, NULL, &t.title, err)) < 0 ||
 	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
@@ -313,7 +299,7 @@ static int load_array(const char *text, size_t len, json_t **root, struct buf *e
 		return r;
 	if (!json_is_array(*root)) {
 		json_decref(*root);
-		return fail(err, -EIO, "response is not a json array");
+		return buf_fail(err, -EIO, "response is not a json array");
 	}
 	return 0;
 }
@@ -331,7 +317,7 @@ int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
 	if (json_array_size(root)) {
 		l.v = calloc(json_array_size(root), sizeof(*l.v));
 		if (!l.v) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 	}
@@ -381,7 +367,7 @@ static int decode_comment_obj(json_t *o, uint64_t issue, struct forge_comment *o
 
 	memset(&t, 0, sizeof(t));
 	if (!json_is_object(o))
-		return fail(err, -EIO, "comment is not an object");
+		return buf_fail(err, -EIO, "comment is not an object");
 	if ((r = get_u64(o, "id", true, 1, &t.id, err)) < 0 ||
 	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
 	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
@@ -434,7 +420,7 @@ int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
 	if (json_array_size(root)) {
 		l.v = calloc(json_array_size(root), sizeof(*l.v));
 		if (!l.v) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 	}
@@ -467,14 +453,14 @@ int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list 
 	if (json_array_size(root)) {
 		l.v = calloc(json_array_size(root), sizeof(*l.v));
 		if (!l.v) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 	}
 	json_array_foreach(root, i, e)
 	{
 		if (!json_is_object(e)) {
-			r = fail(err, -EIO, "repository %zu is not an object", i);
+			r = buf_fail(err, -EIO, "repository %zu is not an object", i);
 			goto out;
 		}
 		r = get_str(e, "name", true, NULL, &l.v[l.n], err);

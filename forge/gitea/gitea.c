@@ -46,37 +46,24 @@ static uint64_t deadline_of(struct gitea *g)
 	return http_now_ms() + g->timeout_ms;
 }
 
-static int fail(struct buf *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct buf *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		buf_vprintf(err, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* Owner and repository names reach a URL path: refuse what cannot be one. */
 static int check_name(const char *s, const char *what, struct buf *err)
 {
 	size_t i, n = s ? strlen(s) : 0;
 
 	if (n == 0)
-		return fail(err, -EINVAL, "%s name is empty", what);
+		return buf_fail(err, -EINVAL, "%s name is empty", what);
 	if (n > GITEA_NAME_MAX)
-		return fail(err, -EINVAL, "%s name is too long", what);
+		return buf_fail(err, -EINVAL, "%s name is too long", what);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '/' || c == '\\' || c < 0x20 || c == 0x7f)
-			return fail(err, -EINVAL, "%s name contains '/' or a control byte", what);
+			return buf_fail(err, -EINVAL, "%s name contains '/' or a control byte",
+					what);
 	}
 	if (strcmp(s, ".") == 0 || strstr(s, ".."))
-		return fail(err, -EINVAL, "%s name '%s' contains '..'", what, s);
+		return buf_fail(err, -EINVAL, "%s name '%s' contains '..'", what, s);
 	return 0;
 }
 
@@ -215,15 +202,16 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 				goto out;
 		}
 		if (got && next > GITEA_MAX_PAGES)
-			r = fail(err, -EIO, "'%s': more than %d pages", prefix, GITEA_MAX_PAGES);
+			r = buf_fail(err, -EIO, "'%s': more than %d pages", prefix,
+				     GITEA_MAX_PAGES);
 		goto out;
 	}
 	total = first.total;
 	if (total <= per_page)
 		goto out;
 	if (per_page == 0) {
-		r = fail(err, -EIO, "'%s': page 1 is empty but x-total-count is %llu", prefix,
-			 (unsigned long long)total);
+		r = buf_fail(err, -EIO, "'%s': page 1 is empty but x-total-count is %llu", prefix,
+			     (unsigned long long)total);
 		goto out;
 	}
 	next = 2;
@@ -231,8 +219,8 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 		uint64_t want = (total + per_page - 1) / per_page;
 
 		if (want > GITEA_MAX_PAGES) {
-			r = fail(err, -EIO, "'%s': %llu items is more than %d pages", prefix,
-				 (unsigned long long)total, GITEA_MAX_PAGES);
+			r = buf_fail(err, -EIO, "'%s': %llu items is more than %d pages", prefix,
+				     (unsigned long long)total, GITEA_MAX_PAGES);
 			goto out;
 		}
 		pages = (size_t)want;
@@ -242,7 +230,7 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 		qs = calloc(batch, sizeof(*qs));
 		paths = calloc(batch, sizeof(*paths));
 		if (!qs || !paths) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		for (i = 0; i < batch; i++) {
@@ -250,7 +238,7 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 				goto out;
 			paths[i] = buf_steal(&path, NULL);
 			if (!paths[i]) {
-				r = fail(err, -ENOMEM, "out of memory");
+				r = buf_fail(err, -ENOMEM, "out of memory");
 				goto out;
 			}
 			qs[i].method = HTTP_GET;
@@ -278,7 +266,7 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 	}
 out:
 	if (r == -E2BIG)
-		r = fail(err, -EIO, "'%s': path too long", prefix);
+		r = buf_fail(err, -EIO, "'%s': path too long", prefix);
 	for (i = 0; qs && paths && i < batch; i++) {
 		http_req_release(&qs[i]);
 		free(paths[i]);
@@ -323,7 +311,7 @@ static int issue_page(void *accp, const char *text, size_t len, size_t *n_items,
 	v = realloc(acc->l.v, (acc->l.n + page.n + 1) * sizeof(*v));
 	if (!v) {
 		forge_issue_list_release(&page);
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	acc->l.v = v;
 	for (i = 0; i < page.n; i++) {
@@ -364,7 +352,7 @@ static int comment_page(void *accp, const char *text, size_t len, size_t *n_item
 	v = realloc(acc->l.v, (acc->l.n + page.n + 1) * sizeof(*v));
 	if (!v) {
 		forge_comment_list_release(&page);
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	acc->l.v = v;
 	for (i = 0; i < page.n; i++) {
@@ -396,7 +384,7 @@ static int name_page(void *accp, const char *text, size_t len, size_t *n_items, 
 	v = realloc(acc->v, (acc->n + page.n + 1) * sizeof(*v));
 	if (!v) {
 		forge_name_list_release(&page);
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	acc->v = v;
 	for (i = 0; i < page.n; i++) {
@@ -433,7 +421,7 @@ static int gitea_list_repos(struct forge *f, const char *owner, struct forge_nam
 	if (!r)
 		r = buf_printf(&prefix, "/repos?limit=%d", GITEA_PAGE_LIMIT);
 	if (r < 0) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r = fetch_all_pages(G(f), prefix.data, name_page, &acc, deadline_of(G(f)), err);
@@ -476,7 +464,7 @@ static int gitea_list_issues(struct forge *f, const char *owner, const char *rep
 	if (!r)
 		r = add_since(&prefix, since);
 	if (r < 0) {
-		r = fail(err, -EINVAL, "list query for '%s/%s' is too long", owner, repo);
+		r = buf_fail(err, -EINVAL, "list query for '%s/%s' is too long", owner, repo);
 		goto out;
 	}
 	r = fetch_all_pages(G(f), prefix.data, issue_page, &acc, deadline_of(G(f)), err);
@@ -500,12 +488,12 @@ static int get_numbered(struct gitea *g, const char *owner, const char *repo, co
 
 	memset(q, 0, sizeof(*q));
 	if (number == 0)
-		return fail(err, -EINVAL, "issue number 0 in '%s/%s'", owner, repo);
+		return buf_fail(err, -EINVAL, "issue number 0 in '%s/%s'", owner, repo);
 	r = repo_path(path, owner, repo);
 	if (!r)
 		r = buf_printf(path, "/%s/%llu%s", kind, (unsigned long long)number, suffix);
 	if (r < 0)
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	return run_one(g, q, HTTP_GET, path->data, NULL, deadline, err);
 }
 
@@ -531,8 +519,8 @@ static int gitea_get_issue(struct forge *f, const char *owner, const char *repo,
 	if (it.is_pull) {
 		/* Issues and pull requests are different objects in the tree. */
 		forge_issue_release(&it);
-		r = fail(err, -ENOENT, "'%s/%s#%llu' is a pull request, not an issue", owner, repo,
-			 (unsigned long long)number);
+		r = buf_fail(err, -ENOENT, "'%s/%s#%llu' is a pull request, not an issue", owner,
+			     repo, (unsigned long long)number);
 		goto out;
 	}
 	*out = it;
@@ -582,8 +570,8 @@ static int comments_500(struct gitea *g, const char *owner, const char *repo, ui
 	http_req_release(&probe);
 	buf_release(&path);
 	if (pr == -ENOENT)
-		return fail(err, -ENOENT, " ('%s/%s#%llu' does not exist)", owner, repo,
-			    (unsigned long long)number);
+		return buf_fail(err, -ENOENT, " ('%s/%s#%llu' does not exist)", owner, repo,
+				(unsigned long long)number);
 	return r;
 }
 
@@ -630,7 +618,7 @@ static int gitea_list_repo_comments(struct forge *f, const char *owner, const ch
 	if (!r)
 		r = add_since(&prefix, since);
 	if (r < 0) {
-		r = fail(err, -EINVAL, "comment query for '%s/%s' is too long", owner, repo);
+		r = buf_fail(err, -EINVAL, "comment query for '%s/%s' is too long", owner, repo);
 		goto out;
 	}
 	r = fetch_all_pages(G(f), prefix.data, comment_page, &acc, deadline_of(G(f)), err);
@@ -659,10 +647,10 @@ static int gitea_get_diff(struct forge *f, const char *owner, const char *repo, 
 	if (r == 0) {
 		r = buf_append(out, q.body.data, q.body.len);
 		if (r == -E2BIG)
-			r = fail(err, -EIO, "diff of '%s/%s#%llu' is too large", owner, repo,
-				 (unsigned long long)number);
+			r = buf_fail(err, -EIO, "diff of '%s/%s#%llu' is too large", owner, repo,
+				     (unsigned long long)number);
 		else if (r < 0)
-			r = fail(err, r, "out of memory");
+			r = buf_fail(err, r, "out of memory");
 	}
 	http_req_release(&q);
 	buf_release(&path);
@@ -689,9 +677,9 @@ static int add_str(json_t *o, const char *key, const char *v, struct buf *err)
 		return 0;
 	s = json_string(v);
 	if (!s)
-		return fail(err, -EINVAL, "'%s' is not valid utf-8", key);
+		return buf_fail(err, -EINVAL, "'%s' is not valid utf-8", key);
 	if (json_object_set_new(o, key, s) < 0)
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -714,10 +702,10 @@ static int gitea_post_comment(struct forge *f, const char *owner, const char *re
 	if (r < 0)
 		return r;
 	if (number == 0 || !body)
-		return fail(err, -EINVAL, "comment needs an issue number and a body");
+		return buf_fail(err, -EINVAL, "comment needs an issue number and a body");
 	o = json_object();
 	if (!o) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((r = add_str(o, "body", body, err)) < 0)
@@ -725,14 +713,14 @@ static int gitea_post_comment(struct forge *f, const char *owner, const char *re
 	text = json_text(o);
 	o = NULL;
 	if (!text) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r = repo_path(&path, owner, repo);
 	if (!r)
 		r = buf_printf(&path, "/issues/%llu/comments", (unsigned long long)number);
 	if (r < 0) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r = run_one(G(f), &q, HTTP_POST, path.data, text, deadline, err);
@@ -752,7 +740,7 @@ static int gitea_post_comment(struct forge *f, const char *owner, const char *re
 
 		if (!c.body || !c.author || !c.created_at || !c.updated_at) {
 			forge_comment_release(&c);
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		*out = c;
@@ -781,18 +769,18 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 	if (r < 0)
 		return r;
 	if (number == 0)
-		return fail(err, -EINVAL, "issue number 0 in '%s/%s'", owner, repo);
+		return buf_fail(err, -EINVAL, "issue number 0 in '%s/%s'", owner, repo);
 	if (patch->state && !valid_state(patch->state))
-		return fail(err, -EINVAL, "state must be 'open' or 'closed'");
+		return buf_fail(err, -EINVAL, "state must be 'open' or 'closed'");
 	r = repo_path(&path, owner, repo);
 	if (!r)
 		r = buf_printf(&path, "/issues/%llu", (unsigned long long)number);
 	if (r < 0)
-		return fail(err, -ENOMEM, "out of memory");
+		return buf_fail(err, -ENOMEM, "out of memory");
 	if (patch->title || patch->body || patch->state) {
 		o = json_object();
 		if (!o) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		if ((r = add_str(o, "title", patch->title, err)) < 0 ||
@@ -802,7 +790,7 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 		text = json_text(o);
 		o = NULL;
 		if (!text) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		/* Gitea answers 201 with the issue; any 2xx is success. */
@@ -818,15 +806,15 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 		labels = json_array();
 		o = json_object();
 		if (!labels || !o) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		for (i = 0; i < patch->n_labels; i++) {
 			json_t *s = patch->labels[i] ? json_string(patch->labels[i]) : NULL;
 
 			if (!s) {
-				r = fail(err, -EINVAL, "label %zu is missing or not valid utf-8",
-					 i);
+				r = buf_fail(err, -EINVAL,
+					     "label %zu is missing or not valid utf-8", i);
 				goto out;
 			}
 			json_array_append_new(labels, s);
@@ -836,7 +824,7 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 		text = json_text(o);
 		o = NULL;
 		if (!text || buf_puts(&path, "/labels") < 0) {
-			r = fail(err, -ENOMEM, "out of memory");
+			r = buf_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		r = run_one(G(f), &q, HTTP_PUT, path.data, text, deadline, err);
@@ -878,14 +866,14 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 		return r;
 	if (!req->title || !req->head || !req->base || !req->title[0] || !req->head[0] ||
 	    !req->base[0])
-		return fail(err, -EINVAL, "pull request needs a title, head and base");
+		return buf_fail(err, -EINVAL, "pull request needs a title, head and base");
 	gitea_capabilities(f, &caps);
 	r = forge_render_description_err(&caps, req, &desc, err);
 	if (r < 0)
 		goto out;
 	o = json_object();
 	if (!o) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((r = add_str(o, "title", req->title, err)) < 0 ||
@@ -899,7 +887,7 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 	if (!r)
 		r = buf_puts(&path, "/pulls");
 	if (r < 0) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r = run_one(G(f), &q, HTTP_POST, path.data, text, deadline_of(G(f)), err);
@@ -908,9 +896,9 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 	r = gitea_decode_pull(q.body.data, q.body.len, &pr, &why);
 	if (r < 0) {
 		/* Created, but we cannot say which number: a resend gets 409. */
-		r = fail(err, -EIO,
-			 "pull request created in '%s/%s' but its number is unreadable: %s", owner,
-			 repo, buf_cstr(&why));
+		r = buf_fail(err, -EIO,
+			     "pull request created in '%s/%s' but its number is unreadable: %s",
+			     owner, repo, buf_cstr(&why));
 		goto out;
 	}
 	*number = pr.number;
@@ -933,7 +921,7 @@ static int gitea_push_branch(struct forge *f, const char *owner, const char *rep
 	(void)repo;
 	(void)branch;
 	/* Branches arrive by git push, which is outside this adapter. */
-	return fail(err, -ENOTSUP, "the gitea adapter does not push branches");
+	return buf_fail(err, -ENOTSUP, "the gitea adapter does not push branches");
 }
 
 static int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo,
@@ -949,16 +937,16 @@ static int gitea_update_pr_status(struct forge *f, const char *owner, const char
 	if (r < 0)
 		return r;
 	if (number == 0)
-		return fail(err, -EINVAL, "pull request number 0 in '%s/%s'", owner, repo);
+		return buf_fail(err, -EINVAL, "pull request number 0 in '%s/%s'", owner, repo);
 	if (!state || !valid_state(state))
-		return fail(err, -EINVAL, "state must be 'open' or 'closed'");
+		return buf_fail(err, -EINVAL, "state must be 'open' or 'closed'");
 	o = json_pack("{s:s}", "state", state);
 	text = json_text(o);
 	r = text ? repo_path(&path, owner, repo) : -ENOMEM;
 	if (!r)
 		r = buf_printf(&path, "/pulls/%llu", (unsigned long long)number);
 	if (r < 0) {
-		r = fail(err, -ENOMEM, "out of memory");
+		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	r = run_one(G(f), &q, HTTP_PATCH, path.data, text, deadline_of(G(f)), err);
@@ -1002,7 +990,7 @@ struct forge *gitea_new(const struct gitea_options *opt, struct buf *err)
 
 	g = calloc(1, sizeof(*g));
 	if (!g) {
-		fail(err, -ENOMEM, "out of memory");
+		buf_fail(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	g->base.ops = &gitea_ops;
