@@ -51,6 +51,7 @@ struct forge_issue {
 	size_t n_labels;
 	uint64_t n_comments; /* the object's own comment count */
 	char *updated_at;    /* RFC 3339, as sent */
+	char *created_at;    /* RFC 3339, as sent ("" when the forge sent none) */
 	bool is_pull;	     /* a pull request (true for every get_pull result) */
 	/* Pull requests only (NULL/false otherwise). */
 	char *head;
@@ -152,6 +153,19 @@ struct forge_ops {
 	/* The unified diff of a PR, appended to out. */
 	int (*get_diff)(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			struct buf *out, struct buf *err);
+	/*
+	 * The login of the user the adapter acts as (its token's), in *login
+	 * (new). Learned from the forge once and kept. -EACCES without a
+	 * token the forge accepts.
+	 */
+	int (*whoami)(struct forge *f, char **login, struct buf *err);
+	/*
+	 * The highest issue or pull request number the repository has (0
+	 * when it has none). Issues and pull requests share one sequence that
+	 * only grows, so anything created after this call has a greater one.
+	 */
+	int (*max_number)(struct forge *f, const char *owner, const char *repo, uint64_t *out,
+			  struct buf *err);
 
 	/* Writes (the Forge Adapter Contract). */
 	int (*create_pr)(struct forge *f, const char *owner, const char *repo,
