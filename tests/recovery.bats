@@ -81,8 +81,10 @@ kill_daemon_when_hung() {
 @test "killed after journaling, before sending: posted once on restart" {
 	unmount_bfs
 	# The state a kill leaves between journaling and sending: a pending entry.
-	sqlite3 "$T/state.db" "INSERT INTO journal (kind, owner, repo, number, payload, status, created, updated)
-		VALUES ('comment', 'alice', 'dotfiles', 2, 'journaled never sent', 'pending', strftime('%s','now'), strftime('%s','now'));"
+	sqlite3 "$T/state.db" "INSERT INTO journal (kind, owner, repo, number, payload, status, created, updated,
+		assign_owner, assign_repo, assign_issue)
+		VALUES ('comment', 'alice', 'dotfiles', 2, 'journaled never sent', 'pending', strftime('%s','now'), strftime('%s','now'),
+		'alice', 'dotfiles', 2);"
 	mount_bfs --assign alice/dotfiles#2
 	[ "$(count_body "journaled never sent")" -eq 1 ]
 	unmount_bfs

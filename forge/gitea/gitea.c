@@ -705,48 +705,6 @@ static int gitea_whoami(struct forge *f, char **login, struct buf *err)
 	return 0;
 }
 
-/*
- * The issue list without a type is issues and pull requests together,
- * newest created first (FACTS.md), so its first page holds the highest
- * number; the maximum of the page is taken rather than its first item, in
- * case an imported item was created out of order.
- */
-static int gitea_max_number(struct forge *f, const char *owner, const char *repo, uint64_t *out,
-			    struct buf *err)
-{
-	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096);
-	struct forge_issue_list l = {NULL, 0};
-	struct http_req q;
-	uint64_t max = 0;
-	size_t i;
-	int r = check_repo(owner, repo, err);
-
-	memset(&q, 0, sizeof(q));
-	if (r < 0)
-		return r;
-	r = repo_path(&path, owner, repo);
-	if (!r)
-		r = buf_printf(&path, "/issues?state=all&limit=%d&page=1", GITEA_PAGE_LIMIT);
-	if (r < 0)
-		return buf_fail(err, -ENOMEM, "out of memory");
-	r = run_one(G(f), &q, HTTP_GET, path.data, NULL, deadline_of(G(f)), err);
-	if (r == 0) {
-		r = gitea_decode_issue_list(q.body.data, q.body.len, false, &l, &why);
-		if (r < 0)
-			r = decode_fail(err, &q, &why, r);
-	}
-	for (i = 0; r == 0 && i < l.n; i++)
-		if (l.v[i].number > max)
-			max = l.v[i].number;
-	if (r == 0)
-		*out = max;
-	forge_issue_list_release(&l);
-	http_req_release(&q);
-	buf_release(&path);
-	buf_release(&why);
-	return r;
-}
-
 /* ---- writes ---------------------------------------------------------- */
 
 /* Compact JSON text of o (new), or NULL. Takes o. */
@@ -939,9 +897,51 @@ static void gitea_capabilities(struct forge *f, struct forge_capabilities *out)
 	out->max_page_size = GITEA_PAGE_LIMIT;
 }
 
-static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
-			   const struct forge_pr_request *req, uint64_t *number, struct buf *err)
+/*
+ * The issue list without a type is issues and pull requests together,
+ * newest created first (FACTS.md), so its first page holds the highest
+ * number; the maximum of the page is taken rather than its first item, in
+ * case an imported item was created out of order.
+ */
+static int max_number(struct gitea *g, const char *owner, const char *repo, uint64_t deadline,
+		      uint64_t *out, struct buf *err)
 {
+	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096);
+	struct forge_issue_list l = {NULL, 0};
+	struct http_req q;
+	uint64_t max = 0;
+	size_t i;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	r = repo_path(&path, owner, repo);
+	if (!r)
+		r = buf_printf(&path, "/issues?state=all&limit=%d&page=1", GITEA_PAGE_LIMIT);
+	if (r < 0)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	r = run_one(g, &q, HTTP_GET, path.data, NULL, deadline, err);
+	if (r == 0) {
+		r = gitea_decode_issue_list(q.body.data, q.body.len, false, &l, &why);
+		if (r < 0)
+			r = decode_fail(err, &q, &why, r);
+	}
+	for (i = 0; r == 0 && i < l.n; i++)
+		if (l.v[i].number > max)
+			max = l.v[i].number;
+	if (r == 0)
+		*out = max;
+	forge_issue_list_release(&l);
+	http_req_release(&q);
+	buf_release(&path);
+	buf_release(&why);
+	return r;
+}
+
+static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
+			   const struct forge_pr_request *req, forge_floor_fn floor_cb,
+			   void *floor_ud, uint64_t *number, struct buf *err)
+{
+	uint64_t deadline = deadline_of(G(f)), max = 0;
 	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096),
 		   desc = BUF_INIT(GITEA_MAX_DESCRIPTION_LEN + 1);
 	struct forge_capabilities caps;
@@ -980,7 +980,13 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = run_one(G(f), &q, HTTP_POST, path.data, text, deadline_of(G(f)), err);
+	/* The floor comes from the same deadline: the whole call stays within timeout_ms. */
+	if (floor_cb && max_number(G(f), owner, repo, deadline, &max, NULL) == 0) {
+		r = floor_cb(floor_ud, max);
+		if (r != 0)
+			goto out;
+	}
+	r = run_one(G(f), &q, HTTP_POST, path.data, text, deadline, err);
 	if (r < 0)
 		goto out;
 	r = gitea_decode_pull(q.body.data, q.body.len, &pr, &why);
@@ -1066,7 +1072,6 @@ static const struct forge_ops gitea_ops = {
     .list_repo_comments = gitea_list_repo_comments,
     .get_diff = gitea_get_diff,
     .whoami = gitea_whoami,
-    .max_number = gitea_max_number,
     .create_pr = gitea_create_pr,
     .push_branch = gitea_push_branch,
     .post_comment = gitea_post_comment,
