@@ -955,8 +955,12 @@ int writes_recover(struct writes *w, struct buf *err)
 		/* Another assignment's write waits for a daemon holding that assignment. */
 		if (!own_entry(w->opt.scope, e))
 			continue;
-		snprintf(j.at, sizeof(j.at), "%s/%s#%llu (recovered)", e->owner, e->repo,
-			 (unsigned long long)e->number);
+		if (strcmp(e->kind, "create_pr") == 0)
+			snprintf(j.at, sizeof(j.at), "%s/%s/pulls/new (recovered)", e->owner,
+				 e->repo);
+		else
+			snprintf(j.at, sizeof(j.at), "%s/%s#%llu (recovered)", e->owner, e->repo,
+				 (unsigned long long)e->number);
 		r = recover_one(&rc, e, &j.forge_id, answer, sizeof(answer), &why);
 		if (r == -EIO) {
 			/* The forge is still away: leave it for the next start. */
