@@ -587,7 +587,8 @@ static bool same_assignment(const struct journal_entry *a, const struct journal_
 /*
  * 0 when e's target is in its assignment's scope: the assigned issue, or a
  * pull request the state store lists for the assignment. -EACCES (with
- * the reason) when not, other -errno when the store failed.
+ * the reason) when not. A state store that fails is -EIO, like a forge
+ * that does: the entry waits for the next start instead of being failed.
  */
 static int target_in_scope(struct writes *w, const struct journal_entry *e, struct buf *why)
 {
@@ -601,7 +602,7 @@ static int target_in_scope(struct writes *w, const struct journal_entry *e, stru
 		r = state_pr_list(w->opt.state, e->assign_owner, e->assign_repo, e->assign_issue,
 				  &prs, &n);
 		if (r < 0)
-			return buf_fail(why, r, "cannot read the assignment's pull requests: %s",
+			return buf_fail(why, -EIO, "cannot read the assignment's pull requests: %s",
 					strerror(-r));
 		for (i = 0; i < n && prs[i] != e->number; i++)
 			;
@@ -633,7 +634,7 @@ static int comment_is_ours(struct recovery *rc, const struct journal_entry *e,
 		return 0;
 	r = state_journal_claims(rc->w->opt.state, "comment", e->owner, e->repo, c->id, e->id,
 				 NULL);
-	return r < 0 ? r : r == 0;
+	return r < 0 ? -EIO : r == 0;
 }
 
 /* A comment whose answer never came: claimed when it is there (above), else posted. */
@@ -656,8 +657,10 @@ static int recover_comment(struct recovery *rc, const struct journal_entry *e, u
 		return r;
 	for (i = 0; i < cl.n; i++) {
 		r = comment_is_ours(rc, e, &cl.v[i], login);
-		if (r < 0)
+		if (r < 0) {
+			r = buf_fail(why, r, "cannot read the journal");
 			goto out;
+		}
 		if (r == 1) {
 			*forge_id = cl.v[i].id;
 			snprintf(answer, size, "comment %llu (found on the forge)",
@@ -808,7 +811,7 @@ static int recover_pull(struct recovery *rc, const struct journal_entry *e, uint
 		buf_reset(&why_not);
 		v = strcmp(x->title, p.title) == 0 ? pull_verdict(rc, e, x, login, &why_not) : 0;
 		if (v < 0) {
-			r = buf_fail(why, v, "cannot read the journal: %s", strerror(-v));
+			r = buf_fail(why, -EIO, "cannot read the journal: %s", strerror(-v));
 		} else if (v == 1) {
 			claimable++;
 			number = x->number;
