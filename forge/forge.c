@@ -34,6 +34,7 @@ void forge_issue_release(struct forge_issue *i)
 		free(i->labels[k]);
 	free(i->labels);
 	free(i->updated_at);
+	free(i->created_at);
 	free(i->head);
 	free(i->base);
 	free(i->json);
@@ -109,7 +110,8 @@ int forge_issue_copy(struct forge_issue *dst, const struct forge_issue *src)
 	t.merged = src->merged;
 	if (!dup_field(&t.title, src->title) || !dup_field(&t.body, src->body) ||
 	    !dup_field(&t.state, src->state) || !dup_field(&t.author, src->author) ||
-	    !dup_field(&t.updated_at, src->updated_at) || !dup_field(&t.head, src->head) ||
+	    !dup_field(&t.updated_at, src->updated_at) ||
+	    !dup_field(&t.created_at, src->created_at) || !dup_field(&t.head, src->head) ||
 	    !dup_field(&t.base, src->base) || !dup_field(&t.json, src->json))
 		goto fail;
 	if (src->n_labels) {

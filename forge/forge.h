@@ -51,6 +51,7 @@ struct forge_issue {
 	size_t n_labels;
 	uint64_t n_comments; /* the object's own comment count */
 	char *updated_at;    /* RFC 3339, as sent */
+	char *created_at;    /* RFC 3339, as sent ("" when the forge sent none) */
 	bool is_pull;	     /* a pull request (true for every get_pull result) */
 	/* Pull requests only (NULL/false otherwise). */
 	char *head;
@@ -125,6 +126,9 @@ struct forge_capabilities {
 	size_t max_page_size; /* the forge's page limit (Gitea: 50) */
 };
 
+/* See create_pr. */
+typedef int (*forge_floor_fn)(void *ud, uint64_t max_number);
+
 struct forge_ops {
 	/* Reads. */
 	int (*list_repos)(struct forge *f, const char *owner, struct forge_name_list *out,
@@ -152,10 +156,30 @@ struct forge_ops {
 	/* The unified diff of a PR, appended to out. */
 	int (*get_diff)(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			struct buf *out, struct buf *err);
+	/*
+	 * The login of the user the adapter acts as (its token's), in *login
+	 * (new). Learned from the forge once and kept. -EACCES without a
+	 * token the forge accepts.
+	 */
+	int (*whoami)(struct forge *f, char **login, struct buf *err);
 
-	/* Writes (the Forge Adapter Contract). */
+	/*
+	 * Writes (the Forge Adapter Contract).
+	 *
+	 * create_pr: when floor_cb is not NULL, the adapter first learns the
+	 * highest issue or pull request number the repository has (0 when
+	 * none) and calls floor_cb(floor_ud, that number) just before it sends the
+	 * request, all under the operation's one deadline. Issues and pull
+	 * requests share one number sequence that only grows, so the pull
+	 * request this call opens has a greater number: crash recovery uses
+	 * that to tell it from one that existed before (fs/writes.c). A
+	 * non-zero return from floor_cb cancels the request (nothing is
+	 * sent) and is returned. When the number cannot be learnt, floor_cb
+	 * is not called and the request is sent anyway.
+	 */
 	int (*create_pr)(struct forge *f, const char *owner, const char *repo,
-			 const struct forge_pr_request *req, uint64_t *number, struct buf *err);
+			 const struct forge_pr_request *req, forge_floor_fn floor_cb,
+			 void *floor_ud, uint64_t *number, struct buf *err);
 	int (*push_branch)(struct forge *f, const char *owner, const char *repo, const char *branch,
 			   struct buf *err);
 	int (*post_comment)(struct forge *f, const char *owner, const char *repo, uint64_t number,

@@ -2,14 +2,18 @@
  * writes: everything a write through the mount does once the file is
  * closed (SPEC sections 3, 5 and 6), without FUSE.
  *
- * Every write is journaled in the state store before it is sent, marked
- * sending, then done or failed with the forge's answer, and logged in the
- * provenance log. A journal entry still pending or sending when the daemon
- * starts was never answered to the agent: writes_recover() finishes it
- * exactly once, looking on the forge first for a comment or pull request
- * that may have landed before the daemon died. A write whose failure was
- * reported at close() is marked failed and never resent (the agent owns
- * the retry); its content stays in the journal.
+ * Every write is journaled in the state store before it is sent, with
+ * the assignment it is made under, marked sending, then done or failed
+ * with the forge's answer and what the forge created (comment id, PR
+ * number), and logged in the provenance log. A journal entry still pending
+ * or sending when the daemon starts was never answered to the agent:
+ * writes_recover() finishes the entries of this mount's assignment, and
+ * only those, exactly once, looking on the forge first for a comment or
+ * pull request that may have landed before the daemon died and claiming
+ * it only when it is provably the write's (the token's own user made it,
+ * after the write, and nothing else accounts for it: see writes.c). A
+ * write whose failure was reported at close() is marked failed and never
+ * resent (the agent owns the retry); its content stays in the journal.
  *
  * Thread-safety: writes_commit may run on many threads; the modules below
  * are thread-safe and w->lock orders done signals.
@@ -50,7 +54,13 @@ void writes_free(struct writes *w); /* NULL-safe */
 int writes_commit(struct writes *w, const struct node *n, const char *data, size_t len,
 		  struct buf *reply, struct buf *err);
 
-/* Finishes journal entries left by a run that died. Returns how many, or -errno. */
+/*
+ * Finishes the journal entries a run of this mount's assignment left
+ * unanswered (done, or failed with the reason). Entries of other
+ * assignments are left for a daemon holding theirs; entries the forge
+ * could not be asked about (-EIO) stay for the next start, each named in
+ * err. Returns how many were finished, or -errno.
+ */
 int writes_recover(struct writes *w, struct buf *err);
 
 /* What /done shows: the signal that stands, or nothing. */

@@ -128,21 +128,36 @@ struct journal_walk {
 	bool unfinished;
 };
 
+/* A number, or JSON null when it is not set. New reference. */
+static json_t *json_number_or_null(bool set, uint64_t v)
+{
+	return set ? json_integer((json_int_t)v) : json_null();
+}
+
 static int journal_cb(void *ud, const struct journal_entry *e)
 {
 	struct journal_walk *w = ud;
+	struct buf assign = BUF_INIT(0);
 	char t[64];
 	json_t *j;
 
 	if (w->unfinished && e->status != JOURNAL_PENDING && e->status != JOURNAL_SENDING)
 		return 0;
 	rfc3339(e->created, t, sizeof(t));
-	j = json_pack("{s:I, s:s, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:s}", "id",
-		      (json_int_t)e->id, "status", journal_status_name(e->status), "kind",
+	/* The assignment as --assign spells it (null: a schema 1 row that has none). */
+	if (e->assign_owner && buf_printf(&assign, "%s/%s#%" PRIu64, e->assign_owner,
+					  e->assign_repo, e->assign_issue) < 0)
+		return -ENOMEM;
+	j = json_pack("{s:I, s:s, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
+		      "id", (json_int_t)e->id, "status", journal_status_name(e->status), "kind",
 		      json_text(e->kind), "owner", json_text(e->owner), "repo", json_text(e->repo),
 		      "number", (json_int_t)e->number, "field", json_text(e->field), "payload",
 		      json_text(e->payload), "marker", json_text(e->marker), "answer",
-		      json_text(e->answer), "created", t);
+		      json_text(e->answer), "created", t, "assign",
+		      json_text(e->assign_owner ? buf_cstr(&assign) : NULL), "forge_id",
+		      json_number_or_null(e->forge_id != 0, e->forge_id), "floor",
+		      json_number_or_null(e->has_floor, e->floor));
+	buf_release(&assign);
 	return print_json(w->out, j);
 }
 

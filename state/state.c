@@ -51,6 +51,48 @@ static const char schema_v1[] =
     "CREATE TABLE cache ("
     " key TEXT PRIMARY KEY, data BLOB NOT NULL, fetched_ms INTEGER NOT NULL, tag TEXT);";
 
+/*
+ * Version 2: a journal entry says which assignment it was made under (so a
+ * daemon finishes only its own assignment's writes), what the forge created
+ * for it (forge_id: comment id or PR number, instead of parsing the answer
+ * text), and for a pull request the highest number the repository had
+ * before it was sent (floor). A fresh file gets version 1 and then this, so
+ * a new and a migrated database have the same schema.
+ *
+ * Rows written by version 1 keep everything they had. forge_id is filled
+ * from the answers version 1 wrote ("comment N", "pull N") so the comments
+ * and pull requests they account for stay claimed. An unfinished version 1
+ * row has no assignment; it gets one only when its target says whose it is
+ * without doubt: a patch, comment or done on an item that no assignment
+ * lists as one of its pull requests can only have been written by a mount
+ * assigned that very issue (scope allowed nothing else). Every other
+ * unfinished version 1 row (a pull request, whose repository many
+ * assignments share, or a write to a pull request) is marked failed with
+ * the reason, and never sent.
+ */
+static const char migrate_v2[] =
+    "ALTER TABLE journal ADD COLUMN assign_owner TEXT;"
+    "ALTER TABLE journal ADD COLUMN assign_repo TEXT;"
+    "ALTER TABLE journal ADD COLUMN assign_issue INTEGER;"
+    "ALTER TABLE journal ADD COLUMN forge_id INTEGER;"
+    "ALTER TABLE journal ADD COLUMN floor INTEGER;"
+    "CREATE INDEX journal_forge_id ON journal (owner, repo, kind, forge_id)"
+    " WHERE forge_id IS NOT NULL;"
+    "CREATE INDEX pulls_pr ON pulls (owner, repo, pr);"
+    "UPDATE journal SET forge_id = CAST(substr(answer, 9) AS INTEGER)"
+    " WHERE status = 'done' AND kind = 'comment' AND answer GLOB 'comment [1-9]*'"
+    " AND substr(answer, 9) NOT GLOB '*[^0-9]*' AND length(answer) <= 26;"
+    "UPDATE journal SET forge_id = CAST(substr(answer, 6) AS INTEGER)"
+    " WHERE status = 'done' AND kind = 'create_pr' AND answer GLOB 'pull [1-9]*'"
+    " AND substr(answer, 6) NOT GLOB '*[^0-9]*' AND length(answer) <= 23;"
+    "UPDATE journal SET assign_owner = owner, assign_repo = repo, assign_issue = number"
+    " WHERE status IN ('pending','sending') AND kind IN ('patch','comment','done')"
+    " AND number >= 1 AND NOT EXISTS (SELECT 1 FROM pulls p"
+    " WHERE p.owner = journal.owner AND p.repo = journal.repo AND p.pr = journal.number);"
+    "UPDATE journal SET status = 'failed', updated = CAST(strftime('%s','now') AS INTEGER),"
+    " answer = '" STATE_LEGACY_UNATTRIBUTED "'"
+    " WHERE status IN ('pending','sending') AND assign_owner IS NULL;";
+
 /* The one table from SQLite primary result codes to errno. */
 static const struct {
 	int rc;
@@ -268,6 +310,14 @@ static int migrate(struct state *st, int64_t *found)
 		r = exec(st, schema_v1);
 		if (r == 0)
 			r = exec(st, "PRAGMA user_version = 1");
+		if (r < 0)
+			goto out;
+		v = 1;
+	}
+	if (v == 1) {
+		r = exec(st, migrate_v2);
+		if (r == 0)
+			r = exec(st, "PRAGMA user_version = 2");
 		if (r < 0)
 			goto out;
 	}
@@ -516,22 +566,21 @@ int state_pr_add(struct state *st, const char *owner, const char *repo, uint64_t
 	return r;
 }
 
-int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_t issue,
-		  uint64_t **prs, size_t *n)
+/* Runs sql (owner, repo, k bound to ?1..?3) and collects its one integer column. */
+static int select_numbers(struct state *st, const char *sql, const char *owner, const char *repo,
+			  uint64_t k, uint64_t **out, size_t *n)
 {
 	sqlite3_stmt *s = NULL;
 	uint64_t *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 	int r, rc;
 
-	if (!key_ok(owner, repo, issue))
+	if (!key_ok(owner, repo, k))
 		return -EINVAL;
 	lock(st);
-	r = prepare(
-	    st, "SELECT pr FROM pulls WHERE owner = ?1 AND repo = ?2 AND issue = ?3 ORDER BY pr",
-	    &s);
+	r = prepare(st, sql, &s);
 	if (r == 0)
-		r = bind_key(st, s, owner, repo, issue);
+		r = bind_key(st, s, owner, repo, k);
 	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (len == cap) {
 			cap = cap ? cap * 2 : 8;
@@ -552,9 +601,25 @@ int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_
 		free(v);
 		return r;
 	}
-	*prs = v;
+	*out = v;
 	*n = len;
 	return 0;
+}
+
+int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		  uint64_t **prs, size_t *n)
+{
+	return select_numbers(
+	    st, "SELECT pr FROM pulls WHERE owner = ?1 AND repo = ?2 AND issue = ?3 ORDER BY pr",
+	    owner, repo, issue, prs, n);
+}
+
+int state_pr_holders(struct state *st, const char *owner, const char *repo, uint64_t pr,
+		     uint64_t **issues, size_t *n)
+{
+	return select_numbers(
+	    st, "SELECT issue FROM pulls WHERE owner = ?1 AND repo = ?2 AND pr = ?3 ORDER BY issue",
+	    owner, repo, pr, issues, n);
 }
 
 static const char *const status_names[] = {"pending", "sending", "done", "failed"};
@@ -586,14 +651,21 @@ int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *
 	int r;
 
 	if (!e || !e->kind || !*e->kind || !e->owner || !e->repo || !e->payload ||
-	    e->number > INT64_MAX)
+	    e->number > INT64_MAX || e->forge_id > INT64_MAX ||
+	    (e->has_floor && e->floor > INT64_MAX))
 		return -EINVAL;
+	/* An assignment is all three parts or none. */
+	if (e->assign_owner || e->assign_repo || e->assign_issue) {
+		if (!key_ok(e->assign_owner, e->assign_repo, e->assign_issue))
+			return -EINVAL;
+	}
 	lock(st);
 	r = prepare(
 	    st,
 	    "INSERT INTO journal (kind, owner, repo, number, field, payload, marker, status,"
-	    " answer, created, updated)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', NULL, ?8, ?9)",
+	    " answer, created, updated, assign_owner, assign_repo, assign_issue, forge_id, floor)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', NULL, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14)",
 	    &s);
 	if (r == 0)
 		r = bind_text(st, s, 1, e->kind);
@@ -613,6 +685,16 @@ int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *
 		r = bind_i64(st, s, 8, e->created ? e->created : now);
 	if (r == 0)
 		r = bind_i64(st, s, 9, now);
+	if (r == 0)
+		r = bind_text(st, s, 10, e->assign_owner);
+	if (r == 0)
+		r = bind_text(st, s, 11, e->assign_repo);
+	if (r == 0 && e->assign_owner)
+		r = bind_i64(st, s, 12, (int64_t)e->assign_issue);
+	if (r == 0 && e->forge_id)
+		r = bind_i64(st, s, 13, (int64_t)e->forge_id);
+	if (r == 0 && e->has_floor)
+		r = bind_i64(st, s, 14, (int64_t)e->floor);
 	/* Autocommit with synchronous=FULL: the WAL is fsynced before step returns. */
 	if (r == 0)
 		r = step_done(st, s);
@@ -623,16 +705,20 @@ int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *
 	return r;
 }
 
-int state_journal_set(struct state *st, int64_t id, enum journal_status status, const char *answer)
+/* One UPDATE of entry id; forge_id 0 leaves the column as it is. */
+static int journal_update(struct state *st, int64_t id, enum journal_status status,
+			  const char *answer, uint64_t forge_id)
 {
 	const char *name = journal_status_name(status);
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if (!name)
+	if (!name || forge_id > INT64_MAX)
 		return -EINVAL;
 	lock(st);
-	r = prepare(st, "UPDATE journal SET status = ?2, answer = ?3, updated = ?4 WHERE id = ?1",
+	r = prepare(st,
+		    "UPDATE journal SET status = ?2, answer = ?3, updated = ?4,"
+		    " forge_id = coalesce(?5, forge_id) WHERE id = ?1",
 		    &s);
 	if (r == 0)
 		r = bind_i64(st, s, 1, id);
@@ -642,6 +728,8 @@ int state_journal_set(struct state *st, int64_t id, enum journal_status status, 
 		r = bind_text(st, s, 3, answer);
 	if (r == 0)
 		r = bind_i64(st, s, 4, (int64_t)time(NULL));
+	if (r == 0 && forge_id)
+		r = bind_i64(st, s, 5, (int64_t)forge_id);
 	if (r == 0)
 		r = step_done(st, s);
 	if (r == 0 && sqlite3_changes(st->db) == 0)
@@ -649,6 +737,81 @@ int state_journal_set(struct state *st, int64_t id, enum journal_status status, 
 	sqlite3_finalize(s);
 	unlock(st);
 	return r;
+}
+
+int state_journal_set(struct state *st, int64_t id, enum journal_status status, const char *answer)
+{
+	return journal_update(st, id, status, answer, 0);
+}
+
+int state_journal_finish(struct state *st, int64_t id, enum journal_status status,
+			 const char *answer, uint64_t forge_id)
+{
+	return journal_update(st, id, status, answer, forge_id);
+}
+
+int state_journal_set_floor(struct state *st, int64_t id, uint64_t floor)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (floor > INT64_MAX)
+		return -EINVAL;
+	lock(st);
+	r = prepare(st, "UPDATE journal SET floor = ?2 WHERE id = ?1", &s);
+	if (r == 0)
+		r = bind_i64(st, s, 1, id);
+	if (r == 0)
+		r = bind_i64(st, s, 2, (int64_t)floor);
+	if (r == 0)
+		r = step_done(st, s);
+	if (r == 0 && sqlite3_changes(st->db) == 0)
+		r = -ENOENT;
+	sqlite3_finalize(s);
+	unlock(st);
+	return r;
+}
+
+int state_journal_claims(struct state *st, const char *kind, const char *owner, const char *repo,
+			 uint64_t forge_id, int64_t except_id, int64_t *by)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t first = 0;
+	int r, rc, count = 0;
+
+	if (!kind || !owner || !repo || forge_id < 1 || forge_id > INT64_MAX)
+		return -EINVAL;
+	lock(st);
+	r = prepare(st,
+		    "SELECT count(*), min(id) FROM journal WHERE owner = ?1 AND repo = ?2"
+		    " AND kind = ?3 AND forge_id = ?4 AND id != ?5",
+		    &s);
+	if (r == 0)
+		r = bind_text(st, s, 1, owner);
+	if (r == 0)
+		r = bind_text(st, s, 2, repo);
+	if (r == 0)
+		r = bind_text(st, s, 3, kind);
+	if (r == 0)
+		r = bind_i64(st, s, 4, (int64_t)forge_id);
+	if (r == 0)
+		r = bind_i64(st, s, 5, except_id);
+	if (r == 0) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			count = sqlite3_column_int(s, 0);
+			first = sqlite3_column_int64(s, 1);
+		} else {
+			r = state_errno(st->db, rc);
+		}
+	}
+	sqlite3_finalize(s);
+	unlock(st);
+	if (r < 0)
+		return r;
+	if (by)
+		*by = first;
+	return count;
 }
 
 void state_journal_entry_release(struct journal_entry *e)
@@ -662,6 +825,8 @@ void state_journal_entry_release(struct journal_entry *e)
 	free(e->payload);
 	free(e->marker);
 	free(e->answer);
+	free(e->assign_owner);
+	free(e->assign_repo);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -675,7 +840,8 @@ void state_journal_list_free(struct journal_entry *v, size_t n)
 }
 
 #define JOURNAL_COLUMNS                                                                            \
-	"id, kind, owner, repo, number, field, payload, marker, status, answer, created"
+	"id, kind, owner, repo, number, field, payload, marker, status, answer, created,"          \
+	" assign_owner, assign_repo, assign_issue, forge_id, floor"
 
 /* Fills *e from a row of JOURNAL_COLUMNS; on failure e holds nothing. */
 static int journal_row(sqlite3_stmt *s, struct journal_entry *e)
@@ -701,7 +867,18 @@ static int journal_row(sqlite3_stmt *s, struct journal_entry *e)
 		r = status_from_name(col_str(s, 8), &t.status);
 	if (r == 0)
 		r = col_dup(s, 9, &t.answer);
+	if (r == 0)
+		r = col_dup(s, 11, &t.assign_owner);
+	if (r == 0)
+		r = col_dup(s, 12, &t.assign_repo);
+	t.assign_issue = (uint64_t)sqlite3_column_int64(s, 13);
+	t.forge_id = (uint64_t)sqlite3_column_int64(s, 14);
+	t.has_floor = sqlite3_column_type(s, 15) != SQLITE_NULL;
+	t.floor = t.has_floor ? (uint64_t)sqlite3_column_int64(s, 15) : 0;
 	if (r == 0 && (!t.kind || !t.owner || !t.repo || !t.payload))
+		r = -EBADMSG;
+	/* An assignment is all three parts or none (a hand-edited row may break that). */
+	if (r == 0 && (!t.assign_owner != !t.assign_repo || (t.assign_owner && !t.assign_issue)))
 		r = -EBADMSG;
 	if (r < 0) {
 		state_journal_entry_release(&t);

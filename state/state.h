@@ -12,7 +12,8 @@
  * return" relies on), foreign keys on, busy_timeout 5 s (the `bottlefs
  * state` subcommand may open the same file while the daemon runs), schema
  * versioned with PRAGMA user_version (STATE_SCHEMA_VERSION; a newer file is
- * refused with -EPROTO). state_open creates missing parent directories with
+ * refused with -EPROTO; an older one is migrated in place, in one
+ * transaction, keeping its rows). state_open creates missing parent directories with
  * mode 0700 and the database file with mode 0600; an existing file with
  * group or world bits is tightened to 0600, because the journal keeps what
  * the agent wrote. SQLite gives the -wal and -shm files the database's mode.
@@ -45,13 +46,23 @@
 #ifndef BOTTLEFS_STATE_H
 #define BOTTLEFS_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "util/buf.h"
 
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
+
+/*
+ * The answer of an unfinished journal row written by schema version 1 that
+ * the migration to version 2 marks failed: it had no assignment and its
+ * target does not tell whose it was without doubt (state.c, migrate_v2).
+ */
+#define STATE_LEGACY_UNATTRIBUTED                                                                  \
+	"not finished: journaled by a bottlefs that did not record the assignment of a write,"     \
+	" and this write cannot be attributed to one without doubt; nothing was sent again"
 
 struct state;
 
@@ -90,6 +101,13 @@ int state_pr_add(struct state *st, const char *owner, const char *repo, uint64_t
 /* *prs is a new array (NULL when *n is 0), ascending. */
 int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_t issue,
 		  uint64_t **prs, size_t *n);
+/*
+ * The assignments (their issue numbers in owner/repo) whose lists hold pull
+ * request pr: who opened it, as far as this store knows. *issues is a new
+ * array (NULL when *n is 0), ascending.
+ */
+int state_pr_holders(struct state *st, const char *owner, const char *repo, uint64_t pr,
+		     uint64_t **issues, size_t *n);
 
 /* The write journal: each write is journaled before it is sent. */
 enum journal_status { JOURNAL_PENDING, JOURNAL_SENDING, JOURNAL_DONE, JOURNAL_FAILED };
@@ -104,16 +122,47 @@ struct journal_entry {
 	enum journal_status status;
 	char *answer;	 /* forge's answer summary, may be NULL */
 	int64_t created; /* unix seconds */
+	/*
+	 * The assignment (owner/repo#issue) the write was made under: only a
+	 * daemon holding that assignment finishes it. NULL/NULL/0 for a row
+	 * nobody may finish (finished rows from schema version 1).
+	 */
+	char *assign_owner, *assign_repo;
+	uint64_t assign_issue;
+	/* What the forge created for the write: comment id or PR number; 0 none (yet). */
+	uint64_t forge_id;
+	/*
+	 * create_pr: the highest issue or PR number the repository had just
+	 * before the request was sent (has_floor false: unknown). A pull
+	 * request this write opened has a greater number.
+	 */
+	bool has_floor;
+	uint64_t floor;
 };
 /*
- * Journals e (kind, owner, repo, payload required; e->id and e->status are
- * ignored: the new entry is PENDING; e->created 0 means now) and writes the
- * new id. The transaction is committed with synchronous=FULL before this
- * returns, so the entry survives a crash right after.
+ * Journals e (kind, owner, repo, payload required; the assignment is all
+ * of assign_owner, assign_repo, assign_issue >= 1 or none of them; e->id
+ * and e->status are ignored: the new entry is PENDING; e->created 0 means
+ * now) and writes the new id. The transaction is committed with
+ * synchronous=FULL before this returns, so the entry survives a crash
+ * right after.
  */
 int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *id);
 /* Any status may follow any other; answer (may be NULL) replaces the old one. -ENOENT. */
 int state_journal_set(struct state *st, int64_t id, enum journal_status status, const char *answer);
+/* The same, and records forge_id (0 keeps the one recorded) in the same statement. */
+int state_journal_finish(struct state *st, int64_t id, enum journal_status status,
+			 const char *answer, uint64_t forge_id);
+/* Records the floor of entry id (see struct journal_entry). -ENOENT. */
+int state_journal_set_floor(struct state *st, int64_t id, uint64_t floor);
+/*
+ * How many entries of this kind in owner/repo, other than except_id,
+ * recorded forge_id as what the forge created for them: a forge object
+ * with a count above 0 is accounted for and may not be claimed again.
+ * *by (may be NULL) gets the oldest such entry's id, 0 when none.
+ */
+int state_journal_claims(struct state *st, const char *kind, const char *owner, const char *repo,
+			 uint64_t forge_id, int64_t except_id, int64_t *by);
 /* PENDING or SENDING entries, oldest first; *v new (NULL when *n is 0). */
 int state_journal_unfinished(struct state *st, struct journal_entry **v, size_t *n);
 /* Fills *out (new strings; release with state_journal_entry_release). -ENOENT. */

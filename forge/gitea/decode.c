@@ -239,7 +239,8 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
 	    (r = get_labels(o, &t.labels, &t.n_labels, err)) < 0 ||
 	    (r = get_u64(o, "comments", false, 0, &t.n_comments, err)) < 0 ||
-	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0)
+	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
+	    (r = get_str(o, "created_at", false, "", &t.created_at, err)) < 0)
 		goto fail;
 	if (pulls) {
 		t.is_pull = true;
@@ -437,6 +438,28 @@ int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
 out:
 	forge_comment_list_release(&l);
 	json_decref(root);
+	return r;
+}
+
+int gitea_decode_user(const char *text, size_t len, char **login, struct buf *err)
+{
+	json_t *root;
+	char *l = NULL;
+	int r = load(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	if (!json_is_object(root))
+		r = buf_fail(err, -EIO, "user is not an object");
+	else
+		r = get_str(root, "login", true, NULL, &l, err);
+	if (r == 0 && !*l) {
+		free(l);
+		r = buf_fail(err, -EIO, "key 'login' is empty");
+	}
+	json_decref(root);
+	if (r == 0)
+		*login = l;
 	return r;
 }
 

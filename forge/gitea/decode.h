@@ -10,7 +10,7 @@
  * success and are new (release them with the forge.h _release functions).
  *
  * Required keys: issue and pull: number (integer >= 1), title, state;
- * comment: id (integer >= 1); repository: name. Every other key may be
+ * comment: id (integer >= 1); repository: name; user: login (non-empty). Every other key may be
  * missing or null: body/title strings become "", user becomes author "",
  * labels and assignees become empty, comments 0.
  *
@@ -52,6 +52,8 @@ int gitea_decode_comment(const char *text, size_t len, uint64_t issue, struct fo
 			 struct buf *err);
 int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
 			      struct forge_comment_list *out, struct buf *err);
+/* One user from GET /user: its login (new, non-empty; required). */
+int gitea_decode_user(const char *text, size_t len, char **login, struct buf *err);
 /* An array from GET /users/{owner}/repos: the repositories' names. */
 int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
 			   struct buf *err);

@@ -9,6 +9,7 @@
 #include "forge/gitea/gitea.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct gitea {
 	struct forge base; /* first: struct forge * <-> struct gitea * */
 	struct http *http; /* thread-safe on its own */
 	unsigned timeout_ms;
+	pthread_mutex_t lock; /* guards login */
+	char *login;	      /* the token's user once GET /user answered; lock */
 };
 
 static struct gitea *G(struct forge *f)
@@ -657,6 +660,51 @@ static int gitea_get_diff(struct forge *f, const char *owner, const char *repo, 
 	return r;
 }
 
+/*
+ * GET /user once: a token belongs to one user for the adapter's whole
+ * life, so the answer is kept. Two threads asking first may both ask; the
+ * first answer stored wins (they are the same).
+ */
+static int gitea_whoami(struct forge *f, char **login, struct buf *err)
+{
+	struct gitea *g = G(f);
+	struct buf why = BUF_INIT(4096);
+	struct http_req q;
+	char *l = NULL, *copy = NULL;
+	int r;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->login)
+		copy = str_dup(g->login);
+	pthread_mutex_unlock(&g->lock);
+	if (copy) {
+		*login = copy;
+		return 0;
+	}
+	r = run_one(g, &q, HTTP_GET, "/api/v1/user", NULL, deadline_of(g), err);
+	if (r == 0) {
+		r = gitea_decode_user(q.body.data, q.body.len, &l, &why);
+		if (r < 0)
+			r = decode_fail(err, &q, &why, r);
+	}
+	http_req_release(&q);
+	buf_release(&why);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&g->lock);
+	if (!g->login) {
+		g->login = l;
+		l = NULL;
+	}
+	copy = str_dup(g->login);
+	pthread_mutex_unlock(&g->lock);
+	free(l);
+	if (!copy)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	*login = copy;
+	return 0;
+}
+
 /* ---- writes ---------------------------------------------------------- */
 
 /* Compact JSON text of o (new), or NULL. Takes o. */
@@ -849,9 +897,51 @@ static void gitea_capabilities(struct forge *f, struct forge_capabilities *out)
 	out->max_page_size = GITEA_PAGE_LIMIT;
 }
 
-static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
-			   const struct forge_pr_request *req, uint64_t *number, struct buf *err)
+/*
+ * The issue list without a type is issues and pull requests together,
+ * newest created first (FACTS.md), so its first page holds the highest
+ * number; the maximum of the page is taken rather than its first item, in
+ * case an imported item was created out of order.
+ */
+static int max_number(struct gitea *g, const char *owner, const char *repo, uint64_t deadline,
+		      uint64_t *out, struct buf *err)
 {
+	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096);
+	struct forge_issue_list l = {NULL, 0};
+	struct http_req q;
+	uint64_t max = 0;
+	size_t i;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	r = repo_path(&path, owner, repo);
+	if (!r)
+		r = buf_printf(&path, "/issues?state=all&limit=%d&page=1", GITEA_PAGE_LIMIT);
+	if (r < 0)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	r = run_one(g, &q, HTTP_GET, path.data, NULL, deadline, err);
+	if (r == 0) {
+		r = gitea_decode_issue_list(q.body.data, q.body.len, false, &l, &why);
+		if (r < 0)
+			r = decode_fail(err, &q, &why, r);
+	}
+	for (i = 0; r == 0 && i < l.n; i++)
+		if (l.v[i].number > max)
+			max = l.v[i].number;
+	if (r == 0)
+		*out = max;
+	forge_issue_list_release(&l);
+	http_req_release(&q);
+	buf_release(&path);
+	buf_release(&why);
+	return r;
+}
+
+static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
+			   const struct forge_pr_request *req, forge_floor_fn floor_cb,
+			   void *floor_ud, uint64_t *number, struct buf *err)
+{
+	uint64_t deadline = deadline_of(G(f)), max = 0;
 	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096),
 		   desc = BUF_INIT(GITEA_MAX_DESCRIPTION_LEN + 1);
 	struct forge_capabilities caps;
@@ -890,7 +980,13 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = run_one(G(f), &q, HTTP_POST, path.data, text, deadline_of(G(f)), err);
+	/* The floor comes from the same deadline: the whole call stays within timeout_ms. */
+	if (floor_cb && max_number(G(f), owner, repo, deadline, &max, NULL) == 0) {
+		r = floor_cb(floor_ud, max);
+		if (r != 0)
+			goto out;
+	}
+	r = run_one(G(f), &q, HTTP_POST, path.data, text, deadline, err);
 	if (r < 0)
 		goto out;
 	r = gitea_decode_pull(q.body.data, q.body.len, &pr, &why);
@@ -962,6 +1058,8 @@ static void gitea_free(struct forge *f)
 	struct gitea *g = G(f);
 
 	http_free(g->http);
+	pthread_mutex_destroy(&g->lock);
+	free(g->login);
 	free(g);
 }
 
@@ -973,6 +1071,7 @@ static const struct forge_ops gitea_ops = {
     .list_comments = gitea_list_comments,
     .list_repo_comments = gitea_list_repo_comments,
     .get_diff = gitea_get_diff,
+    .whoami = gitea_whoami,
     .create_pr = gitea_create_pr,
     .push_branch = gitea_push_branch,
     .post_comment = gitea_post_comment,
@@ -995,6 +1094,7 @@ struct forge *gitea_new(const struct gitea_options *opt, struct buf *err)
 	}
 	g->base.ops = &gitea_ops;
 	g->timeout_ms = timeout;
+	pthread_mutex_init(&g->lock, NULL);
 	memset(&ho, 0, sizeof(ho));
 	ho.base_url = opt->base_url;
 	ho.token = opt->token;
@@ -1004,6 +1104,7 @@ struct forge *gitea_new(const struct gitea_options *opt, struct buf *err)
 		ho.connect_timeout_ms = 1;
 	ho.max_body = opt->max_body;
 	if (http_new(&ho, &g->http, err) < 0) {
+		pthread_mutex_destroy(&g->lock);
 		free(g);
 		return NULL;
 	}

@@ -28,6 +28,11 @@
  * - create_pr: POST /pulls with the body from forge_render_description;
  *   never retried. update_pr_status: PATCH /pulls/{n}.
  * - push_branch: -ENOTSUP (branches arrive by git push).
+ * - whoami: GET /user once (scope read:user); the login is kept for the
+ *   adapter's life.
+ * - create_pr with a floor callback: first the highest number on page 1
+ *   of GET /issues?state=all (no type: issues and pull requests, newest
+ *   created first), then the callback, then the POST, in one deadline.
  * - Owner and repository names must be non-empty, at most 255 bytes, and
  *   free of '/', '\', "..", and control bytes (-EINVAL otherwise); every
  *   path segment is percent-encoded anyway.

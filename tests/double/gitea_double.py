@@ -836,7 +836,7 @@ def required_scope(method, path):
     level = "read" if method in ("GET", "HEAD") else "write"
     if path.startswith("/api/v1/settings/"):
         return None
-    if path.startswith("/api/v1/users/"):
+    if path.startswith("/api/v1/users/") or path == "/api/v1/user" or path.startswith("/api/v1/user/"):
         return level + ":user"
     if path.startswith("/api/v1/orgs/"):
         return level + ":organization"
@@ -1299,6 +1299,13 @@ class Api:
                                 "default_git_trees_per_page": 1000,
                                 "default_max_blob_size": 10485760,
                                 "default_max_response_size": 52428800})
+        if p == "/api/v1/user":
+            # the token's own user, with the fields only its owner sees
+            if m != "GET":
+                raise self.method_not_allowed()
+            if self.v.viewer is None:
+                raise self.h.err(401, "token is required")
+            return jreply(200, self.v.user(self.s.users[self.v.viewer["login"].lower()]))
         mt = re.match(r"^/api/v1/users/([^/]+)$", p)
         if mt:
             if m != "GET":

@@ -519,6 +519,31 @@ class AuthTest(DoubleTest):
                            headers={"Authorization": "token good-token"})
         self.assertEqual(st, 201)
 
+    def test_user_is_the_token_user(self):
+        # GET /user answers for the token's own user, as its owner sees it
+        for tok, login in (("good-token", "alice"), ("carol-token", "carol")):
+            st, _, u = self.d.get_json("/api/v1/user", headers={"Authorization": "token " + tok})
+            self.assertEqual(st, 200)
+            self.assertEqual(u["login"], login)
+            self.assertEqual(u["email"], "%s@example.com" % login)
+            self.assertTrue(u["active"])
+        if os.path.exists(SWAGGER):
+            with open(SWAGGER) as f:
+                props = set(json.load(f)["definitions"]["User"]["properties"])
+            self.assertEqual(set(u), props)
+        st, _, _ = self.d.req("GET", "/api/v1/user", headers={"Authorization": "token wrong"})
+        self.assertEqual(st, 401)
+        st, _, _ = self.d.req("GET", "/api/v1/user")
+        self.assertEqual(st, 401)
+        # the /user route group needs read:user
+        st, _, raw = self.d.req("GET", "/api/v1/user",
+                                headers={"Authorization": "token narrow-token"})
+        self.assertEqual(st, 403)
+        self.assertIn("required=[read:user]", json.loads(raw)["message"])
+        st, _, _ = self.d.req("POST", "/api/v1/user", {},
+                              headers={"Authorization": "token good-token"})
+        self.assertEqual(st, 405)
+
     def test_comment_author_is_token_user(self):
         st, _, raw = self.d.req("POST", "/api/v1/repos/alice/dotfiles/issues/2/comments",
                                 {"body": "from bob's collaborator"},
@@ -879,6 +904,8 @@ class PrismTest(DoubleTest):
                 ("GET", "/api/v1/users/acme", None, 200),
                 ("GET", R, None, 200),
                 ("GET", "/api/v1/users/alice", None, 200),
+                ("GET", "/api/v1/user", None, 200),
+                ("GET", R + "/issues?state=all&limit=50&page=1", None, 200),
                 ("GET", "/api/v1/repos/acme/widgets/issues?state=all&limit=50&page=2", None, 200),
                 ("GET", "/api/v1/repos/acme/widgets/issues?type=pulls&since=2026-01-01T00:00:00Z", None, 200),
                 ("GET", R + "/issues?labels=bug&state=closed&type=issues", None, 200),

@@ -55,6 +55,7 @@ static void test_issue_every_key(void **state)
 	assert_string_equal(it.labels[1], "good first issue");
 	assert_int_equal(it.n_comments, 3);
 	assert_string_equal(it.updated_at, "2025-01-03T03:04:05Z");
+	assert_string_equal(it.created_at, "2025-01-02T03:04:05Z");
 	assert_false(it.is_pull);
 	assert_null(it.head);
 	assert_null(it.base);
@@ -101,6 +102,7 @@ static void test_issue_missing_optional_keys(void **state)
 	assert_int_equal(it.number, 4);
 	assert_string_equal(it.body, "");
 	assert_string_equal(it.author, "");
+	assert_string_equal(it.created_at, "");
 	assert_int_equal(it.n_labels, 0);
 	assert_string_equal(it.json,
 			    "{\n  \"number\": 4,\n  \"title\": \"t\",\n  \"state\": \"open\"\n}\n");
@@ -153,6 +155,8 @@ static void test_issue_wrong_types(void **state)
 	expect_eio("{\"number\":1,\"title\":\"t\",\"state\":\"open\",\"comments\":\"3\"}",
 		   "'comments' is not an integer");
 	expect_eio("[{\"number\":1,\"title\":\"t\",\"state\":\"open\"}]", "issue is not an object");
+	expect_eio("{\"number\":1,\"title\":\"t\",\"state\":\"open\",\"created_at\":5}",
+		   "'created_at' is not a string");
 }
 
 static void test_non_json_html(void **state)
@@ -379,6 +383,31 @@ static void test_repo_list(void **state)
 	forge_name_list_release(&l);
 }
 
+/* GET /user: the login of the token's user, which must be there and not empty. */
+static void test_user(void **state)
+{
+	struct buf err = BUF_INIT(4096);
+	char *login = (char *)"untouched";
+
+	(void)state;
+	assert_int_equal(gitea_decode_user(L("{\"id\":2,\"login\":\"bob\",\"full_name\":\"B\","
+					     "\"email\":\"bob@example.com\",\"is_admin\":false}"),
+					   &login, &err),
+			 0);
+	assert_string_equal(login, "bob");
+	free(login);
+	login = (char *)"untouched";
+	assert_int_equal(gitea_decode_user(L("{\"id\":2}"), &login, &err), -EIO);
+	assert_non_null(strstr(buf_cstr(&err), "'login' is missing"));
+	assert_int_equal(gitea_decode_user(L("{\"login\":\"\"}"), &login, NULL), -EIO);
+	assert_int_equal(gitea_decode_user(L("{\"login\":null}"), &login, NULL), -EIO);
+	assert_int_equal(gitea_decode_user(L("{\"login\":7}"), &login, NULL), -EIO);
+	assert_int_equal(gitea_decode_user(L("[{\"login\":\"bob\"}]"), &login, NULL), -EIO);
+	assert_int_equal(gitea_decode_user(L("<html>"), &login, NULL), -EIO);
+	assert_string_equal(login, "untouched");
+	buf_release(&err);
+}
+
 /* A 10 MB array of tiny values: refused before jansson allocates for it. */
 static void test_huge_array_of_values(void **state)
 {
@@ -482,6 +511,7 @@ int main(void)
 	    cmocka_unit_test(test_comment_list_urls),
 	    cmocka_unit_test(test_single_comment),
 	    cmocka_unit_test(test_repo_list),
+	    cmocka_unit_test(test_user),
 	    cmocka_unit_test(test_huge_array_of_values),
 	    cmocka_unit_test(test_huge_array_of_issues),
 	    cmocka_unit_test(test_deep_nesting),

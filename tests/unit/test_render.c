@@ -467,8 +467,8 @@ static void test_capabilities_json(void **state)
 static void test_copy_and_release(void **state)
 {
 	char *labels[] = {"bug", "ui"};
-	struct forge_issue src = {5, "title", "body", "open", "me",   labels, 2,
-				  3, "2025",  true,   "feat", "main", true,   "{}\n"};
+	struct forge_issue src = {5,	  "title", "body", "open", "me",   labels, 2,	  3,
+				  "2025", "2024",  true,   "feat", "main", true,   "{}\n"};
 	struct forge_issue dst;
 	struct forge_comment c = {1, 5, "b", "a", "c", "u"}, cd;
 
@@ -479,6 +479,7 @@ static void test_copy_and_release(void **state)
 	assert_int_equal(dst.n_labels, 2);
 	assert_string_equal(dst.labels[1], "ui");
 	assert_string_equal(dst.head, "feat");
+	assert_string_equal(dst.created_at, "2024");
 	assert_true(dst.merged);
 	assert_string_equal(dst.json, "{}\n");
 	forge_issue_release(&dst);

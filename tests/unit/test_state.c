@@ -435,6 +435,210 @@ static void test_journal_survives_restart(void **state)
 	free(prs);
 }
 
+/* The columns schema 2 added: the assignment, what the forge created, the floor. */
+static void test_journal_assignment_forge_id_floor(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = open_ok(f);
+	struct journal_entry e = {0}, out;
+	int64_t a, b, c, by = -1;
+
+	e.kind = "create_pr";
+	e.owner = "alice";
+	e.repo = "dotfiles";
+	e.payload = "{}";
+	e.assign_owner = "alice";
+	e.assign_repo = "dotfiles";
+	e.assign_issue = 2;
+	assert_int_equal(state_journal_add(st, &e, &a), 0);
+	assert_int_equal(state_journal_get(st, a, &out), 0);
+	assert_string_equal(out.assign_owner, "alice");
+	assert_string_equal(out.assign_repo, "dotfiles");
+	assert_int_equal(out.assign_issue, 2);
+	assert_int_equal(out.forge_id, 0);
+	assert_false(out.has_floor);
+	state_journal_entry_release(&out);
+
+	/* A floor of 0 (an empty repository) is a floor, not "unknown". */
+	assert_int_equal(state_journal_set_floor(st, a, 0), 0);
+	assert_int_equal(state_journal_get(st, a, &out), 0);
+	assert_true(out.has_floor);
+	assert_int_equal(out.floor, 0);
+	state_journal_entry_release(&out);
+	assert_int_equal(state_journal_set_floor(st, a, 6), 0);
+	assert_int_equal(state_journal_set_floor(st, a + 100, 6), -ENOENT);
+
+	/* finish records the status, the answer and the forge's id at once. */
+	assert_int_equal(state_journal_finish(st, a, JOURNAL_DONE, "pull 13", 13), 0);
+	assert_int_equal(state_journal_get(st, a, &out), 0);
+	assert_int_equal(out.status, JOURNAL_DONE);
+	assert_string_equal(out.answer, "pull 13");
+	assert_int_equal(out.forge_id, 13);
+	assert_int_equal(out.floor, 6);
+	state_journal_entry_release(&out);
+	/* set (and finish with 0) keep the recorded id. */
+	assert_int_equal(state_journal_set(st, a, JOURNAL_DONE, "pull 13 (again)"), 0);
+	assert_int_equal(state_journal_finish(st, a, JOURNAL_DONE, "pull 13", 0), 0);
+	assert_int_equal(state_journal_get(st, a, &out), 0);
+	assert_int_equal(out.forge_id, 13);
+	state_journal_entry_release(&out);
+
+	/* Claims: by kind and repository, never counting the entry that asks. */
+	b = add_entry(st, "comment", 2, "hello");
+	assert_int_equal(state_journal_finish(st, b, JOURNAL_DONE, "comment 13", 13), 0);
+	c = add_entry(st, "create_pr", 0, "{}");
+	assert_int_equal(state_journal_claims(st, "create_pr", "alice", "dotfiles", 13, c, &by), 1);
+	assert_int_equal(by, a);
+	assert_int_equal(state_journal_claims(st, "create_pr", "alice", "dotfiles", 13, a, &by), 0);
+	assert_int_equal(by, 0);
+	assert_int_equal(state_journal_claims(st, "comment", "alice", "dotfiles", 13, c, NULL), 1);
+	assert_int_equal(state_journal_claims(st, "create_pr", "alice", "website", 13, c, NULL), 0);
+	assert_int_equal(state_journal_claims(st, "create_pr", "alice", "dotfiles", 14, c, NULL),
+			 0);
+	assert_int_equal(state_journal_claims(st, "create_pr", "alice", "dotfiles", 0, c, NULL),
+			 -EINVAL);
+
+	/* An assignment is whole or absent. */
+	memset(&e, 0, sizeof(e));
+	e.kind = "comment";
+	e.owner = "alice";
+	e.repo = "dotfiles";
+	e.number = 2;
+	e.payload = "x";
+	e.assign_owner = "alice";
+	assert_int_equal(state_journal_add(st, &e, &c), -EINVAL);
+	e.assign_repo = "dotfiles";
+	assert_int_equal(state_journal_add(st, &e, &c), -EINVAL);
+	e.assign_owner = NULL;
+	e.assign_repo = NULL;
+	e.assign_issue = 2;
+	assert_int_equal(state_journal_add(st, &e, &c), -EINVAL);
+}
+
+static void test_pr_holders(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = open_ok(f);
+	uint64_t *v = NULL;
+	size_t n = 9;
+
+	assert_int_equal(state_pr_holders(st, "acme", "widgets", 13, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_int_equal(state_pr_add(st, "acme", "widgets", 2, 13), 0);
+	assert_int_equal(state_pr_add(st, "acme", "widgets", 1, 13), 0);
+	assert_int_equal(state_pr_add(st, "acme", "widgets", 1, 14), 0);
+	assert_int_equal(state_pr_add(st, "acme", "gadgets", 3, 13), 0);
+	assert_int_equal(state_pr_holders(st, "acme", "widgets", 13, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0], 1);
+	assert_int_equal(v[1], 2);
+	free(v);
+	assert_int_equal(state_pr_holders(st, "acme", "widgets", 0, &v, &n), -EINVAL);
+}
+
+/* What a version 1 file looked like on disk (state.c schema_v1), with rows in it. */
+static const char v1_file[] =
+    "CREATE TABLE records (owner TEXT NOT NULL, repo TEXT NOT NULL, issue INTEGER NOT NULL,"
+    " json TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (owner, repo, issue));"
+    "CREATE TABLE pulls (owner TEXT NOT NULL, repo TEXT NOT NULL, issue INTEGER NOT NULL,"
+    " pr INTEGER NOT NULL, added INTEGER NOT NULL, PRIMARY KEY (owner, repo, issue, pr));"
+    "CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " kind TEXT NOT NULL, owner TEXT NOT NULL, repo TEXT NOT NULL,"
+    " number INTEGER NOT NULL, field TEXT, payload TEXT NOT NULL, marker TEXT,"
+    " status TEXT NOT NULL CHECK (status IN ('pending','sending','done','failed')),"
+    " answer TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX journal_unfinished ON journal (id) WHERE status IN ('pending','sending');"
+    "CREATE TABLE provenance (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+    " what TEXT NOT NULL, place TEXT NOT NULL, answer TEXT);"
+    "CREATE TABLE cache (key TEXT PRIMARY KEY, data BLOB NOT NULL, fetched_ms INTEGER NOT NULL,"
+    " tag TEXT);"
+    "PRAGMA user_version = 1;"
+    "INSERT INTO records VALUES ('alice', 'dotfiles', 2, '{\"k\":1}', 1700000000);"
+    "INSERT INTO pulls VALUES ('acme', 'widgets', 2, 13, 1700000000);"
+    "INSERT INTO provenance (at, what, place, answer) VALUES (1700000000, 'body', 'x', 'ok');"
+    "INSERT INTO cache VALUES ('k', x'00ff', 5, NULL);"
+    /* 1..4 finished: their answers name what the forge created. */
+    "INSERT INTO journal (kind, owner, repo, number, payload, status, answer, created, updated)"
+    " VALUES ('comment', 'alice', 'dotfiles', 2, 'old', 'done', 'comment 41', 1, 1),"
+    " ('create_pr', 'acme', 'widgets', 0, '{}', 'done', 'pull 13', 1, 1),"
+    " ('comment', 'alice', 'dotfiles', 2, 'odd', 'done', 'comment 0', 1, 1),"
+    " ('comment', 'alice', 'dotfiles', 2, 'odd', 'done', 'comment 12x', 1, 1);"
+    /* 5..10 unfinished: whose are they? */
+    "INSERT INTO journal (kind, owner, repo, number, field, payload, status, created, updated)"
+    " VALUES ('comment', 'alice', 'dotfiles', 2, NULL, 'on the issue', 'pending', 1, 1),"
+    " ('patch', 'alice', 'dotfiles', 2, 'title', 'T', 'sending', 1, 1),"
+    " ('done', 'alice', 'dotfiles', 2, NULL, 'success', 'pending', 1, 1),"
+    " ('patch', 'acme', 'widgets', 13, 'body', 'on a pull request', 'sending', 1, 1),"
+    " ('create_pr', 'acme', 'widgets', 0, NULL, '{}', 'pending', 1, 1),"
+    " ('comment', 'acme', 'widgets', 13, NULL, 'on a pull request', 'pending', 1, 1);";
+
+static void test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_entry e;
+	struct state *st;
+	char *json = NULL;
+	uint64_t *prs = NULL;
+	size_t n = 0;
+	sqlite3 *db;
+	int64_t id;
+
+	snprintf(f->path, sizeof(f->path), "%s/v1.db", f->dir);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_file, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	st = open_ok(f);
+	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), 2);
+	/* Everything version 1 held is still there. */
+	assert_int_equal(state_record_get(st, "alice", "dotfiles", 2, &json), 0);
+	assert_string_equal(json, "{\"k\":1}");
+	free(json);
+	assert_int_equal(state_pr_list(st, "acme", "widgets", 2, &prs, &n), 0);
+	assert_int_equal(n, 1);
+	free(prs);
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM journal"), 10);
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM provenance"), 1);
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache"), 1);
+
+	/* The ids finished rows created, from their answers (only well-formed ones). */
+	assert_int_equal(state_journal_claims(st, "comment", "alice", "dotfiles", 41, 0, &id), 1);
+	assert_int_equal(id, 1);
+	assert_int_equal(state_journal_claims(st, "create_pr", "acme", "widgets", 13, 0, &id), 1);
+	assert_int_equal(id, 2);
+	for (id = 3; id <= 4; id++) {
+		assert_int_equal(state_journal_get(st, id, &e), 0);
+		assert_int_equal(e.forge_id, 0);
+		assert_null(e.assign_owner);
+		state_journal_entry_release(&e);
+	}
+	/* A write to an issue no assignment lists as a PR: that issue's assignment. */
+	for (id = 5; id <= 7; id++) {
+		assert_int_equal(state_journal_get(st, id, &e), 0);
+		assert_true(e.status == JOURNAL_PENDING || e.status == JOURNAL_SENDING);
+		assert_string_equal(e.assign_owner, "alice");
+		assert_string_equal(e.assign_repo, "dotfiles");
+		assert_int_equal(e.assign_issue, 2);
+		assert_false(e.has_floor);
+		state_journal_entry_release(&e);
+	}
+	/* A pull request, or a write to one: failed, with the reason, never sent. */
+	for (id = 8; id <= 10; id++) {
+		assert_int_equal(state_journal_get(st, id, &e), 0);
+		assert_int_equal(e.status, JOURNAL_FAILED);
+		assert_string_equal(e.answer, STATE_LEGACY_UNATTRIBUTED);
+		assert_null(e.assign_owner);
+		state_journal_entry_release(&e);
+	}
+	/* Opening again is a no-op: the version is 2 now. */
+	state_free(st);
+	f->st = NULL;
+	st = open_ok(f);
+	assert_int_equal(
+	    pragma_int(f->path, "SELECT count(*) FROM journal WHERE status = 'failed'"), 3);
+}
+
 static int collect_provenance(void *ud, int64_t id, int64_t when, const char *what,
 			      const char *where, const char *answer)
 {
@@ -673,8 +877,11 @@ static void test_cli_provenance_and_journal(void **state)
 	e.payload = "bad \xff byte\n";
 	assert_int_equal(state_journal_add(st, &e, &id), 0);
 	e.payload = "sent";
+	e.assign_owner = "alice";
+	e.assign_repo = "dotfiles";
+	e.assign_issue = 12;
 	assert_int_equal(state_journal_add(st, &e, &id), 0);
-	assert_int_equal(state_journal_set(st, id, JOURNAL_DONE, "201"), 0);
+	assert_int_equal(state_journal_finish(st, id, JOURNAL_DONE, "201", 77), 0);
 
 	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "provenance"), 0);
 	assert_non_null(strstr(out, "\"what\":\"comment\",\"where\":\"alice/dotfiles#12\","
@@ -688,6 +895,10 @@ static void test_cli_provenance_and_journal(void **state)
 	assert_non_null(strstr(out, "\"status\":\"done\""));
 	/* Invalid UTF-8 in a payload still gives valid JSON. */
 	assert_non_null(strstr(out, "\"payload\":\"bad \xef\xbf\xbd byte\\n\""));
+	/* The assignment, the forge's id and the floor, or null. */
+	assert_non_null(strstr(out, "\"assign\":null,\"forge_id\":null,\"floor\":null}\n"));
+	assert_non_null(
+	    strstr(out, "\"assign\":\"alice/dotfiles#12\",\"forge_id\":77,\"floor\":null}\n"));
 	free(out);
 	free(err);
 	assert_int_equal(run_cli(f->path, NULL, &out, &err, 3, "state", "journal", "--unfinished"),
@@ -804,6 +1015,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_journal_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_journal_survives_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_assignment_forge_id_floor, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_pr_holders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provenance_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_records, setup, teardown),
