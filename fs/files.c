@@ -843,6 +843,7 @@ int files_scratch_rename(struct files *f, const struct node *from, const struct 
 int files_scratch_replace(struct files *f, const struct node *from, const struct node *field,
 			  struct buf *err)
 {
+	struct buf why = BUF_INIT(4096);
 	struct scratch *s;
 	int r;
 
@@ -859,7 +860,7 @@ int files_scratch_replace(struct files *f, const struct node *from, const struct
 		     "nothing is sent");
 	} else {
 		r = f->opt.commit(f->opt.commit_ud, field, s->content.data ? s->content.data : "",
-				  s->content.len, NULL, err);
+				  s->content.len, NULL, err ? err : &why);
 	}
 	if (r == 0) {
 		/* Sent: the name is the field's now; the file lives on for its fds. */
@@ -870,6 +871,7 @@ int files_scratch_replace(struct files *f, const struct node *from, const struct
 	}
 	pthread_mutex_unlock(&s->lock);
 	scratch_put(f, s);
+	buf_release(&why);
 	return r;
 }
 
@@ -912,6 +914,9 @@ void files_finish(struct files *f)
 	pthread_mutex_lock(&f->lock);
 	h = f->handles;
 	f->handles = NULL;
+	/* Scratch files are gone with the mount; open handles free theirs below. */
+	while (f->scratches)
+		scratch_unlink_locked(f, f->scratches);
 	pthread_mutex_unlock(&f->lock);
 	for (; h; h = next) {
 		next = h->next;
