@@ -714,14 +714,15 @@ int files_flush(struct files *f, struct fh *h)
 		else if (h->dirty && h->wrote)
 			r = commit_locked(f, h);
 		/*
-		 * Only truncated: what a refusal would refuse is refused now
-		 * (`: > title` is EINVAL at close); anything else waits for
-		 * the last close, since a write may still follow on a dup.
+		 * Only truncated: a write may still follow on a dup (bash's
+		 * `echo x > title` closes one before it writes), so nothing
+		 * is sent or logged before the last close (release). This
+		 * close() still says what the close-time rule would answer
+		 * (`: > title` is EINVAL).
 		 */
-		else if (h->dirty &&
-			 writes_validate(&h->node, h->content.data ? h->content.data : "",
-					 h->content.len, NULL) < 0)
-			r = commit_locked(f, h);
+		else if (h->dirty)
+			r = writes_validate(&h->node, h->content.data ? h->content.data : "",
+					    h->content.len, NULL);
 		else
 			r = h->result;
 	}

@@ -119,8 +119,8 @@ int files_truncate(struct files *f, struct fh *h, uint64_t size);
  * was written since the last send; 0 or -errno (the send's, or the
  * poison). A change made only by truncating is sent at release instead,
  * so a shell's `echo x > f` (open O_TRUNC, dup2, close, write, close)
- * sends x once, not an empty value first; unless the close-time rule
- * refuses it (an empty title): then it is refused at this close.
+ * sends x once, not an empty value first; this close() still answers
+ * what the close-time rule says of it (an empty title: -EINVAL).
  */
 int files_flush(struct files *f, struct fh *h);
 /* The last close: sends what is still pending (no one hears the answer) and frees h. */

@@ -124,6 +124,13 @@ atomic_write(sys.argv[1] + "/body", "Set HISTSIZE=100000.\n\nAnd HISTFILESIZE.\n
 	[ "$status" -eq 0 ]
 	[ "$(stored body)" = "from node" ]
 	[ "$(patches)" -eq 4 ]
+	# bash closes a dup of the truncated title before it writes: that
+	# close is no refusal, and the title is sent once.
+	run as_agent bash -c 'echo "Echoed title" > "$1"' _ "$MNT/$I/title"
+	[ "$status" -eq 0 ]
+	[ "$(stored title)" = "Echoed title" ]
+	[ "$(patches)" -eq 5 ]
+	! grep -q "/title	EINVAL" "$MNT/.bottlefs/log"
 	only_fixed_files
 }
 
