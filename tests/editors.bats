@@ -41,6 +41,13 @@ agent_py() {
 		--inh-caps=-all --bounding-set=-all -- env -i PATH=/usr/bin:/bin HOME=/nonexistent \
 		python3 -c "$@"
 }
+# seed FIELD TEXT: the field's content before a test (written the plain
+# way), with the request log cleared after it.
+seed() {
+	printf '%s\n' "$2" >"$MNT/$I/$1"
+	[ "$(stored "$1")" = "$2" ]
+	log_reset
+}
 # The item directory lists its fixed files, and nothing else once the
 # editors are done.
 only_fixed_files() {
@@ -48,6 +55,8 @@ only_fixed_files() {
 }
 
 @test "sed -i on body and on title: one PATCH each, read back at once" {
+	seed body 'I keep losing commands. Raise `HISTSIZE`.'
+	seed title "Bash history is too short"
 	run as_agent sed -i 's/HISTSIZE/HISTFILESIZE/' "$MNT/$I/body"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -63,6 +72,7 @@ only_fixed_files() {
 }
 
 @test "perl -pi -e on body: one PATCH" {
+	seed body 'I keep losing commands. Raise `HISTFILESIZE`.'
 	run as_agent perl -pi -e 's/commands/shell commands/' "$MNT/$I/body"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -97,6 +107,7 @@ atomic_write(sys.argv[1] + "/body", "Set HISTSIZE=100000.\n\nAnd HISTFILESIZE.\n
 
 @test "vim edits body in place: one PATCH, its swap file leaves nothing behind" {
 	command -v vim >/dev/null || skip "vim is not installed"
+	seed body $'Set HISTSIZE=100000.\n\nAnd HISTFILESIZE.'
 	run timeout 60 setpriv --reuid=bfsagent --regid=bfsagent --clear-groups \
 		--inh-caps=-all --bounding-set=-all -- env -i PATH=/usr/bin:/bin HOME=/nonexistent TERM=dumb \
 		vim -N -u NONE -i NONE -es -c '%s/HISTSIZE/HISTCONTROL/' -c 'wq' "$MNT/$I/body"
