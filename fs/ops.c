@@ -5,7 +5,9 @@
  *
  * Files are served from a snapshot taken at open(), so one open file never
  * changes under its reader and read() never waits on the forge. getattr()
- * renders the same bytes, so st_size is exact.
+ * renders the same bytes, so st_size is exact. Everything an open file
+ * holds, and every call on it from any number of threads, is fs/files.h's
+ * business; which names may be created, unlinked or renamed is mount.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
