@@ -878,15 +878,17 @@ int files_scratch_replace(struct files *f, const struct node *from, const struct
 
 int files_scratch_list(struct files *f, const struct node *dir, files_fill_fn fill, void *ud)
 {
-	struct scratch *v[64], *s;
 	char(*names)[TREE_NAME_MAX + 1] = NULL;
-	size_t n = 0, i;
+	struct scratch **v = NULL, *s;
+	size_t n = 0, i, max;
 	int r = 0;
 
 	/* References and names first, attributes without files.lock (lock order). */
 	pthread_mutex_lock(&f->lock);
-	names = malloc(sizeof(*names) * (f->n_scratch ? f->n_scratch : 1));
-	for (s = f->scratches; names && s && n < sizeof(v) / sizeof(*v); s = s->next) {
+	max = f->n_scratch ? f->n_scratch : 1;
+	names = malloc(sizeof(*names) * max);
+	v = malloc(sizeof(*v) * max);
+	for (s = f->scratches; names && v && s && n < max; s = s->next) {
 		if (!tree_same_item(&s->node, dir))
 			continue;
 		s->refs++;
@@ -894,8 +896,11 @@ int files_scratch_list(struct files *f, const struct node *dir, files_fill_fn fi
 		v[n++] = s;
 	}
 	pthread_mutex_unlock(&f->lock);
-	if (!names)
+	if (!names || !v) {
+		free(names);
+		free(v);
 		return -ENOMEM;
+	}
 	for (i = 0; i < n; i++) {
 		struct files_stat st;
 
@@ -905,6 +910,7 @@ int files_scratch_list(struct files *f, const struct node *dir, files_fill_fn fi
 		scratch_put(f, v[i]);
 	}
 	free(names);
+	free(v);
 	return 0;
 }
 

@@ -189,6 +189,16 @@ static int send_patch(struct writes *w, const char *owner, const char *repo, uin
 	return r;
 }
 
+/*
+ * The title's character rule, shared by validate_patch (close) and
+ * title_byte (write) so they cannot disagree: no control character, tab
+ * and C1 controls included (str_has_control).
+ */
+static bool title_has_control(const char *s, size_t n)
+{
+	return str_has_control(s, n, false);
+}
+
 /* Checks what an agent wrote to a patchable file; new text to send in *text. */
 static int validate_patch(enum item_file file, const char *data, size_t len, char **text,
 			  struct buf *err)
@@ -216,8 +226,7 @@ static int validate_patch(enum item_file file, const char *data, size_t len, cha
 		}
 		memmove(t, s, strlen(s) + 1);
 	}
-	/* The write-time judge (title_byte) applies the same predicate. */
-	if (file == F_TITLE && (t[0] == '\0' || str_has_control(t, strlen(t), false))) {
+	if (file == F_TITLE && (t[0] == '\0' || title_has_control(t, strlen(t)))) {
 		free(t);
 		return invalid(err, "title must be one non-empty line without control characters%s",
 			       "");
@@ -566,8 +575,7 @@ static bool title_byte(struct writes_judge *j, unsigned char prev, unsigned char
 		j->phase = c == '\n' ? T_NL : T_CR;
 		return true;
 	}
-	if (str_has_control(pair + 1, 1, false) ||
-	    (prev == 0xc2 && str_has_control(pair, 2, false)))
+	if (title_has_control(pair + 1, 1) || (prev == 0xc2 && title_has_control(pair, 2)))
 		return false;
 	j->phase = T_TEXT;
 	return true;
