@@ -38,21 +38,22 @@ struct options {
 	uint64_t cache_ttl_s;
 	uint64_t timeout_s;
 	double kernel_ttl_s;
+	uint64_t write_memory_mib;
 	bool debug;
 	const char *mountpoint;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
-		"                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
-		"                [--timeout S] [--kernel-ttl S] [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
-		"       bottlefs resolve DIR NAME\n"
-		"       bottlefs state list|get|set|delete|provenance|journal ... [--state DB]\n"
-		"       bottlefs queue list|take DIR\n"
-		"The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
-		"argument.\n");
+	fprintf(f, "usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
+		   "                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
+		   "                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
+		   "                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
+		   "       bottlefs resolve DIR NAME\n"
+		   "       bottlefs state list|get|set|delete|provenance|journal ... [--state DB]\n"
+		   "       bottlefs queue list|take DIR\n"
+		   "The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
+		   "argument.\n");
 }
 
 /* "--name value" or "--name=value"; advances *i past what it used. */
@@ -92,6 +93,7 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->cache_ttl_s = 30;
 	o->timeout_s = 10;
 	o->kernel_ttl_s = 1.0;
+	o->write_memory_mib = FILES_WRITE_MEMORY_DEFAULT >> 20;
 	fuse_opt_add_arg(fargs, argv[0]);
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--forge-url"))) {
@@ -122,6 +124,15 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 			if (parse_seconds(v, "--kernel-ttl", &s) < 0)
 				return -1;
 			o->kernel_ttl_s = (double)s;
+		} else if ((v = opt_value(argc, argv, &i, "--write-memory"))) {
+			/* MiB for what all open files and scratch files hold together. */
+			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->write_memory_mib) < 0) {
+				fprintf(stderr,
+					"bottlefs: --write-memory must be a whole number of MiB, "
+					"1 to 1048576 (was '%s')\n",
+					v);
+				return -1;
+			}
 		} else if (strcmp(argv[i], "--token") == 0 ||
 			   strncmp(argv[i], "--token=", 8) == 0) {
 			fprintf(stderr,
@@ -376,12 +387,12 @@ static int run_mount(int argc, char **argv)
 	struct gitea_options go = {0};
 	struct view_options vo = {0};
 	struct writes_options wo = {0};
+	struct files_options fo = {0};
 	struct mount_ctx mc = {0};
 	char *token = NULL, *state_path = NULL, *queue_path = NULL, *bottles_path = NULL;
 	int r = 1;
 
 	scope_init(&mc.scope);
-	pthread_mutex_init(&mc.handles_lock, NULL);
 	if (parse_args(argc, argv, &o, &fargs) < 0) {
 		usage(stderr);
 		goto out;
@@ -436,11 +447,25 @@ static int run_mount(int argc, char **argv)
 		fprintf(stderr, "bottlefs: out of memory\n");
 		goto out;
 	}
+	/* The write outcomes /.bottlefs/log shows, and the open files' state. */
+	if (wlog_new(&mc.log) < 0) {
+		fprintf(stderr, "bottlefs: out of memory\n");
+		goto out;
+	}
+	fo.write_memory = (size_t)(o.write_memory_mib << 20);
+	fo.log = mc.log;
+	fo.commit = ops_commit;
+	fo.commit_ud = &mc;
+	if (files_new(&fo, &mc.files) < 0) {
+		fprintf(stderr, "bottlefs: out of memory\n");
+		goto out;
+	}
 	wo.forge = mc.forge;
 	wo.state = mc.state;
 	wo.view = mc.view;
 	wo.scope = &mc.scope;
 	wo.queue_dir = queue_path;
+	wo.log = mc.log;
 	if (writes_new(&wo, &mc.writes, &err) < 0) {
 		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
 		goto out;
@@ -457,11 +482,12 @@ static int run_mount(int argc, char **argv)
 	mc.debug = o.debug;
 	r = serve(&fargs, &mc);
 out:
+	files_free(mc.files);
+	wlog_free(mc.log);
 	writes_free(mc.writes);
 	view_free(mc.view);
 	state_free(mc.state);
 	scope_release(&mc.scope);
-	pthread_mutex_destroy(&mc.handles_lock);
 	forge_free(mc.forge);
 	free(state_path);
 	free(queue_path);

@@ -15,8 +15,10 @@
 #include <stdint.h>
 
 #include "forge/forge.h"
+#include "fs/files.h"
 #include "fs/scope.h"
 #include "fs/view.h"
+#include "fs/wlog.h"
 #include "fs/writes.h"
 #include "state/state.h"
 #include "util/buf.h"
@@ -31,21 +33,55 @@ struct mount_ctx {
 	bool debug;		   /* log every failed operation, not only forge failures */
 	struct notifier *notifier; /* kernel cache invalidation (fs/ops.c) */
 	/*
-	 * Open files (fs/ops.c), so that unmounting can finish the writes
-	 * still held in them and free them. handles_lock guards the list.
+	 * Open files and scratch files (fs/files.h): unmounting finishes the
+	 * writes still held in them (files_finish) and frees them.
 	 */
-	pthread_mutex_t handles_lock;
-	struct handle *handles; /* handles_lock */
+	struct files *files;
+	struct wlog *log; /* the last write outcomes, /.bottlefs/log */
 };
 
-/* fs/ops.c's open file; opaque elsewhere. */
-struct handle;
+/*
+ * A path: what tree_resolve() says, or else a scratch file's name in an
+ * item directory (N_SCRATCH, which may or may not exist). 0 or -ENOENT.
+ */
+int mount_resolve(const char *path, struct node *out);
 
-/* Attributes, with write permission bits exactly where a write is in scope. */
+/*
+ * Attributes, with write permission bits exactly where a write is in
+ * scope (an item directory where scratch files may be created is 0755).
+ */
 int mount_getattr(struct mount_ctx *m, const struct node *n, struct view_attr *out,
 		  struct buf *err);
-/* True for files whose content changes without the forge (bottles, done, scope). */
+/* True for files whose content changes without the forge (bottles, done, scope, log). */
 bool mount_volatile(const struct node *n);
+
+/* Directory entries: the view's, and an item directory's scratch files. */
+int mount_list(struct mount_ctx *m, const struct node *dir, view_fill_fn fill, void *ud,
+	       struct buf *err);
+
+/* access(W_OK): 0 exactly where writing (or creating, in a directory) is accepted. */
+int mount_access_write(struct mount_ctx *m, const struct node *n);
+
+/*
+ * Scratch files (SEMANTICS.md "Scratch files"): only in an item directory
+ * whose fields are writable; never in comments/. Everything else keeps the
+ * scope's answer: EACCES, or EEXIST for a field's own name.
+ */
+int mount_create(struct mount_ctx *m, const struct node *n, bool excl, bool truncate,
+		 struct fh **out);
+int mount_unlink(struct mount_ctx *m, const struct node *n);
+/* chmod, chown, utimens: accepted on a scratch file, changing nothing; else -EACCES. */
+int mount_setattr(struct mount_ctx *m, const struct node *n);
+/* truncate(path): a scratch file, or a writable field to 0 (changes nothing by itself). */
+int mount_truncate(struct mount_ctx *m, const struct node *n, uint64_t size);
+/*
+ * rename(from, to) with RENAME_* flags: a scratch file onto another name in
+ * its directory, or onto a writable field there (its content is sent as a
+ * whole-file write; the answer is rename()'s, why in err). Anything else
+ * is -EACCES: no rename of a field, none across directories.
+ */
+int mount_rename(struct mount_ctx *m, const struct node *from, const struct node *to,
+		 unsigned flags, struct buf *err);
 
 /* The bytes of a file. */
 int mount_read(struct mount_ctx *m, const struct node *n, struct buf *out, struct buf *err);
@@ -62,5 +98,11 @@ int mount_open_write(struct mount_ctx *m, const struct node *n, bool truncate, s
 /* The FUSE operations table (fs/ops.c). */
 struct fuse_operations;
 const struct fuse_operations *ops_table(void);
+/*
+ * files_commit_fn for m->files (fs/ops.c): writes_commit, a log line on
+ * failure, and the kernel told to forget the old content (ud: the mount_ctx).
+ */
+int ops_commit(void *ud, const struct node *n, const char *data, size_t len, struct buf *reply,
+	       struct buf *err);
 
 #endif

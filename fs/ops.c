@@ -5,7 +5,9 @@
  *
  * Files are served from a snapshot taken at open(), so one open file never
  * changes under its reader and read() never waits on the forge. getattr()
- * renders the same bytes, so st_size is exact.
+ * renders the same bytes, so st_size is exact. Everything an open file
+ * holds, and every call on it from any number of threads, is fs/files.h's
+ * business; which names may be created, unlinked or renamed is mount.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,29 +20,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "fs/files.h"
 #include "fs/mount.h"
 #include "fs/notify.h"
 #include "fs/tree.h"
 #include "fs/view.h"
 #include "util/buf.h"
-
-/* Content an agent may write to one file before close(). */
-#define WRITE_MAX ((size_t)8 << 20)
-
-/*
- * What one open file holds: the bytes it reads, or, opened for writing,
- * what has been written so far (sent at flush, the close() of the agent).
- */
-struct handle {
-	char *data; /* read snapshot, or what reading shows after a commit */
-	size_t len;
-	bool writable;
-	struct node node;
-	struct buf wbuf;	    /* written content (writable handles) */
-	bool dirty;		    /* written since the last commit */
-	char *path;		    /* for the log, when unmounting finishes the write */
-	struct handle *prev, *next; /* mount_ctx.handles; handles_lock */
-};
 
 static struct mount_ctx *ctx(void)
 {
@@ -48,13 +33,19 @@ static struct mount_ctx *ctx(void)
 }
 
 /* Log once, at the boundary (STYLE habit 8): what failed, on what, why. */
-static int fail(const char *op, const char *path, int r, const struct buf *err)
+static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
+		   const struct buf *err)
 {
 	if (err && err->len)
 		fprintf(stderr, "bottlefs: %s '%s': %s\n", op, path, buf_cstr(err));
-	else if (ctx()->debug)
+	else if (c->debug)
 		fprintf(stderr, "bottlefs: %s '%s': %s\n", op, path, strerror(-r));
 	return r;
+}
+
+static int fail(const char *op, const char *path, int r, const struct buf *err)
+{
+	return fail_in(ctx(), op, path, r, err);
 }
 
 static void fill_stat(struct stat *st, const struct view_attr *a)
@@ -72,15 +63,31 @@ static void fill_stat(struct stat *st, const struct view_attr *a)
 	st->st_atim.tv_sec = a->mtime;
 }
 
+static struct fh *handle_of(struct fuse_file_info *fi)
+{
+	return fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct buf err = BUF_INIT(4096);
+	struct files_stat fs;
 	struct view_attr a;
+	struct fh *h = handle_of(fi);
 	struct node n;
 	int r;
 
-	(void)fi;
-	r = tree_resolve(path, &n);
+	/* A scratch file answers through its fd, also once its name is gone. */
+	if (h && files_fh_is_scratch(h) && files_fh_stat(ctx()->files, h, &fs) == 0) {
+		memset(&a, 0, sizeof(a));
+		a.mode = 0644;
+		a.size = fs.size;
+		a.mtime = fs.mtime;
+		fill_stat(st, &a);
+		st->st_nlink = fs.linked ? 1 : 0;
+		return 0;
+	}
+	r = mount_resolve(path, &n);
 	if (r == 0)
 		r = mount_getattr(ctx(), &n, &a, &err);
 	if (r == 0)
@@ -123,7 +130,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		return r;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
-	r = view_list(ctx()->view, &n, fill_one, &fa, &err);
+	r = mount_list(ctx(), &n, fill_one, &fa, &err);
 	if (r < 0)
 		fail("list", path, r, &err);
 	buf_release(&err);
@@ -133,118 +140,6 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND | O_CREAT));
-}
-
-static struct handle *handle_of(struct fuse_file_info *fi)
-{
-	return (struct handle *)(uintptr_t)fi->fh;
-}
-
-static void handle_free(struct handle *h)
-{
-	if (!h)
-		return;
-	free(h->data);
-	free(h->path);
-	buf_release(&h->wbuf);
-	free(h);
-}
-
-/* Every open file is on the mount's list until release (or unmount). */
-static void handle_link(struct mount_ctx *c, struct handle *h, struct fuse_file_info *fi)
-{
-	pthread_mutex_lock(&c->handles_lock);
-	h->next = c->handles;
-	if (c->handles)
-		c->handles->prev = h;
-	c->handles = h;
-	pthread_mutex_unlock(&c->handles_lock);
-	fi->fh = (uint64_t)(uintptr_t)h;
-}
-
-static void handle_unlink(struct mount_ctx *c, struct handle *h)
-{
-	pthread_mutex_lock(&c->handles_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		c->handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&c->handles_lock);
-}
-
-static int open_write(const char *path, const struct node *n, struct fuse_file_info *fi)
-{
-	struct buf err = BUF_INIT(4096);
-	struct handle *h = calloc(1, sizeof(*h));
-	int r;
-
-	if (!h)
-		return -ENOMEM;
-	buf_init(&h->wbuf, WRITE_MAX);
-	r = mount_open_write(ctx(), n, (fi->flags & O_TRUNC) != 0, &h->wbuf, &err);
-	if (r < 0) {
-		/* A refused write is the agent's business; say why only under -d. */
-		if (r != -EACCES || ctx()->debug)
-			fail("open for writing", path, r, &err);
-		handle_free(h);
-		goto out;
-	}
-	h->writable = true;
-	h->node = *n;
-	h->path = strdup(path);
-	/* Truncating a whole-file field is a write of nothing (`: > title`). */
-	h->dirty = (fi->flags & O_TRUNC) && n->kind == N_ITEM_FILE;
-	handle_link(ctx(), h, fi);
-	/* Written content never sits in the page cache: reads see this handle. */
-	fi->direct_io = 1;
-out:
-	buf_release(&err);
-	return r;
-}
-
-static int op_open(const char *path, struct fuse_file_info *fi)
-{
-	struct buf err = BUF_INIT(4096);
-	struct buf data = BUF_INIT(0);
-	struct handle *h;
-	struct node n;
-	int r;
-
-	r = tree_resolve(path, &n);
-	if (r < 0)
-		return r;
-	if (wants_write(fi->flags))
-		return open_write(path, &n, fi);
-	/* The kernel looked the file up just before: no second render for its size. */
-	r = mount_read(ctx(), &n, &data, &err);
-	if (r < 0) {
-		fail("open", path, r, &err);
-		goto out;
-	}
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		r = -ENOMEM;
-		goto out;
-	}
-	h->data = buf_steal(&data, &h->len);
-	handle_link(ctx(), h, fi);
-	/*
-	 * Content that changes without the forge never sits in the page cache.
-	 * Forge content keeps its pages across opens: the kernel drops them
-	 * itself when a refreshed mtime (the forge's updated_at) or size
-	 * differs (FUSE_CAP_AUTO_INVAL_DATA), and writes through the mount
-	 * invalidate explicitly.
-	 */
-	fi->direct_io = mount_volatile(&n);
-	fi->keep_cache = !fi->direct_io;
-	/* A read-only file has nothing to send at close: spare the FLUSH round trip. */
-	fi->noflush = 1;
-out:
-	buf_release(&data);
-	buf_release(&err);
-	return r;
 }
 
 /* The paths whose kernel cache a write to n makes stale. */
@@ -275,99 +170,172 @@ static size_t stale_paths(const struct node *n, char paths[][320], size_t max)
 	return k;
 }
 
-/* Sends what a writable handle holds; the answer is close()'s. */
-static int commit(const char *path, struct handle *h)
+/* Waits (bounded) until the kernel forgot what it cached for these paths. */
+static void invalidate(struct mount_ctx *c, const char *const *paths, size_t n)
 {
-	struct buf err = BUF_INIT(4096), reply = BUF_INIT(4096);
+	if (c->notifier)
+		notifier_wait(c->notifier, notifier_push(c->notifier, paths, n), 1000);
+}
+
+/*
+ * files_commit_fn (fs/files.h): sends a write, logs a failure, and makes
+ * the kernel forget the old content before close() returns.
+ */
+int ops_commit(void *ud, const struct node *n, const char *data, size_t len, struct buf *reply,
+	       struct buf *err)
+{
+	struct mount_ctx *c = ud;
+	struct buf path = BUF_INIT(4096);
 	char paths[16][320];
 	const char *ptrs[16];
-	size_t n, i;
+	size_t k, i;
 	int r;
 
-	if (!h->dirty)
-		return 0;
-	h->dirty = false;
-	r = writes_commit(ctx()->writes, &h->node, h->wbuf.data ? h->wbuf.data : "", h->wbuf.len,
-			  &reply, &err);
+	r = writes_commit(c->writes, n, data, len, reply, err);
 	if (r < 0) {
-		fail("write", path, r, &err);
-	} else {
-		free(h->data);
-		h->data = buf_steal(&reply, &h->len);
+		tree_node_path(n, &path);
+		fail_in(c, "write", buf_cstr(&path), r, err);
 	}
-	/* The kernel forgets the old content before close() returns. */
-	n = stale_paths(&h->node, paths, 16);
-	for (i = 0; i < n; i++)
+	k = stale_paths(n, paths, 16);
+	for (i = 0; i < k; i++)
 		ptrs[i] = paths[i];
-	if (ctx()->notifier)
-		notifier_wait(ctx()->notifier, notifier_push(ctx()->notifier, ptrs, n), 1000);
-	buf_release(&reply);
+	invalidate(c, ptrs, k);
+	buf_release(&path);
+	return r;
+}
+
+static int open_write(const char *path, const struct node *n, struct fuse_file_info *fi)
+{
+	struct buf err = BUF_INIT(4096), initial = BUF_INIT(0);
+	bool truncate = (fi->flags & O_TRUNC) != 0;
+	struct fh *h;
+	int r;
+
+	r = mount_open_write(ctx(), n, truncate, &initial, &err);
+	if (r < 0) {
+		/* A refused write is the agent's business; say why only under -d. */
+		if (r != -EACCES || ctx()->debug)
+			fail("open for writing", path, r, &err);
+		goto out;
+	}
+	r = files_open_write(ctx()->files, n, &initial, truncate, &h);
+	if (r < 0)
+		goto out;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Written content never sits in the page cache: reads see this handle. */
+	fi->direct_io = 1;
+out:
+	buf_release(&initial);
 	buf_release(&err);
 	return r;
 }
 
-static int op_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
+static int open_scratch(const struct node *n, struct fuse_file_info *fi, bool create)
 {
-	struct handle *h = handle_of(fi);
-	const char *data;
+	bool trunc = (fi->flags & O_TRUNC) != 0;
+	struct fh *h;
+	int r;
+
+	if (create)
+		r = mount_create(ctx(), n, (fi->flags & O_EXCL) != 0, trunc, &h);
+	else if (wants_write(fi->flags) && mount_access_write(ctx(), n) < 0)
+		r = -EACCES;
+	else
+		r = files_open_scratch(ctx()->files, n, false, false, trunc, &h);
+	if (r < 0)
+		return r;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Several fds share the file's content: every read asks the daemon. */
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct buf err = BUF_INIT(4096);
+	struct buf data = BUF_INIT(0);
+	struct fh *h;
+	struct node n;
+	char *bytes;
 	size_t len;
 	int r;
 
+	r = mount_resolve(path, &n);
+	if (r < 0)
+		return r;
+	if (n.kind == N_SCRATCH)
+		return open_scratch(&n, fi, false);
+	if (wants_write(fi->flags))
+		return open_write(path, &n, fi);
+	/* The kernel looked the file up just before: no second render for its size. */
+	r = mount_read(ctx(), &n, &data, &err);
+	if (r < 0) {
+		fail("open", path, r, &err);
+		goto out;
+	}
+	bytes = buf_steal(&data, &len);
+	r = files_open_read(ctx()->files, &n, bytes, len, &h);
+	if (r < 0)
+		goto out;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/*
+	 * Content that changes without the forge never sits in the page cache.
+	 * Forge content keeps its pages across opens: the kernel drops them
+	 * itself when a refreshed mtime (the forge's updated_at) or size
+	 * differs (FUSE_CAP_AUTO_INVAL_DATA), and writes through the mount
+	 * invalidate explicitly.
+	 */
+	fi->direct_io = mount_volatile(&n);
+	fi->keep_cache = !fi->direct_io;
+	/* A read-only file has nothing to send at close: spare the FLUSH round trip. */
+	fi->noflush = 1;
+out:
+	buf_release(&data);
+	buf_release(&err);
+	return r;
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct node n;
+
+	(void)mode;
+	if (mount_resolve(path, &n) < 0)
+		return -EACCES;
+	return open_scratch(&n, fi, true);
+}
+
+static int op_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fh *h = handle_of(fi);
+
+	(void)path;
+	if (!h)
+		return -EBADF;
 	if (off < 0)
 		return -EINVAL;
-	/* pulls/new: reading after writing opens the PR, then shows its number. */
-	if (h->writable && h->node.kind == N_PULLS_NEW && h->dirty && (r = commit(path, h)) < 0)
-		return r;
-	data = h->data;
-	len = h->len;
-	if (h->writable) {
-		if (h->node.kind != N_PULLS_NEW) {
-			data = buf_cstr(&h->wbuf);
-			len = h->wbuf.len;
-		}
-	}
-	if ((size_t)off >= len)
-		return 0;
-	if (size > len - (size_t)off)
-		size = len - (size_t)off;
-	memcpy(out, data + off, size);
-	return (int)size;
+	return files_read(ctx()->files, h, out, size, (uint64_t)off);
 }
 
 static int op_write(const char *path, const char *in, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	static const char zeros[4096];
-	struct handle *h = handle_of(fi);
-	size_t end;
-	int r;
+	struct fh *h = handle_of(fi);
 
 	(void)path;
-	if (!h || !h->writable)
+	if (!h)
 		return -EBADF;
-	if (fi->flags & O_APPEND)
-		off = (off_t)h->wbuf.len;
-	if (off < 0 || (size_t)off > WRITE_MAX || size > WRITE_MAX - (size_t)off)
-		return -EFBIG;
-	end = (size_t)off + size;
-	/* Grow to the end of this write (a hole reads as zeros, as on any file). */
-	while (h->wbuf.len < end) {
-		size_t k = end - h->wbuf.len;
-
-		r = buf_append(&h->wbuf, zeros, k < sizeof(zeros) ? k : sizeof(zeros));
-		if (r < 0)
-			return r == -E2BIG ? -EFBIG : r;
-	}
-	memcpy(h->wbuf.data + off, in, size);
-	h->dirty = true;
-	return (int)size;
+	if (off < 0)
+		return -EINVAL;
+	return files_write(ctx()->files, h, in, size, (uint64_t)off, (fi->flags & O_APPEND) != 0);
 }
 
 static int op_flush(const char *path, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct fh *h = handle_of(fi);
 
-	return h && h->writable ? commit(path, h) : 0;
+	(void)path;
+	return h ? files_flush(ctx()->files, h) : 0;
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -378,14 +346,9 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
-
-	/* Normally flush already sent it; a handle closed without one is sent now. */
-	if (h && h->writable)
-		commit(path, h);
-	if (h)
-		handle_unlink(ctx(), h);
-	handle_free(h);
+	(void)path;
+	/* Normally flush already sent it; what is still pending is sent now. */
+	files_release(ctx()->files, handle_of(fi));
 	return 0;
 }
 
@@ -408,8 +371,8 @@ static int op_access(const char *path, int mask)
 		return r;
 	if (!(mask & W_OK))
 		return 0;
-	r = tree_resolve(path, &n);
-	return r < 0 ? r : scope_check(&ctx()->scope, &n, NULL);
+	r = mount_resolve(path, &n);
+	return r < 0 ? r : mount_access_write(ctx(), &n);
 }
 
 /* Every write-type operation outside the scope: refused, nothing sent. */
@@ -434,7 +397,9 @@ static int op_mkdir(const char *p, mode_t m)
 
 static int op_unlink(const char *p)
 {
-	return deny_path(p);
+	struct node n;
+
+	return mount_resolve(p, &n) < 0 ? deny_path(p) : mount_unlink(ctx(), &n);
 }
 
 static int op_rmdir(const char *p)
@@ -448,11 +413,24 @@ static int op_symlink(const char *from, const char *to)
 	return deny_path(to);
 }
 
+/*
+ * Only a scratch file is renamed (mount_rename): onto another name, or onto
+ * a field, which sends its content. Before the reply the kernel forgets the
+ * scratch file's attributes: the inode it names becomes the field's.
+ */
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
-	(void)to;
-	(void)flags;
-	return deny_path(from);
+	struct buf err = BUF_INIT(4096);
+	struct node a, b;
+	int r;
+
+	if (mount_resolve(from, &a) < 0 || mount_resolve(to, &b) < 0)
+		return deny_path(from);
+	r = mount_rename(ctx(), &a, &b, flags, &err);
+	if (r == 0 && b.kind == N_ITEM_FILE)
+		invalidate(ctx(), &from, 1);
+	buf_release(&err);
+	return r;
 }
 
 static int op_link(const char *from, const char *to)
@@ -461,19 +439,34 @@ static int op_link(const char *from, const char *to)
 	return deny_path(to);
 }
 
+/*
+ * chmod, chown, utimens: on a scratch file (by name or by fd, also once
+ * unlinked) accepted and changing nothing, so `sed -i` copying the
+ * original's mode stays silent; refused everywhere else.
+ */
+static int setattr(const char *p, struct fuse_file_info *fi)
+{
+	struct fh *h = handle_of(fi);
+	struct node n;
+
+	if (h && files_fh_is_scratch(h))
+		return 0;
+	if (!p || mount_resolve(p, &n) < 0)
+		return deny_path(p);
+	return mount_setattr(ctx(), &n);
+}
+
 static int op_chmod(const char *p, mode_t m, struct fuse_file_info *fi)
 {
 	(void)m;
-	(void)fi;
-	return deny_path(p);
+	return setattr(p, fi);
 }
 
 static int op_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi)
 {
 	(void)u;
 	(void)g;
-	(void)fi;
-	return deny_path(p);
+	return setattr(p, fi);
 }
 
 /*
@@ -482,35 +475,22 @@ static int op_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi)
  */
 static int op_truncate(const char *p, off_t size, struct fuse_file_info *fi)
 {
-	struct handle *h = fi ? handle_of(fi) : NULL;
+	struct fh *h = handle_of(fi);
 	struct node n;
 
-	if (h && h->writable) {
-		if (size < 0 || (size_t)size > h->wbuf.len)
-			return size < 0 ? -EINVAL : 0;
-		h->wbuf.len = (size_t)size;
-		if (h->wbuf.data)
-			h->wbuf.data[size] = '\0';
-		h->dirty = true;
-		return 0;
-	}
-	if (size == 0 && tree_resolve(p, &n) == 0 && scope_check(&ctx()->scope, &n, NULL) == 0)
-		return 0;
-	return deny_path(p);
+	if (size < 0)
+		return -EINVAL;
+	if (h)
+		return files_truncate(ctx()->files, h, (uint64_t)size);
+	if (!p || mount_resolve(p, &n) < 0)
+		return deny_path(p);
+	return mount_truncate(ctx(), &n, (uint64_t)size);
 }
 
 static int op_utimens(const char *p, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	(void)tv;
-	(void)fi;
-	return deny_path(p);
-}
-
-static int op_create(const char *p, mode_t m, struct fuse_file_info *fi)
-{
-	(void)m;
-	(void)fi;
-	return deny_path(p);
+	return setattr(p, fi);
 }
 
 static int op_setxattr(const char *p, const char *name, const char *v, size_t size, int flags)
@@ -593,19 +573,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void op_destroy(void *data)
 {
 	struct mount_ctx *c = data;
-	struct handle *h, *next;
 
 	notifier_stop(c->notifier);
 	c->notifier = NULL;
-	pthread_mutex_lock(&c->handles_lock);
-	for (h = c->handles; h; h = next) {
-		next = h->next;
-		if (h->writable && h->dirty)
-			commit(h->path ? h->path : "?", h);
-		handle_free(h);
-	}
-	c->handles = NULL;
-	pthread_mutex_unlock(&c->handles_lock);
+	files_finish(c->files);
 }
 
 static const struct fuse_operations ops = {

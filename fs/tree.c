@@ -14,7 +14,7 @@ static const char *const item_file_names[] = {
 
 static const char *const root_children[] = {"forge", "bottles", "done", ".bottlefs"};
 static const char *const repo_children[] = {"issues", "pulls"};
-static const char *const meta_children[] = {"scope", "capabilities.json"};
+static const char *const meta_children[] = {"scope", "capabilities.json", "log"};
 static const char *const issue_children[] = {"title",  "body",	     "state",	  "labels",
 					     "author", "issue.json", "thread.md", "comments"};
 static const char *const pull_children[] = {"title",  "body",	 "state",     "labels",
@@ -225,6 +225,8 @@ static int resolve_bottles(const struct comp *c, size_t k, struct node *out)
 	return 0;
 }
 
+#define COUNT(a) ((int)(sizeof(a) / sizeof(*(a))))
+
 int tree_resolve(const char *path, struct node *out)
 {
 	struct comp c[8];
@@ -252,7 +254,7 @@ int tree_resolve(const char *path, struct node *out)
 		n.kind = N_META;
 		if (k == 1)
 			goto ok;
-		f = lookup_name(&c[1], meta_children, 2);
+		f = lookup_name(&c[1], meta_children, COUNT(meta_children));
 		if (k > 2 || f < 0)
 			return -ENOENT;
 		n.kind = N_META_FILE;
@@ -263,6 +265,72 @@ int tree_resolve(const char *path, struct node *out)
 ok:
 	*out = n;
 	return 0;
+}
+
+int tree_resolve_scratch(const char *path, struct node *out)
+{
+	char parent[4096];
+	const char *slash, *name;
+	const char *const *names;
+	struct node n;
+	size_t len;
+	int i, count;
+
+	if (!path || !(slash = strrchr(path, '/')))
+		return -ENOENT;
+	name = slash + 1;
+	len = strlen(name);
+	if (len == 0 || len > TREE_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -ENOENT;
+	if ((size_t)(slash - path) >= sizeof(parent))
+		return -ENOENT;
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	if (tree_resolve(parent[0] ? parent : "/", &n) < 0 || n.kind != N_ITEM)
+		return -ENOENT;
+	count = tree_fixed_children(&n, &names);
+	for (i = 0; i < count; i++)
+		if (strcmp(names[i], name) == 0)
+			return -ENOENT;
+	n.kind = N_SCRATCH;
+	memcpy(n.name, name, len + 1);
+	*out = n;
+	return 0;
+}
+
+bool tree_same_item(const struct node *a, const struct node *b)
+{
+	return a->pull == b->pull && a->number == b->number && strcmp(a->owner, b->owner) == 0 &&
+	       strcmp(a->repo, b->repo) == 0;
+}
+
+int tree_node_path(const struct node *n, struct buf *out)
+{
+	const char *list = n->pull ? "pulls" : "issues";
+	unsigned long long num = (unsigned long long)n->number;
+
+	switch (n->kind) {
+	case N_ITEM_FILE:
+		return buf_printf(out, "/forge/%s/%s/%s/%llu/%s", n->owner, n->repo, list, num,
+				  item_file_names[n->file]);
+	case N_COMMENT_NEW:
+		return buf_printf(out, "/forge/%s/%s/%s/%llu/comments/new", n->owner, n->repo, list,
+				  num);
+	case N_COMMENT:
+		return buf_printf(out, "/forge/%s/%s/%s/%llu/comments/%llu", n->owner, n->repo,
+				  list, num, (unsigned long long)n->comment);
+	case N_PULLS_NEW:
+		return buf_printf(out, "/forge/%s/%s/pulls/new", n->owner, n->repo);
+	case N_SCRATCH:
+		return buf_printf(out, "/forge/%s/%s/%s/%llu/%s", n->owner, n->repo, list, num,
+				  n->name);
+	case N_DONE:
+		return buf_puts(out, "/done");
+	case N_META_FILE:
+		return buf_printf(out, "/.bottlefs/%s", meta_children[n->mfile]);
+	default:
+		return -EINVAL;
+	}
 }
 
 bool tree_is_dir(const struct node *n)
@@ -283,8 +351,6 @@ bool tree_is_dir(const struct node *n)
 		return false;
 	}
 }
-
-#define COUNT(a) ((int)(sizeof(a) / sizeof(*(a))))
 
 int tree_fixed_children(const struct node *dir, const char *const **names)
 {

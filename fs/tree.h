@@ -16,9 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 #define TREE_OWNER_MAX 40
 #define TREE_REPO_MAX 100
 #define TREE_BOTTLE_MAX 128
+/* A file name (Linux NAME_MAX): the longest scratch file name. */
+#define TREE_NAME_MAX 255
 /* Gitea numbers and ids are int64. */
 #define TREE_NUMBER_MAX INT64_MAX
 
@@ -39,7 +43,15 @@ enum node_kind {
 	N_BOTTLE_FILE, /* /bottles/<name>/resolved.json|source|error */
 	N_DONE,	       /* /done */
 	N_META,	       /* /.bottlefs */
-	N_META_FILE,   /* /.bottlefs/scope|capabilities.json */
+	N_META_FILE,   /* /.bottlefs/scope|capabilities.json|log */
+	/*
+	 * A name an agent may create beside the fields of an item directory
+	 * (.../issues/<n>/<name>, .../pulls/<n>/<name>): a scratch file
+	 * (fs/files.h). Only tree_resolve_scratch() gives this kind; whether
+	 * the file exists, and whether the directory allows it, is decided
+	 * elsewhere.
+	 */
+	N_SCRATCH,
 };
 
 enum item_file {
@@ -58,7 +70,7 @@ enum item_file {
 };
 
 enum bottle_file { B_RESOLVED, B_SOURCE, B_ERROR };
-enum meta_file { M_SCOPE, M_CAPABILITIES };
+enum meta_file { M_SCOPE, M_CAPABILITIES, M_LOG };
 
 struct node {
 	enum node_kind kind;
@@ -71,10 +83,30 @@ struct node {
 	char bottle[TREE_BOTTLE_MAX + 1];
 	enum bottle_file bfile;
 	enum meta_file mfile;
+	char name[TREE_NAME_MAX + 1]; /* N_SCRATCH: the file's name */
 };
 
 /* 0 and *out, or -ENOENT for a path that cannot name anything. */
 int tree_resolve(const char *path, struct node *out);
+
+/*
+ * A path that tree_resolve() refuses, read as a scratch file: 0 and *out
+ * (kind N_SCRATCH, the item's owner, repo, pull and number, and name) when
+ * the parent is an item directory and the last component is a file name
+ * (not "." or "..", at most TREE_NAME_MAX bytes) that is not one of the
+ * directory's fixed children; -ENOENT otherwise.
+ */
+int tree_resolve_scratch(const char *path, struct node *out);
+
+/* True when a and b are in the same item directory (same owner, repo, kind of item, number). */
+bool tree_same_item(const struct node *a, const struct node *b);
+
+/*
+ * The path of file node n inside the mount ("/forge/o/r/issues/2/title",
+ * "/done", ".../<scratch name>"), appended to out. 0 or -errno; -EINVAL
+ * for a kind that has no such path here (directories, bottles).
+ */
+int tree_node_path(const struct node *n, struct buf *out);
 
 bool tree_is_dir(const struct node *n);
 

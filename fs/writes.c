@@ -189,6 +189,16 @@ static int send_patch(struct writes *w, const char *owner, const char *repo, uin
 	return r;
 }
 
+/*
+ * The title's character rule, shared by validate_patch (close) and
+ * title_byte (write) so they cannot disagree: no control character, tab
+ * and C1 controls included (str_has_control).
+ */
+static bool title_has_control(const char *s, size_t n)
+{
+	return str_has_control(s, n, false);
+}
+
 /* Checks what an agent wrote to a patchable file; new text to send in *text. */
 static int validate_patch(enum item_file file, const char *data, size_t len, char **text,
 			  struct buf *err)
@@ -216,9 +226,10 @@ static int validate_patch(enum item_file file, const char *data, size_t len, cha
 		}
 		memmove(t, s, strlen(s) + 1);
 	}
-	if (file == F_TITLE && (t[0] == '\0' || strchr(t, '\n'))) {
+	if (file == F_TITLE && (t[0] == '\0' || title_has_control(t, strlen(t)))) {
 		free(t);
-		return invalid(err, "title must be one non-empty line%s", "");
+		return invalid(err, "title must be one non-empty line without control characters%s",
+			       "");
 	}
 	*text = t;
 	return 0;
@@ -315,8 +326,28 @@ static int commit_patch(struct writes *w, const struct node *n, const char *data
 	return r;
 }
 
+/* Checks what an agent wrote to comments/new; the comment to post in *text. */
+static int validate_comment(const char *data, size_t len, char **text, struct buf *err)
+{
+	char *t;
+
+	if (len > WRITE_MAX)
+		return invalid(err, "%s: content too large", "comments/new");
+	if (!str_utf8_valid(data, len) || memchr(data, '\0', len))
+		return invalid(err, "%s: content is not UTF-8 text", "comments/new");
+	t = strip_newline(data, len);
+	if (!t)
+		return -ENOMEM;
+	if (!*t) {
+		free(t);
+		return invalid(err, "%s: an empty comment is not posted", "comments/new");
+	}
+	*text = t;
+	return 0;
+}
+
 static int commit_comment(struct writes *w, const struct node *n, const char *data, size_t len,
-			  struct buf *err)
+			  char *created, size_t created_size, struct buf *err)
 {
 	struct job j = {.kind = "comment", .owner = n->owner, .repo = n->repo, .number = n->number};
 	struct forge *f = w->opt.forge;
@@ -325,17 +356,9 @@ static int commit_comment(struct writes *w, const struct node *n, const char *da
 	int64_t id;
 	int r;
 
-	if (len > WRITE_MAX)
-		return invalid(err, "%s: content too large", "comments/new");
-	if (!str_utf8_valid(data, len) || memchr(data, '\0', len))
-		return invalid(err, "%s: content is not UTF-8 text", "comments/new");
-	text = strip_newline(data, len);
-	if (!text)
-		return -ENOMEM;
-	if (!*text) {
-		free(text);
-		return invalid(err, "%s: an empty comment is not posted", "comments/new");
-	}
+	r = validate_comment(data, len, &text, err);
+	if (r < 0)
+		return r;
 	j.payload = text;
 	where(n, j.at, sizeof(j.at));
 	strncat(j.at, "/comments/new", sizeof(j.at) - strlen(j.at) - 1);
@@ -345,6 +368,7 @@ static int commit_comment(struct writes *w, const struct node *n, const char *da
 		if (r == 0) {
 			snprintf(answer, sizeof(answer), "comment %llu", (unsigned long long)c.id);
 			j.forge_id = c.id;
+			snprintf(created, created_size, "%s", answer);
 			forge_comment_release(&c);
 		}
 		journal_end(w, &j, id, r, answer, err);
@@ -355,7 +379,7 @@ static int commit_comment(struct writes *w, const struct node *n, const char *da
 }
 
 static int commit_pull(struct writes *w, const struct node *n, const char *data, size_t len,
-		       struct buf *reply, struct buf *err)
+		       struct buf *reply, char *created, size_t created_size, struct buf *err)
 {
 	struct scope *s = w->opt.scope;
 	struct job j = {.kind = "create_pr", .owner = n->owner, .repo = n->repo};
@@ -384,6 +408,7 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 		if (r == 0) {
 			snprintf(answer, sizeof(answer), "pull %llu", (unsigned long long)number);
 			j.forge_id = number;
+			snprintf(created, created_size, "%s", answer);
 			/* In scope from now on, and after a restart. */
 			state_pr_add(w->opt.state, s->owner, s->repo, s->issue, number);
 			scope_add_pr(s, number);
@@ -477,25 +502,326 @@ out:
 	return r;
 }
 
+/*
+ * One line in the mount's outcome log (/.bottlefs/log): the path, ok with
+ * what the forge created, or the errno and the reason.
+ */
+static void record_outcome(struct writes *w, const struct node *n, int r, const char *id,
+			   const struct buf *err)
+{
+	struct buf path = BUF_INIT(4096);
+
+	if (!w->opt.log)
+		return;
+	tree_node_path(n, &path);
+	wlog_add(w->opt.log, buf_cstr(&path), r,
+		 r == 0 ? id : (err && err->len ? buf_cstr(err) : strerror(-r)));
+	buf_release(&path);
+}
+
 int writes_commit(struct writes *w, const struct node *n, const char *data, size_t len,
 		  struct buf *reply, struct buf *err)
 {
+	char id[64] = "";
 	int r = scope_check(w->opt.scope, n, err);
 
-	if (r < 0)
-		return r;
+	if (r == 0) {
+		switch (n->kind) {
+		case N_ITEM_FILE:
+			r = commit_patch(w, n, data, len, err);
+			break;
+		case N_COMMENT_NEW:
+			r = commit_comment(w, n, data, len, id, sizeof(id), err);
+			break;
+		case N_PULLS_NEW:
+			r = commit_pull(w, n, data, len, reply, id, sizeof(id), err);
+			break;
+		case N_DONE:
+			r = commit_done(w, n, data, len, err);
+			break;
+		default:
+			r = -EACCES;
+		}
+	}
+	record_outcome(w, n, r, id, err);
+	return r;
+}
+
+int writes_validate(const struct node *n, const char *data, size_t len, struct buf *err)
+{
+	struct done_signal sig;
+	struct prnew p;
+	char *text = NULL;
+	int r;
+
 	switch (n->kind) {
 	case N_ITEM_FILE:
-		return commit_patch(w, n, data, len, err);
+		r = validate_patch(n->file, data, len, &text, err);
+		break;
 	case N_COMMENT_NEW:
-		return commit_comment(w, n, data, len, err);
+		r = validate_comment(data, len, &text, err);
+		break;
 	case N_PULLS_NEW:
-		return commit_pull(w, n, data, len, reply, err);
+		r = prnew_parse(data, len, &p, err);
+		if (r == 0)
+			prnew_release(&p);
+		break;
 	case N_DONE:
-		return commit_done(w, n, data, len, err);
+		r = done_parse(data, len, &sig, err);
+		if (r == 0)
+			done_signal_release(&sig);
+		break;
 	default:
-		return -EACCES;
+		r = -EACCES;
 	}
+	free(text);
+	return r;
+}
+
+/*
+ * ---- write-time judgement ----
+ *
+ * Each scanner below reads one more byte of content and says whether what
+ * was read so far can still become valid by writing more; it mirrors the
+ * close-time rule next to which it is named (validate_patch, done_parse,
+ * validate_comment, prnew_parse), and tests/unit/test_judge.c checks the
+ * property that matters: every prefix of content the close-time rule
+ * accepts is accepted here, written in any pieces.
+ */
+enum judge_what {
+	J_NONE,	 /* nothing judged at write (scratch files and the like) */
+	J_TEXT,	 /* UTF-8 without NUL: body, labels, comments/new, pulls/new */
+	J_TITLE, /* and one line without control characters (validate_patch) */
+	J_STATE, /* and [ \t]* (open|closed) [ \t]* \r? \n? (validate_patch) */
+	J_DONE,	 /* and a first line with a status, or JSON (done_parse) */
+};
+
+/* The title scanner's phases. */
+enum { T_EMPTY, T_TEXT, T_CR, T_NL };
+
+/*
+ * validate_patch for a title: one trailing "\n" then one "\r" are
+ * removed, what is left must be non-empty and have no control character
+ * (str_has_control, C1 included). prev is the byte before c (0 at the
+ * start), for the C1 controls' two-byte encoding.
+ */
+static bool title_byte(struct writes_judge *j, unsigned char prev, unsigned char c)
+{
+	char pair[2] = {(char)prev, (char)c};
+
+	switch (j->phase) {
+	case T_NL:
+		return false; /* nothing may follow the one newline */
+	case T_CR:
+		if (c != '\n')
+			return false;
+		j->phase = T_NL;
+		return true;
+	default:
+		break;
+	}
+	if (c == '\n' || c == '\r') {
+		if (j->phase == T_EMPTY)
+			return false; /* the title would be empty */
+		j->phase = c == '\n' ? T_NL : T_CR;
+		return true;
+	}
+	if (title_has_control(pair + 1, 1) || (prev == 0xc2 && title_has_control(pair, 2)))
+		return false;
+	j->phase = T_TEXT;
+	return true;
+}
+
+static const char *const state_words[] = {"open", "closed"};
+enum { S_LEAD, S_WORD, S_TRAIL, S_CR, S_NL };
+
+/*
+ * validate_patch for state: after one trailing "\n" then one "\r" are
+ * removed and spaces and tabs trimmed, "open" or "closed".
+ */
+static bool state_byte(struct writes_judge *j, unsigned char c)
+{
+	bool blank = c == ' ' || c == '\t';
+	size_t i;
+
+	switch (j->phase) {
+	case S_LEAD:
+		if (blank)
+			return true;
+		for (i = 0; i < 2; i++) {
+			if (c == (unsigned char)state_words[i][0]) {
+				j->phase = S_WORD;
+				j->word = (unsigned)i;
+				j->k = 1;
+				return true;
+			}
+		}
+		return false;
+	case S_WORD:
+		if (state_words[j->word][j->k]) {
+			if (c != (unsigned char)state_words[j->word][j->k])
+				return false;
+			j->k++;
+			return true;
+		}
+		/* fall through - the word is whole */
+	case S_TRAIL:
+		if (blank) {
+			j->phase = S_TRAIL;
+			return true;
+		}
+		if (c == '\r' || c == '\n') {
+			j->phase = c == '\r' ? S_CR : S_NL;
+			return true;
+		}
+		return false;
+	case S_CR:
+		if (c != '\n')
+			return false;
+		j->phase = S_NL;
+		return true;
+	default:
+		return false; /* S_NL: nothing may follow */
+	}
+}
+
+static const char *const done_words[] = {"success", "failure", "blocked"};
+enum { D_LEAD, D_LEAD_NL, D_JSON, D_WORD, D_TRAIL, D_REST };
+
+static bool done_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+/*
+ * done_parse: JSON when the first non-space byte is '{' (judged at close);
+ * otherwise the first line, trimmed of spaces, is exactly a status, and
+ * anything may follow its newline. A newline before anything else leaves
+ * only JSON possible (the first line would be blank).
+ */
+static bool done_byte(struct writes_judge *j, unsigned char c)
+{
+	size_t i;
+
+	switch (j->phase) {
+	case D_JSON:
+	case D_REST:
+		return true;
+	case D_LEAD:
+	case D_LEAD_NL:
+		if (c == '{') {
+			j->phase = D_JSON;
+			return true;
+		}
+		if (done_space(c)) {
+			if (c == '\n')
+				j->phase = D_LEAD_NL;
+			return true;
+		}
+		if (j->phase == D_LEAD_NL)
+			return false;
+		for (i = 0; i < 3; i++) {
+			if (c == (unsigned char)done_words[i][0]) {
+				j->phase = D_WORD;
+				j->word = (unsigned)i;
+				j->k = 1;
+				return true;
+			}
+		}
+		return false;
+	case D_WORD:
+		if (done_words[j->word][j->k]) {
+			if (c != (unsigned char)done_words[j->word][j->k])
+				return false;
+			j->k++;
+			return true;
+		}
+		/* fall through - the status is whole */
+	default: /* D_TRAIL */
+		if (c == '\n') {
+			j->phase = D_REST;
+			return true;
+		}
+		if (done_space(c)) {
+			j->phase = D_TRAIL;
+			return true;
+		}
+		return false;
+	}
+}
+
+void writes_judge_init(struct writes_judge *j, const struct node *n)
+{
+	memset(j, 0, sizeof(*j));
+	switch (n->kind) {
+	case N_ITEM_FILE:
+		j->what = n->file == F_TITLE ? J_TITLE : n->file == F_STATE ? J_STATE : J_TEXT;
+		break;
+	case N_COMMENT_NEW:
+	case N_PULLS_NEW:
+		j->what = J_TEXT;
+		break;
+	case N_DONE:
+		j->what = J_DONE;
+		break;
+	default:
+		j->what = J_NONE;
+	}
+}
+
+static int judge_refuse(const struct writes_judge *j, struct buf *err)
+{
+	switch (j->what) {
+	case J_TITLE:
+		return invalid(err, "title must be one non-empty line without control characters%s",
+			       "");
+	case J_STATE:
+		return invalid(err, "state must be 'open' or 'closed'%s", "");
+	default:
+		return invalid(err, "done: the first line must be success, failure or blocked%s",
+			       "");
+	}
+}
+
+int writes_judge_more(struct writes_judge *j, const char *data, size_t len, struct buf *err)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	struct writes_judge next = *j;
+	size_t i, whole;
+
+	if (j->what == J_NONE || len <= j->at) {
+		if (len > j->at)
+			j->at = len;
+		return 0;
+	}
+	/* Text: NUL-free and UTF-8, except for a last character still cut short. */
+	if (memchr(data + j->at, '\0', len - j->at) ||
+	    !str_utf8_valid_prefix(data + j->whole, len - j->whole, &whole))
+		return invalid(err, "%s", "content is not UTF-8 text (or holds a NUL byte)");
+	next.whole = j->whole + whole;
+	for (i = j->at; i < len && j->what != J_TEXT; i++) {
+		bool ok;
+
+		if (j->what == J_TITLE)
+			ok = title_byte(&next, i ? p[i - 1] : 0, p[i]);
+		else if (j->what == J_STATE)
+			ok = state_byte(&next, p[i]);
+		else
+			ok = done_byte(&next, p[i]);
+		if (!ok)
+			return judge_refuse(j, err);
+	}
+	next.at = len;
+	*j = next;
+	return 0;
+}
+
+int writes_prefix_ok(const struct node *n, const char *data, size_t len, struct buf *err)
+{
+	struct writes_judge j;
+
+	writes_judge_init(&j, n);
+	return writes_judge_more(&j, data, len, err);
 }
 
 int writes_done_text(struct writes *w, struct buf *out)

@@ -27,6 +27,7 @@
 #include "fs/scope.h"
 #include "fs/tree.h"
 #include "fs/view.h"
+#include "fs/wlog.h"
 #include "state/state.h"
 #include "util/buf.h"
 
@@ -38,6 +39,7 @@ struct writes_options {
 	struct view *view;     /* borrowed: forgotten items are fetched again */
 	struct scope *scope;   /* borrowed: grows with opened PRs */
 	const char *queue_dir; /* borrowed */
+	struct wlog *log;      /* borrowed, may be NULL: every commit's outcome */
 };
 
 /* Loads what earlier runs left (PRs in scope, a standing done signal). */
@@ -53,6 +55,49 @@ void writes_free(struct writes *w); /* NULL-safe */
  */
 int writes_commit(struct writes *w, const struct node *n, const char *data, size_t len,
 		  struct buf *reply, struct buf *err);
+
+/*
+ * The close-time check of what writes_commit would send to n, without
+ * sending: 0, or -EINVAL with why in err (the reason writes_commit gives).
+ * Pure; for tests and for judging content before it is committed.
+ */
+int writes_validate(const struct node *n, const char *data, size_t len, struct buf *err);
+
+/*
+ * Write-time judgement: can content that begins with what was written so
+ * far still become valid by writing more at its end? A write() that makes
+ * the answer "no" is refused at once (SEMANTICS.md "Errors at write()"),
+ * so a shell sees the error that close() would only report to programs
+ * that check it. Never refuses a prefix of content writes_validate
+ * accepts: an incomplete UTF-8 character at the end, `ope` (may become
+ * `open`), `{` (may start a JSON done signal), `succ` are all fine. What is
+ * judged: UTF-8 and NUL bytes everywhere; title one line without control
+ * characters; state open or closed; the first line of a text done signal.
+ * JSON (pulls/new, a JSON done) is judged at close only.
+ *
+ * Incremental, so judging costs O(bytes written), not O(content) per
+ * write: the judge remembers how far it got and its scanner state. Pure,
+ * no locks: the caller serialises calls on one judge.
+ */
+struct writes_judge {
+	int what;	/* which rules apply (writes.c) */
+	size_t at;	/* data[0, at) was judged: it can still become valid */
+	size_t whole;	/* data[0, whole) is whole UTF-8 characters */
+	unsigned phase; /* the field's scanner state */
+	unsigned word;	/* the status or state word being matched */
+	unsigned k;	/* how many of its letters were matched */
+};
+
+/* A judge for content written to n from empty. */
+void writes_judge_init(struct writes_judge *j, const struct node *n);
+/*
+ * Judges data[j->at, len): data[0, j->at) must be what the previous call
+ * judged (unchanged) and len >= j->at. 0 and j->at = len, or -EINVAL with
+ * why in err (j is then left as it was).
+ */
+int writes_judge_more(struct writes_judge *j, const char *data, size_t len, struct buf *err);
+/* Judges data[0, len) from scratch: writes_judge_init + writes_judge_more. */
+int writes_prefix_ok(const struct node *n, const char *data, size_t len, struct buf *err);
 
 /*
  * Finishes the journal entries a run of this mount's assignment left

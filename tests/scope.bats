@@ -85,7 +85,15 @@ deny_dir() {
 
 @test "the assigned issue's other files are read-only" {
 	for f in author issue.json thread.md; do deny_all "$MNT/$D/issues/2/$f"; done
-	deny_dir "$MNT/$D/issues/2"
+	# Its directory takes scratch files (editors' temporary files, see
+	# editors.bats) and nothing else.
+	expect_errno OK create "$MNT/$D/issues/2/new file"
+	expect_errno OK unlink "$MNT/$D/issues/2/new file"
+	expect_errno EACCES mkdir "$MNT/$D/issues/2/new dir"
+	expect_errno EACCES symlink "$MNT/$D/issues/2/a link"
+	expect_errno EACCES rmdir "$MNT/$D/issues/2"
+	expect_errno EACCES chmod "$MNT/$D/issues/2"
+	expect_errno EACCES rename "$MNT/$D/issues/2" "$MNT/$D/issues/2-renamed"
 	deny_dir "$MNT/$D/issues/2/comments"
 	no_writes_sent
 }

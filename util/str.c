@@ -84,6 +84,77 @@ bool str_utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * True when the n bytes at p (n >= 1, shorter than the character their
+ * lead byte announces) can still be completed into a valid character: the
+ * lead byte is a valid lead and every byte so far is allowed where it is
+ * (the second byte's range excludes overlongs, surrogates and code points
+ * past U+10FFFF, exactly as utf8_seq does once the character is whole).
+ */
+static bool utf8_incomplete_ok(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return false;
+	if (n >= len)
+		return false;
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong below */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates above */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong below */
+	else if (c == 0xf4)
+		hi = 0x8f; /* past U+10FFFF above */
+	for (i = 1; i < n; i++) {
+		if (i == 1 ? (p[i] < lo || p[i] > hi) : (p[i] & 0xc0) != 0x80)
+			return false;
+	}
+	return true;
+}
+
+bool str_utf8_valid_prefix(const char *s, size_t n, size_t *whole)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t l = utf8_seq(p + i, n - i);
+
+		if (!l)
+			break;
+		i += l;
+	}
+	if (whole)
+		*whole = i;
+	return i == n || utf8_incomplete_ok(p + i, n - i);
+}
+
+bool str_has_control(const char *s, size_t n, bool allow_newline_tab)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			if (allow_newline_tab && (p[i] == '\n' || p[i] == '\t'))
+				continue;
+			return true;
+		}
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
 size_t str_utf8_floor(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

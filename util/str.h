@@ -28,6 +28,24 @@ bool str_utf8_valid(const char *s, size_t n);
  */
 size_t str_utf8_floor(const char *s, size_t n);
 
+/*
+ * True when [s, s+n) can still be the start of valid UTF-8: every
+ * character is valid except, possibly, the last one, cut short, which more
+ * bytes could complete (a lead byte and valid continuation bytes so far).
+ * *whole (may be NULL) gets the length of the part made of whole
+ * characters. Used to judge content while it is still being written.
+ */
+bool str_utf8_valid_prefix(const char *s, size_t n, size_t *whole);
+
+/*
+ * True when [s, s+n) holds a control character: a byte below 0x20, DEL
+ * (0x7f), or a C1 control (U+0080..U+009F, encoded C2 80..C2 9F), which
+ * terminals may act on. With allow_newline_tab, '\n' and '\t' do not count.
+ * The one predicate for "text that must be a single printable line"
+ * (titles) and for "text a terminal shows as it is".
+ */
+bool str_has_control(const char *s, size_t n, bool allow_newline_tab);
+
 /* strdup that returns NULL for NULL. New. */
 char *str_dup(const char *s);
 

@@ -28,6 +28,7 @@ static void test_root_and_top(void **s)
 	assert_int_equal(resolve_ok("/.bottlefs").kind, N_META);
 	assert_int_equal(resolve_ok("/.bottlefs/scope").mfile, M_SCOPE);
 	assert_int_equal(resolve_ok("/.bottlefs/capabilities.json").mfile, M_CAPABILITIES);
+	assert_int_equal(resolve_ok("/.bottlefs/log").mfile, M_LOG);
 }
 
 static void test_issue_files(void **s)
@@ -212,6 +213,76 @@ static void test_bottles(void **s)
 	assert_int_equal(resolve_ok("/bottles/x/source").bfile, B_SOURCE);
 }
 
+/* Scratch files: any file name in an item directory that is not one of its own. */
+static void test_scratch_names(void **s)
+{
+	char long_name[300];
+	struct node n;
+
+	(void)s;
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/tmpXyz.1", &n), 0);
+	assert_int_equal(n.kind, N_SCRATCH);
+	assert_string_equal(n.name, "tmpXyz.1");
+	assert_string_equal(n.owner, "a");
+	assert_int_equal(n.number, 2);
+	assert_false(n.pull);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/pulls/3/.body.swp", &n), 0);
+	assert_true(n.pull);
+	/* A file name may hold what forge names may not. */
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/new file \x1b", &n), 0);
+	/* diff is an issue's scratch name, a pull request's own file. */
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/diff", &n), 0);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/pulls/2/diff", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/title", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/comments", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/comments/x", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/x", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/pulls/new/x", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/x", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/x", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/.bottlefs/x", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/..", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/.", &n), -ENOENT);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/", &n), -ENOENT);
+	memset(long_name, 'x', sizeof(long_name));
+	memcpy(long_name, "/forge/a/b/issues/2/", 20);
+	long_name[20 + 255] = '\0';
+	assert_int_equal(tree_resolve_scratch(long_name, &n), 0);
+	long_name[20 + 255] = 'x';
+	long_name[20 + 256] = '\0';
+	assert_int_equal(tree_resolve_scratch(long_name, &n), -ENOENT);
+}
+
+static void test_node_path(void **s)
+{
+	struct buf b = BUF_INIT(0);
+	struct node n, m;
+
+	(void)s;
+	n = resolve_ok("/forge/a/b/pulls/7/title");
+	assert_int_equal(tree_node_path(&n, &b), 0);
+	assert_string_equal(buf_cstr(&b), "/forge/a/b/pulls/7/title");
+	buf_reset(&b);
+	n = resolve_ok("/forge/a/b/issues/2/comments/new");
+	assert_int_equal(tree_node_path(&n, &b), 0);
+	assert_string_equal(buf_cstr(&b), "/forge/a/b/issues/2/comments/new");
+	buf_reset(&b);
+	n = resolve_ok("/done");
+	assert_int_equal(tree_node_path(&n, &b), 0);
+	assert_string_equal(buf_cstr(&b), "/done");
+	buf_reset(&b);
+	assert_int_equal(tree_resolve_scratch("/forge/a/b/issues/2/t", &n), 0);
+	assert_int_equal(tree_node_path(&n, &b), 0);
+	assert_string_equal(buf_cstr(&b), "/forge/a/b/issues/2/t");
+	m = resolve_ok("/forge/a/b/issues/2/body");
+	assert_true(tree_same_item(&n, &m));
+	m = resolve_ok("/forge/a/b/pulls/2/body");
+	assert_false(tree_same_item(&n, &m));
+	n = resolve_ok("/forge/a/b");
+	assert_int_equal(tree_node_path(&n, &b), -EINVAL);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +297,8 @@ int main(void)
 	    cmocka_unit_test(test_slashes_folded),
 	    cmocka_unit_test(test_fixed_children),
 	    cmocka_unit_test(test_bottles),
+	    cmocka_unit_test(test_scratch_names),
+	    cmocka_unit_test(test_node_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
