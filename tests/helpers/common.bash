@@ -4,12 +4,15 @@
 #
 # Environment:
 #   BOTTLEFS        the binary (default: build/fs/bottlefs)
-#   GITEA_SPEC_DIR  where swagger.v1.prism.json is (default: ../shared/gitea)
+#   GITEA_SPEC_DIR  a directory holding the swagger.v1.prism.json Prism checks
+#                   against (default: .cache/contract/gitea, derived from the
+#                   repository's tests/contract/gitea/swagger.v1.json)
 #   PRISM_JS        Prism's entry point (default: .cache/prism/node_modules/...)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BOTTLEFS="${BOTTLEFS:-$REPO_ROOT/build/fs/bottlefs}"
-GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$REPO_ROOT/../shared/gitea}"
+GITEA_SPEC_DERIVED="$REPO_ROOT/.cache/contract/gitea"
+GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$GITEA_SPEC_DERIVED}"
 PRISM_JS="${PRISM_JS:-$REPO_ROOT/.cache/prism/node_modules/@stoplight/prism-cli/dist/index.js}"
 FSOP="python3 $REPO_ROOT/tests/helpers/fsop.py"
 
@@ -51,8 +54,23 @@ start_double() {
 	export DOUBLE_PORT DOUBLE_URL TOKEN
 }
 
+# gitea_prism_spec: makes sure $GITEA_SPEC_DIR/swagger.v1.prism.json is
+# there. The default one is derived from the repository's copy of Gitea's
+# description (tests/contract/gitea/) when missing or older than it; a
+# GITEA_SPEC_DIR set by the caller is used as it is.
+gitea_prism_spec() {
+	local src="$REPO_ROOT/tests/contract/gitea/swagger.v1.json"
+	local derive="$REPO_ROOT/tests/contract/derive_prism.py"
+	local out="$GITEA_SPEC_DIR/swagger.v1.prism.json"
+	if [ "$GITEA_SPEC_DIR" = "$GITEA_SPEC_DERIVED" ] &&
+		{ [ ! -f "$out" ] || [ "$src" -nt "$out" ] || [ "$derive" -nt "$out" ]; }; then
+		python3 "$derive" "$src" "$out" || return 1
+	fi
+	[ -f "$out" ]
+}
+
 prism_available() {
-	[ -f "$GITEA_SPEC_DIR/swagger.v1.prism.json" ] && [ -f "$PRISM_JS" ]
+	gitea_prism_spec && [ -f "$PRISM_JS" ]
 }
 
 free_port() {
