@@ -45,15 +45,18 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
-		   "                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
-		   "                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
-		   "                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
-		   "       bottlefs resolve DIR NAME\n"
-		   "       bottlefs state list|get|set|delete|provenance|journal ... [--state DB]\n"
-		   "       bottlefs queue list|take DIR\n"
-		   "The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
-		   "argument.\n");
+	fprintf(f,
+		"usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
+		"                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
+		"                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
+		"                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
+		"       bottlefs resolve DIR NAME\n"
+		"       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
+		"                [--state DB]\n"
+		"       bottlefs queue list|take DIR\n"
+		"       bottlefs --help | --version\n"
+		"The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
+		"argument. See bottlefs(1).\n");
 }
 
 /* "--name value" or "--name=value"; advances *i past what it used. */
@@ -83,7 +86,8 @@ static int parse_seconds(const char *s, const char *what, uint64_t *out)
 
 /*
  * Splits argv into our options and FUSE's (returned in fuse_argv, which
- * keeps argv[0]). Returns 0, or -1 after printing why.
+ * keeps argv[0]). Returns 0; 1 when it answered --help or --version on
+ * stdout (nothing to mount); or -1 after printing why.
  */
 static int parse_args(int argc, char **argv, struct options *o, struct fuse_args *fargs)
 {
@@ -141,7 +145,10 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 			return -1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
-			exit(0);
+			return 1;
+		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			printf("bottlefs %s\n", BOTTLEFS_VERSION);
+			return 1;
 		} else if (strncmp(argv[i], "--", 2) == 0) {
 			fprintf(stderr, "bottlefs: unknown option '%s'\n", argv[i]);
 			return -1;
@@ -393,10 +400,14 @@ static int run_mount(int argc, char **argv)
 	int r = 1;
 
 	scope_init(&mc.scope);
-	if (parse_args(argc, argv, &o, &fargs) < 0) {
-		usage(stderr);
+	r = parse_args(argc, argv, &o, &fargs);
+	if (r != 0) {
+		if (r < 0)
+			usage(stderr);
+		r = r < 0 ? 1 : 0;
 		goto out;
 	}
+	r = 1;
 	/* Nobody else may read the token out of this process's memory. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	token = token_from_env();

@@ -1,6 +1,6 @@
 /*
  * gitea: the Gitea adapter of the Forge Adapter Contract (libcurl +
- * jansson), honouring ../shared/gitea/FACTS.md.
+ * jansson), honouring what Gitea really does: tests/contract/gitea/FACTS.md.
  *
  * The token is copied into the adapter and wiped on free; it is sent only
  * in the Authorization header and never appears in an error message.

@@ -2,7 +2,7 @@
 """Stateful Gitea 1.26 test double for bottlefs (Python 3 standard library only).
 
 It serves the part of Gitea's REST API v1 that bottlefs uses, with the JSON
-shapes Gitea sends and the behaviours listed in /work/shared/gitea/FACTS.md
+shapes Gitea sends and the behaviours listed in tests/contract/gitea/FACTS.md
 (paging clamp, X-Total-Count, Link only with more than one page, the 500 quirk
 on comments of a missing number, 201 on PATCH, ...), plus a control API under
 /_double/ for tests: request log, fault injection, stored state, reset.

@@ -4,12 +4,17 @@
 #
 # Environment:
 #   BOTTLEFS        the binary (default: build/fs/bottlefs)
-#   GITEA_SPEC_DIR  where swagger.v1.prism.json is (default: ../shared/gitea)
+#   GITEA_SPEC_DIR  a directory holding the swagger.v1.prism.json Prism checks
+#                   against (default: .cache/contract/gitea, derived from the
+#                   repository's tests/contract/gitea/swagger.v1.json)
 #   PRISM_JS        Prism's entry point (default: .cache/prism/node_modules/...)
+#   CI              "true": a contract check that cannot run fails the suite
+#                   instead of being skipped with a notice
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BOTTLEFS="${BOTTLEFS:-$REPO_ROOT/build/fs/bottlefs}"
-GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$REPO_ROOT/../shared/gitea}"
+GITEA_SPEC_DERIVED="$REPO_ROOT/.cache/contract/gitea"
+GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$GITEA_SPEC_DERIVED}"
 PRISM_JS="${PRISM_JS:-$REPO_ROOT/.cache/prism/node_modules/@stoplight/prism-cli/dist/index.js}"
 FSOP="python3 $REPO_ROOT/tests/helpers/fsop.py"
 
@@ -51,20 +56,48 @@ start_double() {
 	export DOUBLE_PORT DOUBLE_URL TOKEN
 }
 
+# gitea_prism_spec: makes sure $GITEA_SPEC_DIR/swagger.v1.prism.json is
+# there. The default one is derived from the repository's copy of Gitea's
+# description (tests/contract/gitea/) when missing or older than it; a
+# GITEA_SPEC_DIR set by the caller is used as it is.
+gitea_prism_spec() {
+	local src="$REPO_ROOT/tests/contract/gitea/swagger.v1.json"
+	local derive="$REPO_ROOT/tests/contract/derive_prism.py"
+	local out="$GITEA_SPEC_DIR/swagger.v1.prism.json"
+	if [ "$GITEA_SPEC_DIR" = "$GITEA_SPEC_DERIVED" ] &&
+		{ [ ! -f "$out" ] || [ "$src" -nt "$out" ] || [ "$derive" -nt "$out" ]; }; then
+		python3 "$derive" "$src" "$out" || return 1
+	fi
+	[ -f "$out" ]
+}
+
 prism_available() {
-	[ -f "$GITEA_SPEC_DIR/swagger.v1.prism.json" ] && [ -f "$PRISM_JS" ]
+	gitea_prism_spec && [ -f "$PRISM_JS" ] && command -v node >/dev/null
 }
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# prism_up PID URL: Prism answers URL; fails at once when Prism (PID) exited.
+prism_up() {
+	kill -0 "$1" 2>/dev/null || return 2
+	curl -fsS -o /dev/null -H "Authorization: token $TOKEN" "$2"
+}
+
 # start_prism: Prism in proxy mode in front of the double; sets FORGE_URL.
-# Without the spec (a user's machine) the contract check is skipped with a
-# visible notice and bottlefs talks to the double directly.
+# Without Prism (bats run before scripts/setup installed it) the contract
+# check is skipped with a visible notice and bottlefs talks to the double
+# directly; under CI=true that is a failure. When Prism does not come up,
+# its own output says why, and is printed.
 start_prism() {
+	local pid deadline rc
 	if ! prism_available; then
-		echo "# notice: Gitea spec or Prism not found; contract check skipped" >&3
+		echo "# notice: Prism (or node, or $GITEA_SPEC_DIR/swagger.v1.prism.json) not found: contract check skipped; run scripts/setup" >&3
+		if [ "${CI:-}" = true ]; then
+			echo "the contract check is required under CI=true: PRISM_JS=$PRISM_JS, GITEA_SPEC_DIR=$GITEA_SPEC_DIR, node: $(command -v node || echo none)" >&2
+			return 1
+		fi
 		FORGE_URL="$DOUBLE_URL"
 		export FORGE_URL
 		return 0
@@ -72,9 +105,24 @@ start_prism() {
 	PRISM_PORT="$(free_port)"
 	node "$PRISM_JS" proxy --errors -h 127.0.0.1 -p "$PRISM_PORT" \
 		"$GITEA_SPEC_DIR/swagger.v1.prism.json" "$DOUBLE_URL" >"$T/prism.log" 2>&1 3>&- &
-	echo $! >"$T/prism.pid"
-	wait_for 60 curl -fsS -o /dev/null -H "Authorization: token $TOKEN" \
-		"http://127.0.0.1:$PRISM_PORT/api/v1/settings/api"
+	pid=$!
+	echo "$pid" >"$T/prism.pid"
+	deadline=$(($(date +%s) + 60))
+	until prism_up "$pid" "http://127.0.0.1:$PRISM_PORT/api/v1/settings/api" 2>/dev/null; do
+		rc=$?
+		if [ "$rc" -eq 2 ] || [ "$(date +%s)" -gt "$deadline" ]; then
+			if [ "$rc" -eq 2 ]; then
+				wait "$pid"
+				echo "prism exited ($?) before it answered; its output:" >&2
+			else
+				echo "prism did not answer within 60 s; its output:" >&2
+			fi
+			tail -n 40 "$T/prism.log" >&2
+			stop_pid "$T/prism.pid"
+			return 1
+		fi
+		sleep 0.05
+	done
 	FORGE_URL="http://127.0.0.1:$PRISM_PORT"
 	export FORGE_URL PRISM_PORT
 }
@@ -88,6 +136,11 @@ prism_mark() {
 # The contract check: Prism saw no request or response outside the spec
 # since prism_mark. A test that injects a status the spec does not declare
 # (a 401 on a GET, say) sets PRISM_ALLOW to a regex for that one warning.
+# With --errors, Prism logs a violation as a [VALIDATOR] warning, or (for
+# an invalid response, an invalid request, a path or method the spec does
+# not have) answers its own error instead and logs its errors# type;
+# upstream failures (FetchError) are not violations.
+PRISM_VIOLATION='VALIDATOR|sl-violations|prism/errors#(VIOLATIONS|UNPROCESSABLE_ENTITY|NO_PATH_MATCHED_ERROR|NO_METHOD_MATCHED_ERROR)'
 assert_prism_clean() {
 	[ -f "$T/prism.log" ] || return 0
 	local from=0 lines
@@ -96,9 +149,9 @@ assert_prism_clean() {
 	if [ -n "${PRISM_ALLOW:-}" ]; then
 		lines="$(echo "$lines" | grep -v -E "$PRISM_ALLOW")"
 	fi
-	if echo "$lines" | grep -E 'VALIDATOR|sl-violations' >/dev/null; then
+	if echo "$lines" | grep -E "$PRISM_VIOLATION" >/dev/null; then
 		echo "Prism reported spec violations:" >&2
-		echo "$lines" | grep -E -B2 -A8 'VALIDATOR|sl-violations' | head -60 >&2
+		echo "$lines" | grep -E -B2 -A8 "$PRISM_VIOLATION" | head -60 >&2
 		return 1
 	fi
 }
