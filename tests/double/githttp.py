@@ -518,14 +518,19 @@ class GitForge:
         env = {"GIT_INDEX_FILE": idx.name}
         try:
             run_git(["read-tree", parent], git_dir=gd, env=env)
+            lines = []
             for path, content in sorted(files.items()):
-                if content is None:
-                    run_git(["update-index", "--force-remove", "--", path], git_dir=gd, env=env)
+                if "\n" in path or "\t" in path:
+                    raise GitError("bad path %r" % path)
+                if content is None:  # mode 0 removes the entry
+                    lines.append("0 %s\t%s\n" % (ZERO, path))
                     continue
                 blob = run_git(["hash-object", "-w", "--stdin"], git_dir=gd,
                                data=content.encode()).decode().strip()
-                run_git(["update-index", "--add", "--cacheinfo", "100644,%s,%s" % (blob, path)],
-                        git_dir=gd, env=env)
+                lines.append("100644 %s\t%s\n" % (blob, path))
+            if lines:
+                run_git(["update-index", "--index-info"], git_dir=gd, env=env,
+                        data="".join(lines).encode())
             tree = run_git(["write-tree"], git_dir=gd, env=env).decode().strip()
         finally:
             if os.path.exists(idx.name):
@@ -613,12 +618,13 @@ class GitForge:
                     break
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 handler.wfile.flush()
-            if not head_only:
-                handler.wfile.write(b"0\r\n\r\n")
             proc.wait()
             feeder.join(5)
+            # before the answer ends, so a client's next request sees the push
             if rest == "/git-receive-pack" and on_done:
                 on_done()
+            if not head_only:
+                handler.wfile.write(b"0\r\n\r\n")
             return status
         finally:
             if proc.poll() is None:
