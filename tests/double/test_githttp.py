@@ -18,7 +18,8 @@ import time
 import unittest
 
 import githttp
-from test_double import DEMO, DOUBLE, DoubleTest, wait_for_file
+from prismcheck import PrismProxy
+from test_double import PRISM_SPEC, DoubleTest
 
 GIT_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
            "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
@@ -480,6 +481,32 @@ class GitControlTest(GitTest):
         self.git("push", "-q", "origin", "gone-after-reset", cwd=c)
         self.assertEqual(self.d.control("POST", "/_double/reset")[0], 200)
         self.assertEqual(self.refs(), before)
+
+
+class GiteaBranchPrismTest(GitTest):
+    def test_branch_endpoints_conform(self):
+        if not PrismProxy.available(PRISM_SPEC):
+            print("\nSKIP prism: need %s, Prism and node" % PRISM_SPEC, file=sys.stderr)
+            self.skipTest("prism not available")
+        c = self.clone()
+        self.git("checkout", "-q", "-b", "for-pr", cwd=c)
+        self.commit_file(c, "p.txt", "p\n")
+        self.git("push", "-q", "origin", "for-pr", cwd=c)
+        auth = {"Authorization": "token alice-token"}
+        R = "/api/v1/repos/alice/dotfiles"
+        with PrismProxy(PRISM_SPEC, "http://127.0.0.1:%d" % self.d.port, self.tmp) as prism:
+            for method, path, body, want in [
+                    ("GET", R + "/branches", None, 200),
+                    ("GET", "/api/v1/repos/acme/widgets/branches?limit=5&page=2", None, 200),
+                    ("GET", R + "/branches/main", None, 200),
+                    ("GET", R + "/branches/no-such", None, 404),
+                    ("POST", R + "/pulls", {"head": "for-pr", "base": "main", "title": "t"}, 201),
+                    ("GET", R + "/pulls/7", None, 200)]:
+                st, r, raw = self.d.req(method, path, body=body, headers=auth, port=prism.port)
+                self.assertEqual(st, want, "%s %s: %s" % (method, path, raw[:300]))
+                self.assertIsNone(r.getheader("sl-violations"),
+                                  "%s %s: %s" % (method, path, r.getheader("sl-violations")))
+            self.assertEqual(prism.validator_lines(), [])
 
 
 class ApplyDiffTest(unittest.TestCase):
