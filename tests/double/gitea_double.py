@@ -788,11 +788,7 @@ class Double:
             self.faults = compile_faults([{"path": ".*", "latency_ms": args.latency_ms}])
         self.git = githttp.GitForge(getattr(args, "git_dir", None))
         self.store.git = self.git
-        try:
-            self.git.build_all(self.store)
-        except (OSError, githttp.GitError):
-            self.git.cleanup()
-            raise
+        self.git.build_all_in_background(self.store)
 
     def reload(self):
         """The control API's reset: the seed again, git repositories too."""

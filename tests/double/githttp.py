@@ -330,8 +330,15 @@ class GitForge:
         self.merge_commits = {}  # (git dir, PR number) -> merge commit id
         self.info_cache = {}     # commit id -> commit_info() (commits never change)
         self.mb_cache = {}       # (git dir, a, b) -> merge base
+        # set when no build is running; every reader waits for it
+        self.built = threading.Event()
+        self.built.set()
+        self.build_error = None
 
     def cleanup(self):
+        """Remove the repositories (only a temp dir this GitForge made),
+        after a build still running in the background ends."""
+        self.built.wait(30)
         if self.owned:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -339,28 +346,68 @@ class GitForge:
         return os.path.join(self.root, owner.lower(), name.lower() + ".git")
 
     def exists(self, owner, name):
+        self.wait_built()
         return os.path.isdir(self.git_dir(owner, name))
 
     # -- building
+    def wait_built(self):
+        """Block until the repositories exist (a build runs at most ~1 s)."""
+        if not self.built.wait(120):
+            raise GitError("building the git repositories timed out")
+        if self.build_error is not None:
+            raise GitError("building the git repositories failed: %s" % self.build_error)
+
+    def build_all_in_background(self, store):
+        """Plan now (under the caller's store lock, so the seed cannot change
+        under it), run git in a thread: a double answers API requests that
+        need no git while its repositories are still being written."""
+        self.wait_built()
+        plans = self._plans(store)
+        self.built.clear()
+
+        def run():
+            try:
+                self._build_plans(plans)
+            except (OSError, GitError) as e:
+                self.build_error = e
+            finally:
+                self.built.set()
+        threading.Thread(target=run, name="git-build", daemon=True).start()
+
+    def _plans(self, store):
+        return [(r["owner"]["login"], r["name"], r["default_branch"], plan_repo(store, r))
+                for r in store.repos.values()]
+
     def build_all(self, store):
-        """(Re)create every repository of the store; a reset calls it again."""
+        """(Re)create every repository of the store now; a reset calls it."""
+        self.wait_built()
+        self._build_plans(self._plans(store))
+
+    def _build_plans(self, plans):
         for key in list(os.listdir(self.root)):
             shutil.rmtree(os.path.join(self.root, key), ignore_errors=True)
         with self.lock:
             self.refs_cache.clear()
             self.merge_commits.clear()
             self.mb_cache.clear()
-        for repo in store.repos.values():
-            self.build(repo["owner"]["login"], repo["name"], repo["default_branch"],
-                       plan_repo(store, repo))
+        for owner, name, default_branch, steps in plans:
+            self.build(owner, name, default_branch, steps)
 
     def build(self, owner, name, default_branch, steps):
+        """One bare repository from plan_repo's steps with a single git
+        process (fast-import): the skeleton `git init --bare` would make is
+        written directly, since a double starts once per test."""
         gd = self.git_dir(owner, name)
-        os.makedirs(os.path.dirname(gd), exist_ok=True)
-        run_git(["init", "--quiet", "--bare", "--initial-branch", default_branch, gd])
-        for k, v in (("http.receivepack", "true"), ("receive.denyNonFastForwards", "false"),
-                     ("core.logAllRefUpdates", "false"), ("gc.auto", "0")):
-            run_git(["config", k, v], git_dir=gd)
+        for sub in ("objects/info", "objects/pack", "refs/heads", "refs/tags", "info"):
+            os.makedirs(os.path.join(gd, sub), exist_ok=True)
+        with open(os.path.join(gd, "HEAD"), "w") as f:
+            f.write("ref: refs/heads/%s\n" % default_branch)
+        with open(os.path.join(gd, "config"), "w") as f:
+            f.write("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n"
+                    "\tbare = true\n\tlogallrefupdates = false\n"
+                    "[http]\n\treceivepack = true\n"
+                    "[receive]\n\tdenyNonFastForwards = false\n"
+                    "[gc]\n\tauto = 0\n")
         stream, marks = fast_import_stream(steps)
         marks_file = os.path.join(gd, "double-marks")
         run_git(["fast-import", "--quiet", "--export-marks=" + marks_file], git_dir=gd, data=stream)
@@ -370,14 +417,22 @@ class GitForge:
                 m, sha = line.split()
                 by_mark[int(m[1:])] = sha
         os.unlink(marks_file)
+        refs, times = {}, {}
+        for s in steps:  # the last step naming a ref sets it, as in the stream
+            mark = marks[s.get("reset") or s["mark"]]
+            refs[s["ref"]] = by_mark[mark]
+            if "time" in s:
+                times[by_mark[mark]] = s["time"]
         with self.lock:
             for s in steps:
                 if s.get("merge_of"):
                     self.merge_commits[(gd, s["merge_of"])] = by_mark[marks[s["mark"]]]
-        self.refresh(owner, name)
+            self.refs_cache[gd] = refs
+            self.times.update(times)
 
     # -- reading
     def refresh(self, owner, name):
+        self.wait_built()
         gd = self.git_dir(owner, name)
         out = run_git(["for-each-ref", "--format=%(objectname) %(committerdate:unix) %(refname)"],
                       git_dir=gd)
@@ -397,6 +452,7 @@ class GitForge:
             return self.times.get(sha, 0)
 
     def refs(self, owner, name):
+        self.wait_built()
         gd = self.git_dir(owner, name)
         with self.lock:
             cached = self.refs_cache.get(gd)
@@ -411,11 +467,13 @@ class GitForge:
                 if r.startswith("refs/heads/")}
 
     def merge_commit(self, owner, name, number):
+        self.wait_built()
         with self.lock:
             return self.merge_commits.get((self.git_dir(owner, name), number))
 
     def commit_info(self, owner, name, sha):
         """{id, tree, parents, author{name,email,time}, committer{...}, message}."""
+        self.wait_built()
         with self.lock:
             if sha in self.info_cache:
                 return self.info_cache[sha]
@@ -441,6 +499,7 @@ class GitForge:
 
     def changed_files(self, owner, name, sha):
         """(added, removed, modified) paths of a commit against its first parent."""
+        self.wait_built()
         out = run_git(["diff-tree", "--no-commit-id", "-r", "--root", "--name-status", sha],
                       git_dir=self.git_dir(owner, name)).decode(errors="replace")
         added, removed, modified = [], [], []
@@ -458,6 +517,7 @@ class GitForge:
                        git_dir=self.git_dir(owner, name)).decode(errors="replace")
 
     def merge_base(self, owner, name, a, b):
+        self.wait_built()
         key = (self.git_dir(owner, name), a, b)
         with self.lock:
             if key in self.mb_cache:
@@ -498,6 +558,7 @@ class GitForge:
         """One commit on `branch` (created from `start`, a branch or commit
         id, when it does not exist), with `files` {path: text or None to
         delete}.  Returns the new commit id."""
+        self.wait_built()
         gd = self.git_dir(owner, name)
         if not os.path.isdir(gd):
             raise GitError("no repository %s/%s" % (owner, name))
@@ -547,6 +608,7 @@ class GitForge:
 
     def set_ref(self, owner, name, ref, sha):
         """Point ref at sha (None deletes it); no fast-forward check."""
+        self.wait_built()
         gd = self.git_dir(owner, name)
         if sha is None:
             run_git(["update-ref", "-d", ref], git_dir=gd)
@@ -568,7 +630,7 @@ class GitForge:
         and returned as (status, headers, body) instead of being sent (for
         the truncate, trickle and hang_after_apply faults).  Returns the
         status sent (or collected)."""
-        gd = self.git_dir(owner, name)
+        self.wait_built()
         path_info = "/%s/%s.git%s" % (owner.lower(), name.lower(), rest)
         hdr = handler.headers
         env = _env({

@@ -220,11 +220,7 @@ class Double(gd.Double):
         self.apply_github_seed()
         self.git = githttp.GitForge(args.git_dir)
         self.store.git = self.git
-        try:
-            self.git.build_all(self.store)
-        except (OSError, githttp.GitError):
-            self.git.cleanup()
-            raise
+        self.git.build_all_in_background(self.store)
 
     def apply_github_seed(self):
         """Seed keys only GitHub has: "diff_too_large" on a pull request
@@ -705,8 +701,10 @@ class Handler(gd.Handler):
         resource = "graphql" if path == "/graphql" else "core"
         try:
             viewer, scopes = self.authenticate()
-        except HTTPError as e:
-            e.reply.headers = common + e.reply.headers
+        except HTTPError as e:  # not counted, but it shows the anonymous bucket
+            with d.rate.lock:
+                e.reply.headers = common + e.reply.headers + d.rate.headers(
+                    d.rate.bucket(resource, False), resource)
             return e.reply
         signed = viewer is not None
         if scopes is not None:
@@ -748,12 +746,12 @@ class Handler(gd.Handler):
         except HTTPError as e:
             reply = e.reply
         reply.headers = common + list(reply.headers)
-        etag = None
-        if method in ("GET", "HEAD") and reply.status == 200:
+        if 200 <= reply.status < 300 and reply.body:
             digest = hashlib.sha256(reply.body).hexdigest()[:32]
             etag = ('W/"%s"' if reply.ctype == JSON_CT else '"%s"') % digest
             reply.headers.append(("ETag", etag))
-            if etag_matches(self.headers.get("If-None-Match"), etag):
+            if method in ("GET", "HEAD") and reply.status == 200 and \
+                    etag_matches(self.headers.get("If-None-Match"), etag):
                 with rate.lock:
                     hdrs = rate.headers(rate.bucket(resource, signed), resource)
                 return Reply(304, b"", None, common + [("ETag", etag)] + hdrs +

@@ -289,6 +289,10 @@ class ConditionalTest(GitHubTest):
         st, r, _ = self.d.req("GET", path, headers={"If-None-Match": etag})
         self.assertEqual(st, 200)
         self.assertNotEqual(r.getheader("ETag"), etag)
+        # writes carry one too
+        st, r, _ = self.d.req("POST", path + "/comments", {"body": "again"})
+        self.assertEqual(st, 201)
+        self.assertRegex(r.getheader("ETag"), r'^W/"[0-9a-f]+"$')
         # the diff gets a strong validator
         st, r, _ = self.d.req("GET", "/repos/alice/dotfiles/pulls/3",
                               headers={"Accept": "application/vnd.github.diff"})
@@ -574,6 +578,7 @@ class AuthTest(GitHubTest):
             self.assertEqual(st, 200, h)
         st, r, raw = self.d.req("GET", "/user", token="wrong")
         self.assertEqual(st, 401)
+        self.assertEqual(r.getheader("x-ratelimit-limit"), "60")
         body = json.loads(raw)
         self.assertEqual(body["message"], "Bad credentials")
         self.assertEqual(set(body), {"message", "documentation_url", "status"})
