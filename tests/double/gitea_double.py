@@ -1210,8 +1210,8 @@ class Handler(BaseHTTPRequestHandler):
                 scheme, _, cred = auth.partition(" ")
                 if scheme.lower() in ("token", "bearer"):
                     token = cred.strip()
-            if d.tokens is None:
-                viewer = dict(d.store.default_user or {}, _superuser=True) \
+            if d.tokens is None:  # no token file: everyone is the default user
+                viewer = dict(d.store.default_user, _superuser=True) \
                     if d.store.default_user else None
             else:
                 entry = d.tokens.get(token) if token else None

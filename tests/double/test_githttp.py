@@ -10,8 +10,6 @@ import base64
 import gzip
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
