@@ -294,6 +294,7 @@ def fast_import_stream(steps):
     """The fast-import commands for plan_repo's steps (bytes)."""
     out = []
     marks = {}
+    files_at = {}  # mark -> that commit's files
     for s in steps:
         if "reset" in s:
             out.append(b"reset %s\nfrom :%d\n\n" % (s["ref"].encode(), marks[s["reset"]]))
@@ -306,10 +307,15 @@ def fast_import_stream(steps):
             s["ref"].encode(), marks[s["mark"]], who, who, len(msg), msg))
         for k, parent in enumerate(s["parents"]):
             out.append(b"%s :%d\n" % (b"from" if k == 0 else b"merge", marks[parent]))
-        out.append(b"deleteall\n")
+        # only what differs from the first parent (the tree starts as its tree)
+        before = files_at.get(s["parents"][0], {}) if s["parents"] else {}
+        for path in sorted(set(before) - set(s["files"])):
+            out.append(b"D %s\n" % path.encode())
         for path, (mode, data) in sorted(s["files"].items()):
-            out.append(b"M %s inline %s\ndata %d\n%s\n" % (mode.encode(), path.encode(),
-                                                        len(data), data))
+            if before.get(path) != (mode, data):
+                out.append(b"M %s inline %s\ndata %d\n%s\n" % (mode.encode(), path.encode(),
+                                                            len(data), data))
+        files_at[s["mark"]] = s["files"]
         out.append(b"\n")
     return b"".join(out), marks
 
@@ -410,7 +416,11 @@ class GitForge:
                     "[gc]\n\tauto = 0\n")
         stream, marks = fast_import_stream(steps)
         marks_file = os.path.join(gd, "double-marks")
-        run_git(["fast-import", "--quiet", "--export-marks=" + marks_file], git_dir=gd, data=stream)
+        # every branch stays loaded: fast-import's default of 5 makes a seed
+        # with a thousand pull requests take seconds instead of a fraction
+        active = max(5, len({st["ref"] for st in steps}))
+        run_git(["fast-import", "--quiet", "--active-branches=%d" % active,
+                 "--export-marks=" + marks_file], git_dir=gd, data=stream)
         by_mark = {}
         with open(marks_file) as f:
             for line in f:
