@@ -147,11 +147,13 @@ class SeededRepoTest(GitTest):
                 return next((l.split(" in ", 1)[1].strip() for l in f
                              if "git repositories in" in l), None)
         root = wait_until(root_dir)
+        self.refs()  # the build runs in the background: wait for it
         self.assertTrue(os.path.isdir(os.path.join(root, "alice", "dotfiles.git")))
         self.d.stop()
         self.assertFalse(os.path.exists(root))
         kept = os.path.join(self.tmp, "kept-git")
         d = self.start(args=("--git-dir", kept))
+        self.refs(d=d)
         d.stop()
         self.assertTrue(os.path.isdir(os.path.join(kept, "alice", "dotfiles.git")))
 
