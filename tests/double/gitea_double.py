@@ -11,6 +11,7 @@ Usage:
   python3 gitea_double.py --seed FILE.json [--port 0] [--port-file PATH]
       [--token-file PATH] [--root-url URL] [--latency-ms N]
       [--generate OWNER/REPO:ISSUES:PULLS:COMMENTS_PER_ISSUE ...]
+      [--git-dir DIR]
 
 Seed file (JSON object; every key optional except where noted):
 
@@ -30,7 +31,8 @@ Seed file (JSON object; every key optional except where noted):
       {"owner": "alice", "name": "dotfiles",        # required; owner must exist
        "private": false, "description": "", "default_branch": "main",
        "created": "...", "collaborators": ["bob"],
-       "branches": ["main", "fix-x"] | {"main": {}, "fix-x": {"diff": "..."}},
+       "branches": ["main", "fix-x"] | {"main": {"files": {"README.md": "..."}},
+                                        "fix-x": {"diff": "..."}},
        "labels": [{"name": "bug", "color": "ee0701", "description": "",
                    "exclusive": false}],
        "issues": [                       # issues AND pull requests, one
@@ -66,6 +68,11 @@ default scope "all"); '#' starts a comment.  With a token file every
 repository is readable only by its owner, collaborators, org members and
 admins; a write without write access is 403 with an empty body.
 
+Git over smart HTTP (githttp.py): every repository is also a bare git
+repository served at ROOT/<owner>/<repo>.git (the default branch with its
+"files", one commit per other branch applying its diff); the branch API
+and POST /pulls read its refs.
+
 Control API (not under /api/v1): see tests/double/README.md.
 """
 
@@ -85,6 +92,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import githttp
 
 MAX_BODY = 8 * 1024 * 1024
 CACHE_CONTROL = "max-age=0, private, must-revalidate"
@@ -580,11 +589,36 @@ class View:
             "default_delete_branch_after_merge": False,
             "default_merge_style": "merge", "default_allow_maintainer_edit": False,
             "default_target_branch": r["default_branch"],
-            "branch_count": len(r["branches"]),
+            "branch_count": len(self.s.git.branches(owner, r["name"])) or len(r["branches"]),
             "avatar_url": "", "internal": False, "mirror_interval": "",
             "object_format_name": "sha1",
             "mirror_updated": "0001-01-01T00:00:00Z",
             "topics": [], "licenses": [],
+        }
+
+    def branch(self, repo, name, sha):
+        """Gitea's Branch (convert.ToBranch) for a branch at commit sha."""
+        info = self.s.git.commit_info(repo["owner"]["login"], repo["name"], sha)
+        by_email = {u["email"].lower(): u["login"] for u in self.s.users.values()}
+
+        def who(x):
+            return {"name": x["name"], "email": x["email"],
+                    "username": by_email.get(x["email"].lower(), "")}
+        write = self.s.can_write(repo, self.viewer)
+        return {
+            "name": name,
+            "commit": {
+                "id": sha, "message": info["message"],
+                "url": self.root + "%s/%s/commit/%s" % (repo["owner"]["login"], repo["name"], sha),
+                "author": who(info["author"]), "committer": who(info["committer"]),
+                "verification": {"verified": False, "reason": "gpg.error.not_signed_commit",
+                                 "signature": "", "signer": None, "payload": ""},
+                "timestamp": fmt_time(info["committer"]["time"]),
+                "added": None, "removed": None, "modified": None,
+            },
+            "protected": False, "required_approvals": 0, "enable_status_check": False,
+            "status_check_contexts": [], "user_can_push": write, "user_can_merge": write,
+            "effective_branch_protection_name": "",
         }
 
     def issue_html(self, issue):
@@ -628,6 +662,9 @@ class View:
         add, dele, files = diff_stats(p["diff"])
         repo_json = self.repo(r)
         full = "%s/%s" % (r["owner"]["login"], r["name"])
+        base_sha, head_sha, merge_base = self.s.git.pull_shas(
+            r["owner"]["login"], r["name"], issue["number"], p["base"], p["head"])
+        merge_sha = self.s.git.merge_commit(r["owner"]["login"], r["name"], issue["number"])
         out = {
             "id": p["id"], "url": base["html_url"], "number": issue["number"],
             "user": base["user"], "title": base["title"], "body": base["body"],
@@ -641,16 +678,17 @@ class View:
             "patch_url": base["html_url"] + ".patch",
             "mergeable": not p["merged"] and issue["state"] == "open",
             "merged": p["merged"], "merged_at": fmt_time(p["merged_at"]),
-            "merge_commit_sha": sha_of("merge:%s:%d" % (full, issue["number"])) if p["merged"] else None,
+            "merge_commit_sha": (merge_sha or sha_of("merge:%s:%d" % (full, issue["number"])))
+            if p["merged"] else None,
             "merged_by": self.user(p["merged_by"]) if p["merged"] else None,
             "allow_maintainer_edit": p["allow_maintainer_edit"],
             "base": {"label": p["base"], "ref": p["base"],
-                     "sha": sha_of("%s:%s" % (full, p["base"])),
+                     "sha": base_sha or sha_of("%s:%s" % (full, p["base"])),
                      "repo_id": r["id"], "repo": repo_json},
             "head": {"label": p["head"], "ref": p["head"],
-                     "sha": sha_of("%s:%s:%d" % (full, p["head"], issue["number"])),
+                     "sha": head_sha or sha_of("%s:%s:%d" % (full, p["head"], issue["number"])),
                      "repo_id": r["id"], "repo": repo_json},
-            "merge_base": sha_of("%s:%s" % (full, p["base"])),
+            "merge_base": merge_base or sha_of("%s:%s" % (full, p["base"])),
             "due_date": base["due_date"], "created_at": base["created_at"],
             "updated_at": base["updated_at"], "closed_at": base["closed_at"],
             "pin_order": 0, "content_version": issue["content_version"],
@@ -748,6 +786,15 @@ class Double:
         self.stopping = threading.Event()
         if args.latency_ms:
             self.faults = compile_faults([{"path": ".*", "latency_ms": args.latency_ms}])
+        self.git = githttp.GitForge(getattr(args, "git_dir", None))
+        self.store.git = self.git
+        self.git.build_all_in_background(self.store)
+
+    def reload(self):
+        """The control API's reset: the seed again, git repositories too."""
+        with self.store.lock:
+            self.store.load()
+            self.git.build_all(self.store)
 
     def record(self, method, path, query, status, fault):
         entry = {"method": method, "path": path, "query": query, "status": status,
@@ -858,6 +905,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "GiteaDouble/1.26"
     sys_version = ""
+    STANDARD_HEADERS = (("Cache-Control", CACHE_CONTROL), ("X-Content-Type-Options", "nosniff"))
 
     def log_message(self, fmt, *args):  # quiet: the request log is /_double/log
         if os.environ.get("GITEA_DOUBLE_VERBOSE"):
@@ -918,8 +966,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         if reply.ctype is not None:
             self.send_header("Content-Type", reply.ctype)
-        self.send_header("Cache-Control", CACHE_CONTROL)
-        self.send_header("X-Content-Type-Options", "nosniff")
+        for k, v in self.STANDARD_HEADERS:
+            self.send_header(k, v)
         for k, v in reply.headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -989,6 +1037,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch -------------------------------------------------------------
     def dispatch(self):
+        if self.dispatch_git():
+            return
         split = urllib.parse.urlsplit(self.path)
         path, query = split.path, split.query
         try:
@@ -1009,46 +1059,24 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.api_request(path, query, body)
 
+    def dispatch_git(self):
+        """Git over smart HTTP at /{owner}/{repo}.git/...: handled before the
+        body is read, so it streams.  True when the path was a git path."""
+        split = urllib.parse.urlsplit(self.path)
+        parts = githttp.split_git_path(split.path)
+        if parts is None:
+            return False
+        owner, name, rest = parts
+        githttp.git_request(self, self.d.git, owner, name, rest, split.query,
+                            lambda write: self.git_authorize(owner, name, write),
+                            lambda: self.git_pushed(owner, name))
+        return True
+
     def api_request(self, path, query, body):
         d = self.d
         method = self.command
-        latency, rule = d.match_faults(method, path)
-        if latency:
-            end = time.monotonic() + latency / 1000.0
-            while not d.stopping.is_set() and time.monotonic() < end:
-                time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
-        rule = rule or {}
-        if rule.get("hang"):
-            d.record(method, path, query, "hang", True)
-            self.hang()
-            return
-        if rule.get("drop"):
-            d.record(method, path, query, "drop", True)
-            self.drop()
-            return
-        if rule.get("big"):
-            d.record(method, path, query, 200, True)
-            self.send_big(max(rule["big"], 4))
-            return
-        if rule.get("status") is not None:
-            st = rule["status"]
-            headers = []
-            if rule.get("retry_after") is not None:
-                headers.append(("Retry-After", str(rule["retry_after"])))
-            if "body" in rule and rule["body"] is not None:
-                b = rule["body"]
-                payload = b.encode() if isinstance(b, str) else \
-                    json.dumps(b, separators=(",", ":")).encode()
-                ctype = rule.get("content_type") or \
-                    (JSON_CT if not isinstance(b, str) else "text/plain; charset=utf-8")
-            else:
-                payload = json.dumps({"message": "injected fault %d" % st,
-                                      "url": self.root_url() + "api/swagger"}).encode()
-                ctype = rule.get("content_type") or JSON_CT
-            d.record(method, path, query, st, True)
-            self.send_reply(Reply(st, payload, ctype, headers),
-                            truncate=bool(rule.get("truncate")),
-                            trickle_ms=rule.get("trickle_ms") or 0)
+        rule = self.fault_prelude(method, path, query)
+        if rule is None:
             return
         try:
             reply = self.api(method, path, query, body)
@@ -1064,6 +1092,57 @@ class Handler(BaseHTTPRequestHandler):
         d.record(method, path, query, reply.status, bool(rule))
         self.send_reply(reply, truncate=bool(rule.get("truncate")),
                         trickle_ms=rule.get("trickle_ms") or 0)
+
+    def fault_payload(self, status):
+        """The body of an injected status without a "body" of its own."""
+        return json.dumps({"message": "injected fault %d" % status,
+                           "url": self.root_url() + "api/swagger"}).encode()
+
+    def fault_prelude(self, method, path, query):
+        """Apply the fault rules matching this request: wait their latency,
+        and answer it when a rule's action is hang, drop, big or status.
+        Returns None when the request was answered that way, else the
+        action rule (or {}) whose truncate/trickle/hang_after_apply apply to
+        the real answer.  Shared by the API and the git paths."""
+        d = self.d
+        latency, rule = d.match_faults(method, path)
+        if latency:
+            end = time.monotonic() + latency / 1000.0
+            while not d.stopping.is_set() and time.monotonic() < end:
+                time.sleep(min(0.05, end - time.monotonic()) if end > time.monotonic() else 0)
+        rule = rule or {}
+        if rule.get("hang"):
+            d.record(method, path, query, "hang", True)
+            self.hang()
+            return None
+        if rule.get("drop"):
+            d.record(method, path, query, "drop", True)
+            self.drop()
+            return None
+        if rule.get("big"):
+            d.record(method, path, query, 200, True)
+            self.send_big(max(rule["big"], 4))
+            return None
+        if rule.get("status") is not None:
+            st = rule["status"]
+            headers = []
+            if rule.get("retry_after") is not None:
+                headers.append(("Retry-After", str(rule["retry_after"])))
+            if "body" in rule and rule["body"] is not None:
+                b = rule["body"]
+                payload = b.encode() if isinstance(b, str) else \
+                    json.dumps(b, separators=(",", ":")).encode()
+                ctype = rule.get("content_type") or \
+                    (JSON_CT if not isinstance(b, str) else "text/plain; charset=utf-8")
+            else:
+                payload = self.fault_payload(st)
+                ctype = rule.get("content_type") or JSON_CT
+            d.record(method, path, query, st, True)
+            self.send_reply(Reply(st, payload, ctype, headers),
+                            truncate=bool(rule.get("truncate")),
+                            trickle_ms=rule.get("trickle_ms") or 0)
+            return None
+        return rule
 
     # -- control API ------------------------------------------------------------
     def control(self, method, path, body):
@@ -1095,9 +1174,10 @@ class Handler(BaseHTTPRequestHandler):
                     d.faults = rules
                 return jreply(200, {"ok": True, "rules": len(rules)})
         if path == "/_double/reset" and method == "POST":
-            with d.store.lock:
-                d.store.load()
+            d.reload()
             return jreply(200, {"ok": True})
+        if path.startswith("/_double/git/"):
+            return self.git_control(method, path, body)
         m = re.match(r"^/_double/state/([^/]+)/([^/]+)/issues/(\d+)$", path)
         if m and method == "GET":
             s = d.store
@@ -1108,6 +1188,82 @@ class Handler(BaseHTTPRequestHandler):
                     return jreply(404, {"message": "no such issue"})
                 return jreply(200, stored_issue(s, issue))
         return jreply(404, {"message": "unknown control endpoint %s %s" % (method, path)})
+
+    # -- git over smart HTTP ----------------------------------------------------
+    def git_authorize(self, owner, name, write):
+        """Gitea's rules for git over HTTP: the token as the basic-auth
+        password (any user name; or as the user name with an empty password
+        or "x-oauth-basic"), or "token"/"Bearer" like the API.  Anonymous
+        fetches of a public repository are allowed; a push or a private
+        repository without credentials is 401 with a Basic challenge; a push
+        without write access is 403.  Returns the user's login."""
+        d = self.d
+        ask = githttp.refuse(401, "Unauthorized\n", [("WWW-Authenticate", 'Basic realm="."')])
+        auth = self.headers.get("Authorization")
+        viewer = None
+        if auth:
+            token = None
+            basic = githttp.basic_password(auth)
+            if basic:
+                token = basic[0] if basic[1] in ("", "x-oauth-basic") else basic[1]
+            else:
+                scheme, _, cred = auth.partition(" ")
+                if scheme.lower() in ("token", "bearer"):
+                    token = cred.strip()
+            if d.tokens is None:  # no token file: everyone is the default user
+                viewer = dict(d.store.default_user, _superuser=True) \
+                    if d.store.default_user else None
+            else:
+                entry = d.tokens.get(token) if token else None
+                if entry is None or entry[0] not in d.store.users:
+                    raise ask
+                login, scopes = entry
+                need = ("write:" if write else "read:") + "repository"
+                if not scope_ok(scopes, need):
+                    raise githttp.refuse(403, "token does not have at least one of required "
+                                              "scope(s), required=[%s]\n" % need)
+                viewer = d.store.users[login]
+        elif d.tokens is None and d.store.default_user:
+            viewer = dict(d.store.default_user, _superuser=True)
+        with d.store.lock:
+            repo = d.store.repo(owner, name)
+            if repo is None or not d.git.exists(owner, name):
+                raise githttp.refuse(404, "Repository not found\n")
+            if viewer is None and (write or repo["private"]):
+                raise ask
+            if not d.store.can_read(repo, viewer):
+                raise githttp.refuse(404, "Repository not found\n")
+            if write and not d.store.can_write(repo, viewer):
+                raise githttp.refuse(403, "User permission denied\n")
+        return viewer["login"] if viewer else ""
+
+    def git_pushed(self, owner, name):
+        """After a push (or a control-API commit): new refs, and the diff of
+        every pull request whose diff comes from git."""
+        d = self.d
+        d.git.refresh(owner, name)
+        with d.store.lock:
+            repo = d.store.repo(owner, name)
+            pulls = [i for i in (repo["issues"].values() if repo else ())
+                     if i["pull"] and i["state"] == "open"]
+            d.git.sync_pull_refs(owner, name, [(i["number"], i["pull"]["head"]) for i in pulls])
+            for issue in pulls:
+                p = issue["pull"]
+                if p.get("git_diff"):
+                    p["diff"] = d.git.diff(owner, name, p["base"], p["head"]) or p["diff"]
+
+    def git_control(self, method, path, body):
+        d = self.d
+
+        def ident_for(login, owner):
+            u = d.store.users.get((login or owner).lower())
+            return (u["full_name"] or u["login"], u["email"]) if u else None
+        with d.store.lock:
+            st, obj = githttp.control(d.git, method, path, body, ident_for, d.store.now)
+        if st == 200 and method != "GET":
+            m = re.match(r"^/_double/git/([^/]+)/([^/]+)/", path)
+            self.git_pushed(m.group(1), m.group(2))
+        return jreply(st, obj)
 
     # -- Gitea API ------------------------------------------------------------
     def err(self, status, message, errors=False):
@@ -1387,6 +1543,10 @@ class Api:
                 raise self.method_not_allowed()
             labs = sorted(repo["labels"], key=lambda l: (l["name"], l["id"]))
             return self.paged(labs, self.v.label, link=False)
+        if rest == "/branches" or rest.startswith("/branches/"):
+            if m != "GET":
+                raise self.method_not_allowed()
+            return self.branches(repo, rest)
         if rest == "/pulls":
             if m == "GET":
                 return self.list_pulls(repo)
@@ -1420,6 +1580,20 @@ class Api:
         raise self.h.not_found()
 
     # -- lists
+    def branches(self, repo, rest):
+        """From the bare repository's refs: newest commit first, then name
+        (Gitea's FindBranchOptions order), paginated like every list."""
+        git = self.s.git
+        owner, name = repo["owner"]["login"], repo["name"]
+        heads = git.branches(owner, name)
+        if rest == "/branches":
+            items = sorted(heads.items(), key=lambda x: (-git.commit_time(x[1]), x[0]))
+            return self.paged(items, lambda x: self.v.branch(repo, x[0], x[1]))
+        b = urllib.parse.unquote(rest[len("/branches/"):])
+        if b not in heads:
+            raise self.h.not_found()
+        return jreply(200, self.v.branch(repo, b, heads[b]))
+
     def list_issues(self, repo):
         state = self.arg("state", "open")
         kind = self.arg("type", "")
@@ -1597,9 +1771,10 @@ class Api:
             if owner.lower() != repo["owner"]["login"].lower():
                 raise self.h.err(422, "head repository %s does not exist" % owner)
             head = branch
-        if head not in repo["branches"]:
+        known = self.s.git.branches(repo["owner"]["login"], repo["name"])
+        if head not in known:
             raise self.h.err(422, "head branch %s does not exist" % head)
-        if base not in repo["branches"]:
+        if base not in known:
             raise self.h.err(422, "base branch %s does not exist" % base)
         if head == base:
             raise self.h.err(422, "there are no changes between the head and the base")
@@ -1634,9 +1809,14 @@ class Api:
             "id": self.s.alloc_pr_id(issue["id"]), "head": head, "base": base,
             "merged": False, "merged_at": None, "merged_by": None,
             "draft": bool(re.match(r"^\s*(WIP:|\[WIP\])", form["title"], re.I)),
-            "diff": repo["branches"][head].get("diff") or synth_diff(repo, head, number),
+            "diff": repo["branches"].get(head, {}).get("diff"),
             "allow_maintainer_edit": bool(form.get("allow_maintainer_edit", False)),
         }
+        if not issue["pull"]["diff"]:  # the real diff, kept fresh by pushes
+            issue["pull"]["git_diff"] = True
+            issue["pull"]["diff"] = self.s.git.diff(repo["owner"]["login"], repo["name"],
+                                                    base, head) or synth_diff(repo, head, number)
+        self.s.git.sync_pull_refs(repo["owner"]["login"], repo["name"], [(number, head)])
         repo["issues"][number] = issue
         self.s.touch(issue, now)
         return jreply(201, self.v.pull(issue))
@@ -1674,6 +1854,8 @@ def parse_args(argv):
     ap.add_argument("--max-response-items", type=int, default=50)
     ap.add_argument("--default-paging-num", type=int, default=30)
     ap.add_argument("--generate", action="append", metavar="OWNER/REPO:ISSUES:PULLS:COMMENTS")
+    ap.add_argument("--git-dir", help="where the bare repositories go (default: a temp dir "
+                                      "removed at exit)")
     args = ap.parse_args(argv)
     if args.max_response_items < 1 or args.default_paging_num < 1:
         ap.error("paging numbers must be positive")
@@ -1688,10 +1870,15 @@ def main(argv=None):
         with open(args.seed, encoding="utf-8") as f:
             seed = json.load(f)
         double = Double(args, seed)
-    except (OSError, ValueError, SeedError) as e:
+    except (OSError, ValueError, SeedError, githttp.GitError) as e:
         sys.stderr.write("gitea_double: %s\n" % e)
         return 2
-    server = Server(("127.0.0.1", args.port), Handler)
+    try:
+        server = Server(("127.0.0.1", args.port), Handler)
+    except OSError as e:
+        double.git.cleanup()
+        sys.stderr.write("gitea_double: %s\n" % e)
+        return 2
     server.double = double
 
     def stop(signum, frame):
@@ -1703,11 +1890,13 @@ def main(argv=None):
     if args.port_file:
         write_port_file(args.port_file, port)
     sys.stderr.write("gitea_double: listening on 127.0.0.1:%d\n" % port)
+    sys.stderr.write("gitea_double: git repositories in %s\n" % double.git.root)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         double.stopping.set()
         server.server_close()
+        double.git.cleanup()
     return 0
 
 
