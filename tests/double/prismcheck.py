@@ -2,18 +2,27 @@
 
     with PrismProxy(spec, "http://127.0.0.1:PORT", tmpdir) as prism:
         ... send requests to prism.port, read r.getheader("sl-violations") ...
-        prism.validator_lines()  # the [VALIDATOR] lines of its log
+        prism.violation_lines()  # what Prism logged as a violation
 
 PrismProxy.available(spec) says whether node, Prism and the spec are there
-(PRISM_JS, else the repository's .cache/prism, else /tmp/prism).  The
-process is started on a free port and stopped by its PID.
+(PRISM_JS, else the repository's .cache/prism that scripts/setup installs).
+require(testcase, spec) skips a test without them, except under CI=true,
+where a contract check that cannot run is a failure.  The process is
+started on a free port and stopped by its PID.
+
+With --errors, Prism reports a bad answer with an sl-violations header and
+a [VALIDATOR] line, but a request outside the description (an unknown
+path, a bad body) only as a prism/errors#... line: violation_lines() counts
+all of them, like assert_prism_clean in tests/helpers/common.bash.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,8 +30,9 @@ _CANDIDATES = [
     os.environ.get("PRISM_JS"),
     os.path.join(HERE, "..", "..", ".cache", "prism", "node_modules", "@stoplight",
                  "prism-cli", "dist", "index.js"),
-    "/tmp/prism/node_modules/@stoplight/prism-cli/dist/index.js",
 ]
+VIOLATION = re.compile(r"VALIDATOR|sl-violations|prism/errors#(VIOLATIONS|UNPROCESSABLE_ENTITY|"
+                       r"NO_PATH_MATCHED_ERROR|NO_METHOD_MATCHED_ERROR)")
 
 
 def prism_js():
@@ -39,6 +49,16 @@ class PrismProxy:
     @staticmethod
     def available(spec):
         return bool(os.path.exists(spec) and prism_js() and shutil.which("node"))
+
+    @staticmethod
+    def require(testcase, spec):
+        if PrismProxy.available(spec):
+            return
+        why = "need %s, Prism (PRISM_JS or .cache/prism) and node" % spec
+        if os.environ.get("CI") == "true":
+            testcase.fail("contract check cannot run: " + why)
+        print("\nSKIP prism: " + why, file=sys.stderr)
+        testcase.skipTest("prism not available")
 
     def __enter__(self):
         with socket.socket() as s:
@@ -73,5 +93,7 @@ class PrismProxy:
         with open(self.log_path) as f:
             return f.read()
 
-    def validator_lines(self):
-        return [l for l in self.log_text().splitlines() if "[VALIDATOR]" in l]
+    def violation_lines(self, allow=None):
+        """Log lines reporting a violation, but those matching allow (a regex)."""
+        return [l for l in self.log_text().splitlines()
+                if VIOLATION.search(l) and not (allow and re.search(allow, l))]

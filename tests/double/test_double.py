@@ -20,6 +20,8 @@ import time
 import unittest
 import urllib.parse
 
+from prismcheck import PrismProxy
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOUBLE = os.path.join(HERE, "gitea_double.py")
 DEMO = os.path.join(HERE, "seed", "demo.json")
@@ -890,30 +892,9 @@ class PrismTest(DoubleTest):
     token = "prism-token alice\n"
 
     def test_every_endpoint_conforms(self):
-        prism_spec()
-        if not (os.path.exists(PRISM_SPEC) and os.path.exists(PRISM_JS) and shutil.which("node")):
-            print("\nSKIP prism: need %s, %s and node (set PRISM_JS)" % (PRISM_SPEC, PRISM_JS),
-                  file=sys.stderr)
-            self.skipTest("prism not available")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            pport = s.getsockname()[1]
-        log_path = os.path.join(self.tmp, "prism.log")
-        with open(log_path, "w") as log:
-            prism = subprocess.Popen(
-                ["node", PRISM_JS, "proxy", "--errors", "-h", "127.0.0.1", "-p", str(pport),
-                 PRISM_SPEC, "http://127.0.0.1:%d" % self.d.port],
-                stdout=log, stderr=subprocess.STDOUT)
-        try:
-            end = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", pport), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > end or prism.poll() is not None:
-                        self.fail("prism did not start: " + open(log_path).read()[-2000:])
-                    time.sleep(0.2)
+        PrismProxy.require(self, prism_spec())
+        with PrismProxy(PRISM_SPEC, "http://127.0.0.1:%d" % self.d.port, self.tmp) as prism:
+            pport = prism.port
             auth = {"Authorization": "token prism-token"}
             R = "/api/v1/repos/alice/dotfiles"
             calls = [
@@ -968,18 +949,7 @@ class PrismTest(DoubleTest):
                             self.assertIn("status code", v["message"])
                 else:
                     self.assertIsNone(viol, "%s %s: %s" % (method, path, viol))
-            with open(log_path) as f:
-                lines = [l for l in f if "[VALIDATOR]" in l
-                         and "Unable to match the returned status code" not in l]
-            self.assertEqual(lines, [])
-        finally:
-            os.kill(prism.pid, signal.SIGTERM)
-            try:
-                prism.wait(5)
-            except subprocess.TimeoutExpired:
-                os.kill(prism.pid, signal.SIGKILL)
-                prism.wait()
-
+            self.assertEqual(prism.violation_lines(allow="Unable to match the returned status code"), [])
 
 if __name__ == "__main__":
     unittest.main()

@@ -17,7 +17,7 @@ import unittest
 
 import githttp
 from prismcheck import PrismProxy
-from test_double import PRISM_SPEC, DoubleTest
+from test_double import PRISM_SPEC, DoubleTest, prism_spec
 
 GIT_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
            "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
@@ -485,9 +485,7 @@ class GitControlTest(GitTest):
 
 class GiteaBranchPrismTest(GitTest):
     def test_branch_endpoints_conform(self):
-        if not PrismProxy.available(PRISM_SPEC):
-            print("\nSKIP prism: need %s, Prism and node" % PRISM_SPEC, file=sys.stderr)
-            self.skipTest("prism not available")
+        PrismProxy.require(self, prism_spec())
         c = self.clone()
         self.git("checkout", "-q", "-b", "for-pr", cwd=c)
         self.commit_file(c, "p.txt", "p\n")
@@ -506,7 +504,7 @@ class GiteaBranchPrismTest(GitTest):
                 self.assertEqual(st, want, "%s %s: %s" % (method, path, raw[:300]))
                 self.assertIsNone(r.getheader("sl-violations"),
                                   "%s %s: %s" % (method, path, r.getheader("sl-violations")))
-            self.assertEqual(prism.validator_lines(), [])
+            self.assertEqual(prism.violation_lines(), [])
 
 
 class ApplyDiffTest(unittest.TestCase):
