@@ -19,6 +19,7 @@
  *            answered 5xx, or answered something that is not the JSON
  *            promised (HTML, truncated, too big, wrong types)
  *   -ENOTSUP the adapter cannot do this
+ *   -EFBIG   (get_diff) the answer is larger than the adapter reads
  * When err is non-NULL a one-line, lower-case reason is appended to it
  * (never containing the token). Out-parameters are written only on success.
  *
@@ -149,7 +150,11 @@ struct forge_ops {
 	int (*list_repo_comments)(struct forge *f, const char *owner, const char *repo,
 				  const char *since, struct forge_comment_list *out,
 				  struct buf *err);
-	/* The unified diff of a PR, appended to out. */
+	/*
+	 * The unified diff of a PR, appended to out. -EFBIG when it is
+	 * larger than the adapter reads or out holds: err then says how
+	 * large when the forge said so, in one line a reader can be shown.
+	 */
 	int (*get_diff)(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			struct buf *out, struct buf *err);
 

@@ -433,7 +433,7 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 		     struct buf *err)
 {
 	struct forge *f = v->opt.forge;
-	struct buf d = BUF_INIT(0);
+	struct buf d = BUF_INIT(0), why = BUF_INIT(4096);
 	struct item *it;
 	int r;
 
@@ -448,7 +448,19 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 	pthread_mutex_unlock(&v->lock);
 
 	atomic_fetch_add(&v->requests, 1);
-	r = f->ops->get_diff(f, n->owner, n->repo, n->number, &d, err);
+	r = f->ops->get_diff(f, n->owner, n->repo, n->number, &d, &why);
+	if (r == -EFBIG) {
+		/*
+		 * Too large to hold is an answer, not a failure: the file says so
+		 * in one line, and that line is cached like a diff so the forge
+		 * is not asked for the whole thing at every stat.
+		 */
+		buf_reset(&d);
+		r = buf_printf(&d, "bottlefs: %s\n", buf_cstr(&why));
+	} else if (r < 0 && err) {
+		buf_puts(err, buf_cstr(&why));
+	}
+	buf_release(&why);
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
 	if (r == 0) {
@@ -512,6 +524,7 @@ static int item_get(struct view *v, const struct node *n, unsigned need, struct 
 static int item_render(const struct snap *s, const struct node *n, struct buf *out, int64_t *mtime)
 {
 	size_t i;
+	int r;
 
 	if (n->kind == N_COMMENT) {
 		for (i = 0; i < s->comments.n; i++) {
@@ -519,7 +532,8 @@ static int item_render(const struct snap *s, const struct node *n, struct buf *o
 
 			if (c->id == n->comment) {
 				*mtime = content_time(c->updated_at);
-				return out ? content_comment(c, out) : 0;
+				r = out ? content_comment(c, out) : 0;
+				return r == -E2BIG ? -EFBIG : r;
 			}
 		}
 		return -ENOENT;
@@ -527,7 +541,9 @@ static int item_render(const struct snap *s, const struct node *n, struct buf *o
 	*mtime = content_time(s->issue.updated_at);
 	if (n->kind != N_ITEM_FILE || !out)
 		return 0;
-	return content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
+	r = content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
+	/* A file longer than a buffer may hold (64 MiB) is "file too large". */
+	return r == -E2BIG ? -EFBIG : r;
 }
 
 /* Gets and renders an item node; out may be NULL for attributes only. */
