@@ -570,10 +570,11 @@ static int repos_ensure(struct view *v, const char *owner, struct buf *err)
 
 	pthread_mutex_lock(&v->lock);
 	rp = map_get(&v->repos, owner);
-	have = rp != NULL;
+	have = rp != NULL && !rp->missing;
 	if (rp && fresh(v, rp->ms)) {
+		r = rp->missing ? -ENOENT : 0;
 		pthread_mutex_unlock(&v->lock);
-		return 0;
+		return r;
 	}
 	pthread_mutex_unlock(&v->lock);
 	rp = calloc(1, sizeof(*rp));
@@ -581,18 +582,22 @@ static int repos_ensure(struct view *v, const char *owner, struct buf *err)
 		return -ENOMEM;
 	atomic_fetch_add(&v->requests, 1);
 	r = f->ops->list_repos(f, owner, &rp->names, err);
-	if (r < 0) {
+	if (r < 0 && r != -ENOENT) {
 		free(rp);
 		return (r == -EIO && have) ? 0 : r;
 	}
+	/* A missing owner is remembered for the TTL too: no request per ls. */
+	rp->missing = r == -ENOENT;
 	pthread_mutex_lock(&v->lock);
 	rp->ms = now(v);
 	r = map_put(&v->repos, owner, rp, (void **)&old);
 	pthread_mutex_unlock(&v->lock);
 	repos_free(old);
-	if (r < 0)
+	if (r < 0) {
 		repos_free(rp);
-	return r;
+		return r;
+	}
+	return rp->missing ? -ENOENT : 0;
 }
 
 static void dir_attr(struct view_attr *a, int64_t mtime)
@@ -609,6 +614,25 @@ static void file_attr(struct view_attr *a, uint64_t size, int64_t mtime)
 	a->mode = 0444;
 	a->size = size;
 	a->mtime = mtime;
+}
+
+/*
+ * A directory the forge gives no time for: the newest item time the cache
+ * knows below it, else the mount's start (never 1970).
+ */
+static int64_t dir_time(struct view *v, const struct node *n)
+{
+	int64_t t = 0;
+
+	pthread_mutex_lock(&v->lock);
+	if (n->kind == N_OWNER)
+		t = vc_newest(v, n->owner, NULL, -1);
+	else if (n->kind == N_REPO)
+		t = vc_newest(v, n->owner, n->repo, -1);
+	else if (n->kind == N_LIST)
+		t = vc_newest(v, n->owner, n->repo, n->pull ? 1 : 0);
+	pthread_mutex_unlock(&v->lock);
+	return t ? t : v->start_s;
 }
 
 static int meta_read(struct view *v, const struct node *n, struct buf *out)
@@ -664,22 +688,22 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 	case N_BOTTLES:
 	case N_META:
 		/* Looked up by name without asking the forge (SEMANTICS.md). */
-		dir_attr(out, 0);
+		dir_attr(out, dir_time(v, n));
 		return 0;
 	case N_ITEM:
 	case N_COMMENTS:
 		r = item_node(v, n, NULL, &mtime, err);
 		if (r == 0)
-			dir_attr(out, mtime);
+			dir_attr(out, mtime ? mtime : v->start_s);
 		return r;
 	case N_COMMENT_NEW:
 		r = item_node(v, n, NULL, &mtime, err);
 		if (r == 0)
-			file_attr(out, 0, mtime);
+			file_attr(out, 0, mtime ? mtime : v->start_s);
 		return r;
 	case N_PULLS_NEW:
 	case N_DONE:
-		file_attr(out, 0, 0);
+		file_attr(out, 0, v->start_s);
 		return 0;
 	case N_BOTTLE:
 	case N_BOTTLE_FILE:
@@ -687,10 +711,14 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 	default:
 		break;
 	}
-	r = n->kind == N_META_FILE ? meta_read(v, n, &content)
-				   : item_node(v, n, &content, &mtime, err);
+	if (n->kind == N_META_FILE) {
+		r = meta_read(v, n, &content);
+		mtime = v->start_s;
+	} else {
+		r = item_node(v, n, &content, &mtime, err);
+	}
 	if (r == 0)
-		file_attr(out, content.len, mtime);
+		file_attr(out, content.len, mtime ? mtime : v->start_s);
 	buf_release(&content);
 	return r;
 }
