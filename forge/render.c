@@ -37,8 +37,8 @@
 
 #define RECEIPT_OPEN "\n\n" FORGE_RECEIPT_MARKER "\n"
 #define RECEIPT_CLOSE "\n-->\n"
-/* The longest closer: a quote, ">", and the longest raw-text end tag. */
-#define CLOSER_MAX 32
+/* The longest closer: a quote, ">", then "--></script>" (or "</noframes>"). */
+#define CLOSER_MAX 16
 
 static const char notice_line[] = "\n" FORGE_TRUNCATION_NOTICE;
 #define NOTICE_LEN (sizeof(notice_line) - 1)
@@ -393,18 +393,22 @@ static void html_scan(struct html *h, const char *s, size_t n)
 			i = (size_t)(p - s);
 			i += data_lt(h, s, n, i);
 			break;
-		case H_COMMENT: {
-			const char *a = find(s + i, n - i, "-->"), *b = find(s + i, n - i, "--!>");
-
-			if (!a && !b)
+		case H_COMMENT:
+			/* The first "-->" or "--!>": each '-' is looked at once. */
+			p = memchr(s + i, '-', n - i);
+			if (!p)
 				return;
-			if (a && (!b || a < b))
-				i = (size_t)(a - s) + 3;
-			else
-				i = (size_t)(b - s) + 4;
-			h->st = H_DATA;
+			i = (size_t)(p - s);
+			if (starts(s, n, i, "-->")) {
+				i += 3;
+				h->st = H_DATA;
+			} else if (starts(s, n, i, "--!>")) {
+				i += 4;
+				h->st = H_DATA;
+			} else {
+				i++;
+			}
 			break;
-		}
 		case H_BOGUS:
 			p = memchr(s + i, '>', n - i);
 			if (!p)
@@ -548,15 +552,17 @@ static int compose(size_t max, const char *text, size_t tlen, bool notice, const
 		}
 		budget = room - NOTICE_LEN;
 		keep = str_utf8_floor(text, tlen < budget ? tlen : budget);
-		for (;;) {
+		buf_reset(&closer);
+		r = forge_description_closer(text, keep, &closer);
+		if (r == 0 && keep + closer.len > budget) {
+			/*
+			 * The closer did not fit: keep less by the longest a closer can
+			 * be, and the one that prefix needs fits for sure (two scans of
+			 * the text, never one per byte given back).
+			 */
+			keep = str_utf8_floor(text, budget > CLOSER_MAX ? budget - CLOSER_MAX : 0);
 			buf_reset(&closer);
 			r = forge_description_closer(text, keep, &closer);
-			if (r < 0 || keep + closer.len <= budget)
-				break;
-			/* The closer did not fit: give it the room it needs and look again. */
-			keep = keep + closer.len - budget >= keep
-				   ? 0
-				   : str_utf8_floor(text, keep - (keep + closer.len - budget));
 		}
 	}
 	if (r == -EINVAL) {

@@ -1064,7 +1064,8 @@ static void test_unclosed_comment_cannot_swallow(void **state)
 		buf_reset(&out);
 		assert_int_equal(forge_render_description(&caps, &req, &out), 0);
 		assert_true(out.len <= m + nl + 20);
-		assert_memory_equal(buf_cstr(&out), "<!-- a long hidde-->" NOTICE_LINE, 20 + nl);
+		assert_int_equal(strncmp(buf_cstr(&out), "<!--", 4), 0);
+		assert_non_null(strstr(buf_cstr(&out), "-->" NOTICE_LINE BLOCK_OPEN));
 		check_rendered(&caps, &req, &out);
 	}
 	buf_release(&out);
