@@ -23,6 +23,7 @@
 #include "fs/tree.h"
 #include "fs/view.h"
 #include "util/buf.h"
+#include "util/str.h"
 
 /* Content an agent may write to one file before close(). */
 #define WRITE_MAX ((size_t)8 << 20)
@@ -47,13 +48,27 @@ static struct mount_ctx *ctx(void)
 	return fuse_get_context()->private_data;
 }
 
-/* Log once, at the boundary (STYLE habit 8): what failed, on what, why. */
+/*
+ * Log once, at the boundary (STYLE habit 8): what failed, on what, why.
+ * The path and the reason may hold what an agent wrote or a forge sent:
+ * their control bytes and invalid UTF-8 are escaped, so a line cannot be
+ * split, recoloured or rewritten on a terminal.
+ */
 static int fail(const char *op, const char *path, int r, const struct buf *err)
 {
-	if (err && err->len)
-		fprintf(stderr, "bottlefs: %s '%s': %s\n", op, path, buf_cstr(err));
-	else if (ctx()->debug)
-		fprintf(stderr, "bottlefs: %s '%s': %s\n", op, path, strerror(-r));
+	struct buf line = BUF_INIT(16384);
+
+	if ((err && err->len) || ctx()->debug) {
+		buf_printf(&line, "bottlefs: %s '", op);
+		str_escape_log_cstr(&line, path);
+		buf_puts(&line, "': ");
+		if (err && err->len)
+			str_escape_log(&line, err->data, err->len);
+		else
+			buf_puts(&line, strerror(-r));
+		fprintf(stderr, "%s\n", buf_cstr(&line));
+	}
+	buf_release(&line);
 	return r;
 }
 
