@@ -404,12 +404,21 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* A directory whose object is missing fails here: readdir's ENOENT reads as empty. */
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
+	struct buf err = BUF_INIT(4096);
 	struct node n;
+	int r;
 
 	(void)fi;
-	return tree_resolve(path, &n);
+	r = tree_resolve(path, &n);
+	if (r == 0)
+		r = view_open_dir(ctx()->view, &n, &err);
+	if (r < 0 && r != -ENOENT)
+		fail("list", path, r, &err);
+	buf_release(&err);
+	return r;
 }
 
 /* access(W_OK) is true exactly where a write would be accepted (SPEC 1). */

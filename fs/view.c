@@ -15,6 +15,7 @@
 #include "util/str.h"
 
 struct repos {
+	bool missing; /* the forge said the owner does not exist (404) */
 	struct forge_name_list names;
 	int64_t ms;
 };
@@ -124,6 +125,7 @@ int view_new(const struct view_options *opt, struct view **out)
 	map_init(&v->bulks);
 	map_init(&v->inflight);
 	atomic_init(&v->requests, 0);
+	v->start_s = (int64_t)time(NULL);
 	if (opt->state) {
 		r = cachestore_new(opt->state, vc_produce, v, &v->store);
 		if (r < 0) {
@@ -742,7 +744,9 @@ static int list_children(struct view *v, const struct node *dir, view_fill_fn fi
 
 		pthread_mutex_lock(&v->lock);
 		it = vc_item_find(v, dir->owner, dir->repo, dir->pull, numbers[i]);
-		dir_attr(&a, it && !it->missing ? content_time(it->issue.updated_at) : 0);
+		dir_attr(&a, it && !it->missing && content_time(it->issue.updated_at)
+				 ? content_time(it->issue.updated_at)
+				 : v->start_s);
 		pthread_mutex_unlock(&v->lock);
 		snprintf(name, sizeof(name), "%llu", (unsigned long long)numbers[i]);
 		if (fill(ud, name, &a) != 0)
@@ -786,12 +790,15 @@ static int list_repos(struct view *v, const struct node *dir, view_fill_fn fill,
 	r = repos_ensure(v, dir->owner, err);
 	if (r < 0)
 		return r;
-	dir_attr(&a, 0);
 	pthread_mutex_lock(&v->lock);
 	rp = map_get(&v->repos, dir->owner);
-	for (i = 0; rp && i < rp->names.n; i++)
+	for (i = 0; rp && i < rp->names.n; i++) {
+		int64_t t = vc_newest(v, dir->owner, rp->names.v[i], -1);
+
+		dir_attr(&a, t ? t : v->start_s);
 		if (fill(ud, rp->names.v[i], &a) != 0)
 			break;
+	}
 	pthread_mutex_unlock(&v->lock);
 	return 0;
 }
@@ -832,6 +839,23 @@ int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *u
 		if (fill(ud, names[i], NULL) != 0)
 			break;
 	return 0;
+}
+
+int view_open_dir(struct view *v, const struct node *dir, struct buf *err)
+{
+	int64_t mtime;
+
+	switch (dir->kind) {
+	case N_OWNER:
+		return repos_ensure(v, dir->owner, err);
+	case N_LIST:
+		return vc_list_ensure(v, dir->owner, dir->repo, dir->pull, NULL, NULL, err);
+	case N_ITEM:
+	case N_COMMENTS:
+		return item_node(v, dir, NULL, &mtime, err);
+	default:
+		return 0;
+	}
 }
 
 void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,

@@ -51,6 +51,12 @@ struct item {
 
 /* The numbers of a repository's issues or pulls, newest first. */
 struct list {
+	/*
+	 * The forge said the repository does not exist (404 on the list): a
+	 * tombstone, empty, answered -ENOENT without asking while fresh, and
+	 * never persisted (a restart asks again).
+	 */
+	bool missing;
 	uint64_t *numbers;
 	size_t n;
 	int64_t ms; /* last full listing or revalidation */
@@ -69,6 +75,7 @@ struct view {
 	struct map bulks;    /* "o/r" -> int64_t *: when its comments were bulk-fetched; lock */
 	struct map inflight; /* list key or "c:o/r" being fetched by one thread; lock */
 	struct cachestore *store; /* NULL without opt.state */
+	int64_t start_s;	  /* when the view was made (epoch seconds): directory times */
 	atomic_uint_fast64_t requests;
 };
 
@@ -99,10 +106,19 @@ void vc_list_free(struct list *l);
 void vc_mark(struct view *v, const char *prefix, const char *key);
 
 /*
+ * The newest updated_at (epoch seconds) any cached list of owner's
+ * repositories has seen (repo NULL: every repository of owner; pull < 0:
+ * issues and pulls), or 0 when none is known.
+ */
+int64_t vc_newest(struct view *v, const char *owner, const char *repo, int pull);
+
+/*
  * sync.c. Both take and release the lock themselves (call them unlocked).
  *
  * vc_list_ensure: afterwards the list is in the cache, fresh, or stale
  * when the forge failed (-EIO is returned only when nothing was cached).
+ * A repository the forge says does not exist is -ENOENT, remembered for
+ * the cache TTL (no request while it lasts).
  * An expired list is revalidated with one `since` request. When numbers
  * is not NULL it gets a copy (new) of the list's numbers, newest first.
  */
