@@ -427,7 +427,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
 		q->has_total = false;
 		q->total = 0;
 		q->content_type[0] = '\0';
+		q->length = -1;
 		x->retry_after_s = -1;
+		return n;
+	}
+	if ((v = header_value(p, n, "content-length", &vlen)) != NULL) {
+		/* Kept by hand: curl does not report it when it refused the size. */
+		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
+			q->length = (int64_t)u;
 		return n;
 	}
 	if ((v = header_value(p, n, "x-total-count", &vlen)) != NULL) {
@@ -570,9 +577,8 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 	curl_off_t clen = -1;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
 	q->status = status;
-	q->length = clen;
+	clen = q->length;
 	if ((code == CURLE_WRITE_ERROR && x->too_big) || code == CURLE_FILESIZE_EXCEEDED) {
 		q->too_large = true;
 		/* The forge did what a write asked: that its echo is long changes nothing. */
