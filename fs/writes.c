@@ -398,9 +398,18 @@ static int pr_slot_take(struct writes *w, struct buf *err)
 	return r;
 }
 
-static void pr_slot_give(struct writes *w)
+/*
+ * Gives the slot back; number, when the pull request was opened, enters
+ * the state store in the same critical section, so no count in between
+ * sees it twice (in the store and in flight) or not at all.
+ */
+static void pr_slot_give(struct writes *w, uint64_t number)
 {
+	struct scope *s = w->opt.scope;
+
 	pthread_mutex_lock(&w->lock);
+	if (number)
+		state_pr_add(w->opt.state, s->owner, s->repo, s->issue, number);
 	w->prs_opening--;
 	pthread_mutex_unlock(&w->lock);
 }
@@ -414,6 +423,7 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 	struct prnew p;
 	char answer[64];
 	uint64_t number = 0;
+	bool given = false; /* the slot is back */
 	int64_t id;
 	int r;
 
@@ -427,7 +437,7 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 	}
 	j.payload = strndup(data, len);
 	if (!j.payload) {
-		pr_slot_give(w);
+		pr_slot_give(w, 0);
 		prnew_release(&p);
 		return -ENOMEM;
 	}
@@ -437,8 +447,9 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 		r = f->ops->create_pr(f, n->owner, n->repo, &p.req, &number, err);
 		if (r == 0) {
 			snprintf(answer, sizeof(answer), "pull %llu", (unsigned long long)number);
-			/* In scope from now on, and after a restart. */
-			state_pr_add(w->opt.state, s->owner, s->repo, s->issue, number);
+			/* In scope from now on, and after a restart (the store). */
+			pr_slot_give(w, number);
+			given = true;
 			scope_add_pr(s, number);
 			if (reply)
 				buf_printf(reply, "%llu\n", (unsigned long long)number);
@@ -446,8 +457,8 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 		journal_end(w, &j, id, r, answer, err);
 		view_forget_lists(w->opt.view, n->owner, n->repo);
 	}
-	/* After state_pr_add: the new PR is counted before its slot is given back. */
-	pr_slot_give(w);
+	if (!given)
+		pr_slot_give(w, 0);
 	free((char *)j.payload);
 	prnew_release(&p);
 	return r;
