@@ -97,7 +97,14 @@ setup() {
 	log_reset
 }
 
-teardown() { check_shared; }
+teardown() {
+	# The --max-prs test's own daemon, stopped by PID even when it failed midway.
+	if [ -f "$T/prs.pid" ]; then
+		fusermount3 -u "$T/mnt-prs" 2>/dev/null || fusermount3 -uz "$T/mnt-prs" 2>/dev/null
+		stop_pid "$T/prs.pid"
+	fi
+	check_shared
+}
 
 P=forge/alice/proj
 
