@@ -693,11 +693,16 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 		dir_attr(out, dir_time(v, n));
 		return 0;
 	case N_ITEM:
-	case N_COMMENTS:
-		r = item_node(v, n, NULL, &mtime, err);
+	case N_COMMENTS: {
+		/* A directory's attributes need the item, not its comments. */
+		struct node item = *n;
+
+		item.kind = N_ITEM;
+		r = item_node(v, &item, NULL, &mtime, err);
 		if (r == 0)
 			dir_attr(out, mtime ? mtime : v->start_s);
 		return r;
+	}
 	case N_COMMENT_NEW:
 		r = item_node(v, n, NULL, &mtime, err);
 		if (r == 0)

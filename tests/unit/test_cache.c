@@ -508,6 +508,9 @@ static void test_directory_times(void **state)
 	assert_true(mtime_of(v, "/forge/bob") >= before);
 	assert_true(mtime_of(v, "/forge/alice/dotfiles/pulls/new") >= before);
 	assert_true(mtime_of(v, "/forge") >= before);
+	/* A comments/ directory's attributes cost no comment request. */
+	assert_int_equal(mtime_of(v, ISSUES "/2/comments"), 1714557602);
+	assert_int_equal(fk->comment_lists + fk->repo_comment_lists, 0);
 	view_free(v);
 	fake_free(fk);
 }
