@@ -303,6 +303,7 @@ int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pul
 	struct forge *f = v->opt.forge;
 	struct forge_issue_list il;
 	char key[KEY_MAX], *since = NULL;
+	size_t mark = err ? err->len : 0;
 	struct list *l;
 	int r;
 
@@ -320,6 +321,7 @@ again:
 			pthread_mutex_unlock(&v->lock);
 			return r;
 		}
+
 		/* One thread lists; the others wait for its answer. */
 		if (!map_get(&v->inflight, key))
 			break;
@@ -352,6 +354,8 @@ again:
 	if (r == -ENOENT)
 		list_store_missing(v, key);
 	l = vc_list_find(v, owner, repo, pull);
+	if (r != -EIO || !l || l->missing)
+		vc_failed_report(v, key, r, err, mark);
 	if (r == -EIO && l && !l->missing) {
 		l->failed_ms = vc_now(v);
 		r = 0; /* stale while the forge is down */

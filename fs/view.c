@@ -50,6 +50,32 @@ bool vc_backing_off(struct view *v, int64_t failed_ms)
 	return failed_ms && vc_now(v) - failed_ms < VC_FAILED_BACKOFF_MS;
 }
 
+void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, size_t err_mark)
+{
+	int64_t *ms = map_get(&v->failed, key);
+
+	if (r != -EIO) {
+		free(map_del(&v->failed, key));
+		return;
+	}
+	if (ms && vc_backing_off(v, *ms)) {
+		/* Reported already: the same failure again is not news. */
+		if (err && err->len > err_mark) {
+			err->len = err_mark;
+			err->data[err_mark] = '\0';
+		}
+		return;
+	}
+	if (!ms) {
+		ms = malloc(sizeof(*ms));
+		if (!ms || map_put(&v->failed, key, ms, NULL) < 0) {
+			free(ms);
+			return;
+		}
+	}
+	*ms = vc_now(v);
+}
+
 #define now vc_now
 #define fresh vc_fresh
 
@@ -124,6 +150,7 @@ int view_new(const struct view_options *opt, struct view **out)
 	map_init(&v->repos);
 	map_init(&v->bulks);
 	map_init(&v->inflight);
+	map_init(&v->failed);
 	atomic_init(&v->requests, 0);
 	v->start_s = (int64_t)time(NULL);
 	if (opt->state) {
@@ -151,6 +178,8 @@ void view_free(struct view *v)
 	map_release(&v->lists);
 	map_release(&v->repos);
 	map_release(&v->bulks);
+	map_each(&v->failed, free_plain_cb, NULL);
+	map_release(&v->failed);
 	map_release(&v->inflight);
 	pthread_cond_destroy(&v->done);
 	pthread_mutex_destroy(&v->lock);
@@ -325,6 +354,7 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 {
 	struct forge *f = v->opt.forge;
 	struct forge_issue fetched, copy;
+	size_t mark = err ? err->len : 0;
 	struct item *it;
 	int r;
 
@@ -340,6 +370,8 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 	r = n->pull ? f->ops->get_pull(f, n->owner, n->repo, n->number, &fetched, err)
 		    : f->ops->get_issue(f, n->owner, n->repo, n->number, &fetched, err);
 	pthread_mutex_lock(&v->lock);
+	if (r != -EIO || !(it = map_get(&v->items, key)) || it->missing)
+		vc_failed_report(v, key, r, err, mark);
 	if (r == -ENOENT) {
 		item_store_missing(v, key, now(v));
 	} else if (r == -EIO) {

@@ -74,6 +74,14 @@ struct view {
 	struct map repos;    /* owner -> struct repos; lock */
 	struct map bulks;    /* "o/r" -> int64_t *: when its comments were bulk-fetched; lock */
 	struct map inflight; /* list key or "c:o/r" being fetched by one thread; lock */
+	/*
+	 * Item or list key -> int64_t *: when a failure (-EIO) of its fetch
+	 * with nothing cached to serve was last reported. The same failure
+	 * within VC_FAILED_BACKOFF_MS is answered -EIO again (the forge is
+	 * asked each time, as before) but without a reason: a failure is
+	 * logged once, not once per call. lock.
+	 */
+	struct map failed;
 	struct cachestore *store; /* NULL without opt.state */
 	int64_t start_s;	  /* when the view was made (epoch seconds): directory times */
 	atomic_uint_fast64_t requests;
@@ -89,6 +97,13 @@ void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bo
 bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b);
 /* True while a failure at failed_ms says to serve stale without asking. */
 bool vc_backing_off(struct view *v, int64_t failed_ms);
+/*
+ * After a fetch of key answered r with nothing cached to serve: for -EIO,
+ * whether this failure is news (then it is recorded) or was reported
+ * within the backoff (then the reason the fetch appended to err after
+ * err_mark is dropped, so nobody logs it again); any other r forgets key.
+ */
+void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, size_t err_mark);
 
 /* The cached item (loaded from the store if need be), or NULL. */
 struct item *vc_item_find(struct view *v, const char *owner, const char *repo, bool pull,

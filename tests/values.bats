@@ -250,7 +250,7 @@ JSON
 	grep -q "max-prs allows 3" "$T/prs.log"
 }
 
-@test "the daemon's log escapes the control bytes and bidi overrides a forge sends" {
+@test "the daemon's log escapes what a forge sends, and logs a repeated failure once" {
 	ALLOWED_LOG="^bottlefs: stat '/forge/alice/proj/issues/9'"
 	# GET of a number nobody asked for before, answered by a hostile message.
 	faults '[{"method": "GET", "path": "/repos/alice/proj/issues/9$", "status": 500,
@@ -261,6 +261,11 @@ JSON
 	line="$(tail -n +"$(($(cat "$T/log.mark") + 1))" "$T/bottlefs.log" | grep "issues/9")"
 	echo "$line" | grep -qF 'boom \u{009b}31m \u{202e}evil\x7f'
 	! echo "$line" | LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]'
+	# The same failure again is asked again, and not logged again.
+	expect_errno EIO stat "$MNT/$P/issues/9"
+	expect_errno EIO stat "$MNT/$P/issues/9"
+	[ "$(log_count GET '/issues/9$')" -ge 3 ]
+	[ "$(tail -n +"$(($(cat "$T/log.mark") + 1))" "$T/bottlefs.log" | grep -c "issues/9")" -eq 1 ]
 }
 
 # ---- item 9: what does not exist ---------------------------------------------

@@ -109,7 +109,7 @@ static int fake_get_issue(struct forge *f, const char *owner, const char *repo, 
 	(void)err;
 	fk->gets++;
 	if (fk->fail)
-		return -fk->fail;
+		return buf_fail(err, -fk->fail, "fake forge fails");
 	if (number < 1 || number > N)
 		return -ENOENT;
 	return forge_issue_copy(out, &fk->items[number]);
@@ -489,6 +489,48 @@ static void test_missing_is_enoent_at_open_and_remembered(void **state)
 	fake_free(fk);
 }
 
+/*
+ * A failure with nothing cached is asked again at every call (the forge
+ * may be back), but only the first in a backoff window has a reason to
+ * log: a stat loop against a dead forge is one log line, not one a call.
+ */
+static void test_failure_with_nothing_cached_is_reported_once(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v = view_for(fk, NULL);
+	struct buf err = BUF_INIT(1024), out = BUF_INIT(0);
+	struct node n;
+	int i;
+
+	(void)state;
+	fk->clock = 5000; /* a failure time of 0 means "never" */
+	fk->fail = EIO;
+	assert_int_equal(tree_resolve(ISSUES "/3/title", &n), 0);
+	for (i = 0; i < 5; i++) {
+		buf_reset(&err);
+		assert_int_equal(view_read(v, &n, &out, &err), -EIO);
+		assert_int_equal(err.len == 0, i > 0);
+	}
+	assert_int_equal(fk->gets, 5);
+	/* After the backoff the failure is news again. */
+	fk->clock += 10001;
+	buf_reset(&err);
+	assert_int_equal(view_read(v, &n, &out, &err), -EIO);
+	assert_true(err.len > 0);
+	/* A success ends it at once. */
+	fk->fail = 0;
+	assert_int_equal(view_read(v, &n, &out, NULL), 0);
+	fk->fail = EIO;
+	fk->clock += TTL + 1;
+	buf_reset(&err);
+	/* Cached now: served stale, nothing to report. */
+	assert_int_equal(view_read(v, &n, &out, &err), 0);
+	buf_release(&err);
+	buf_release(&out);
+	view_free(v);
+	fake_free(fk);
+}
+
 /* No directory shows 1970: the forge's newest time below it, or the view's start. */
 static void test_directory_times(void **state)
 {
@@ -562,6 +604,7 @@ int main(void)
 	    cmocka_unit_test(test_entries_round_trip),
 	    cmocka_unit_test(test_missing_is_enoent_at_open_and_remembered),
 	    cmocka_unit_test(test_directory_times),
+	    cmocka_unit_test(test_failure_with_nothing_cached_is_reported_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
