@@ -708,7 +708,7 @@ static int gitea_get_diff(struct forge *f, const char *owner, const char *repo, 
 		r = buf_append(out, q.body.data, q.body.len);
 		if (r == -E2BIG)
 			r = buf_fail(err, -EFBIG, "the diff is over %zu bytes, more than is shown",
-				     out->max);
+				     out->max ? out->max : BUF_MAX_DEFAULT);
 		else if (r < 0)
 			r = buf_fail(err, r, "out of memory");
 	} else if (q.too_large && q.length >= 0) {
@@ -813,7 +813,6 @@ static int gitea_post_comment(struct forge *f, const char *owner, const char *re
 					  str_dup(""), str_dup(""), str_dup("")};
 
 		gitea_decode_prefix_u64(q.body.data, q.body.len, "id", &c.id);
-
 		if (!c.body || !c.author || !c.created_at || !c.updated_at) {
 			forge_comment_release(&c);
 			r = buf_fail(err, -ENOMEM, "out of memory");
@@ -971,8 +970,7 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 		goto out;
 	r = gitea_decode_pull(q.body.data, q.body.len, &pr, &why);
 	if (r < 0 && gitea_decode_prefix_u64(q.body.data, q.body.len, "number", number) == 0) {
-		/* Created; its echo is unreadable past the number (too long?): the number is
-		 * enough. */
+		/* Created; the echo is unreadable past the number (too long?): enough. */
 		r = 0;
 		goto out;
 	}

@@ -574,11 +574,10 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 	uint64_t delay;
 	long status = 0;
 
-	curl_off_t clen = -1;
+	int64_t clen = q->length; /* from the headers (on_header) */
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	q->status = status;
-	clen = q->length;
 	if ((code == CURLE_WRITE_ERROR && x->too_big) || code == CURLE_FILESIZE_EXCEEDED) {
 		q->too_large = true;
 		/* The forge did what a write asked: that its echo is long changes nothing. */
