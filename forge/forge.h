@@ -19,6 +19,7 @@
  *            answered 5xx, or answered something that is not the JSON
  *            promised (HTML, truncated, too big, wrong types)
  *   -ENOTSUP the adapter cannot do this
+ *   -EFBIG   (get_diff) the answer is larger than the adapter reads
  * When err is non-NULL a one-line, lower-case reason is appended to it
  * (never containing the token). Out-parameters are written only on success.
  *
@@ -153,7 +154,11 @@ struct forge_ops {
 	int (*list_repo_comments)(struct forge *f, const char *owner, const char *repo,
 				  const char *since, struct forge_comment_list *out,
 				  struct buf *err);
-	/* The unified diff of a PR, appended to out. */
+	/*
+	 * The unified diff of a PR, appended to out. -EFBIG when it is
+	 * larger than the adapter reads or out holds: err then says how
+	 * large when the forge said so, in one line a reader can be shown.
+	 */
 	int (*get_diff)(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			struct buf *out, struct buf *err);
 	/*
@@ -217,21 +222,66 @@ char *forge_capabilities_json(const struct forge_capabilities *caps);
 /*
  * The pull request description under the Forge Adapter Contract: without a
  * summary, body unchanged; with one, the summary truncated to fit
- * caps->max_description_len (never splitting a UTF-8 sequence) followed by
- * the truncation notice when truncated, and the receipt's four fields in
- * the adapter's metadata form. Pure. 0 or -errno; out is appended to.
+ * caps->max_description_len (never splitting a UTF-8 sequence), closed
+ * (forge_description_closer) so nothing it opened can swallow what
+ * follows, followed by the truncation notice when truncated, and the
+ * receipt's four fields in the adapter's metadata form. Pure. 0 or -errno;
+ * out is appended to.
+ *
+ * The receipt marker and the notice are the daemon's: a body or summary
+ * holding either is refused (forge_description_check), so in any
+ * description the daemon sends the marker appears exactly once, in the
+ * block it wrote, and the notice at most once, where it wrote it.
  */
 #define FORGE_TRUNCATION_NOTICE "[Summary truncated. Full summary in PR_SUMMARY.md]"
+#define FORGE_RECEIPT_MARKER "<!-- bottlefs:receipt"
 int forge_render_description(const struct forge_capabilities *caps,
 			     const struct forge_pr_request *req, struct buf *out);
 /*
  * The same, appending a one-line reason to err (may be NULL) on failure:
- * -EINVAL when the receipt is missing a field, a text is not UTF-8, the
+ * -EINVAL when the receipt is missing a field, a text is not UTF-8 or
+ * holds the marker or the notice, the summary opens <plaintext>, the
  * receipt block (or it plus the notice) alone exceeds the limit, or, with
  * no bundle, the body exceeds it; -E2BIG when out's own maximum is hit.
  */
 int forge_render_description_err(const struct forge_capabilities *caps,
 				 const struct forge_pr_request *req, struct buf *out,
 				 struct buf *err);
+
+/*
+ * Whether an agent's text may go into a pull request description: 0, or
+ * -EINVAL with "<what> holds ..." appended to err (may be NULL) when it
+ * holds the receipt marker or the truncation notice, which only the daemon
+ * writes. Compared on their distinctive parts without regard to ASCII case
+ * ("bottlefs:receipt", "[summary truncated."), so "<!--bottlefs:receipt"
+ * and "<!-- BOTTLEFS:RECEIPT" are refused as well. Pure.
+ */
+int forge_description_check(const char *text, size_t n, const char *what, struct buf *err);
+
+/*
+ * What must follow text[0..n) so that nothing it opened is still open
+ * where the daemon's text begins, read as HTML: an HTML comment ("-->"), a
+ * bogus comment or declaration such as "<!x" or "<?" (">"), a tag or a
+ * quoted attribute value (the quote and ">"), a raw-text element such as
+ * <textarea>, <style> or <script> (its end tag). Appended to out; nothing
+ * when text leaves nothing open. -EINVAL when text opens <plaintext>,
+ * which nothing closes; -E2BIG/-ENOMEM from out. Pure.
+ */
+int forge_description_closer(const char *text, size_t n, struct buf *out);
+
+/*
+ * The description to send when an agent replaces the description of an
+ * existing pull request with text, current being the description on the
+ * forge now (NULL: none). The daemon's tail of current - its receipt block,
+ * with the truncation notice right before it when there is one - is kept:
+ * the receipt survives every edit. An exact copy of that tail at the end
+ * of text (the agent wrote back what it read) is dropped first, then text
+ * is checked like a summary, cut to fit with the notice, closed, and the
+ * tail appended. When current holds no receipt, text is checked and sent
+ * as written. Pure. 0 or -errno (-EINVAL with a reason in err); out is
+ * appended to.
+ */
+int forge_render_pr_body(const struct forge_capabilities *caps, const char *current,
+			 const char *text, struct buf *out, struct buf *err);
 
 #endif

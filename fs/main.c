@@ -39,6 +39,8 @@ struct options {
 	uint64_t timeout_s;
 	double kernel_ttl_s;
 	uint64_t write_memory_mib;
+	uint64_t max_prs;
+	uint64_t max_answer;
 	bool debug;
 	const char *mountpoint;
 };
@@ -49,6 +51,7 @@ static void usage(FILE *f)
 		"usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
 		"                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
 		"                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
+		"                [--max-prs N] [--max-answer SIZE]\n"
 		"                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
 		"       bottlefs resolve DIR NAME\n"
 		"       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
@@ -84,6 +87,36 @@ static int parse_seconds(const char *s, const char *what, uint64_t *out)
 	return 0;
 }
 
+/* The answer cap's bounds: well above the write cap, and what one answer may hold. */
+#define MAX_ANSWER_MIN ((uint64_t)8 << 20)
+#define MAX_ANSWER_MAX ((uint64_t)1 << 30)
+
+/*
+ * A byte count: digits, optionally followed by K, M or G (KiB, MiB, GiB),
+ * within MAX_ANSWER_MIN..MAX_ANSWER_MAX.
+ */
+static int parse_size(const char *s, const char *what, uint64_t *out)
+{
+	size_t n = strlen(s), digits = n;
+	unsigned shift = 0;
+	uint64_t v;
+
+	if (n > 1 && (s[n - 1] == 'K' || s[n - 1] == 'M' || s[n - 1] == 'G')) {
+		shift = s[n - 1] == 'K' ? 10 : s[n - 1] == 'M' ? 20 : 30;
+		digits--;
+	}
+	if (strn_to_u64(s, digits, MAX_ANSWER_MAX, false, &v) < 0 ||
+	    v > (MAX_ANSWER_MAX >> shift) || (v << shift) < MAX_ANSWER_MIN) {
+		fprintf(stderr,
+			"bottlefs: %s must be a size from 8M to 1G (bytes, or with K, M or G; was "
+			"'%s')\n",
+			what, s);
+		return -1;
+	}
+	*out = v << shift;
+	return 0;
+}
+
 /*
  * Splits argv into our options and FUSE's (returned in fuse_argv, which
  * keeps argv[0]). Returns 0; 1 when it answered --help or --version on
@@ -98,6 +131,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->timeout_s = 10;
 	o->kernel_ttl_s = 1.0;
 	o->write_memory_mib = FILES_WRITE_MEMORY_DEFAULT >> 20;
+	o->max_prs = WRITES_MAX_PRS_DEFAULT;
+	o->max_answer = (uint64_t)64 << 20;
 	fuse_opt_add_arg(fargs, argv[0]);
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--forge-url"))) {
@@ -137,6 +172,18 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 					v);
 				return -1;
 			}
+		} else if ((v = opt_value(argc, argv, &i, "--max-prs"))) {
+			if (str_to_u64(v, 10000, false, &o->max_prs) < 0) {
+				fprintf(
+				    stderr,
+				    "bottlefs: --max-prs must be a whole number from 1 to 10000 "
+				    "(was '%s')\n",
+				    v);
+				return -1;
+			}
+		} else if ((v = opt_value(argc, argv, &i, "--max-answer"))) {
+			if (parse_size(v, "--max-answer", &o->max_answer) < 0)
+				return -1;
 		} else if (strcmp(argv[i], "--token") == 0 ||
 			   strncmp(argv[i], "--token=", 8) == 0) {
 			fprintf(stderr,
@@ -423,9 +470,13 @@ static int run_mount(int argc, char **argv)
 	go.base_url = o.forge_url;
 	go.token = token;
 	go.timeout_ms = (unsigned)(o.timeout_s * 1000);
-	/* One answer larger than this is refused (EIO): nothing a forge sends may
-	 * inflate the daemon without bound (SEMANTICS.md). */
-	go.max_body = (size_t)8 << 20;
+	/*
+	 * One answer larger than this is refused (EIO; a diff shows a one-line
+	 * notice instead): nothing a forge sends may inflate the daemon without
+	 * bound (SEMANTICS.md). It sits far above what a write may hold, so
+	 * what was written can always be read back.
+	 */
+	go.max_body = (size_t)o.max_answer;
 	mc.forge = gitea_new(&go, &err);
 	if (token) {
 		str_wipe(token, strlen(token));
@@ -477,6 +528,7 @@ static int run_mount(int argc, char **argv)
 	wo.scope = &mc.scope;
 	wo.queue_dir = queue_path;
 	wo.log = mc.log;
+	wo.max_prs = (unsigned)o.max_prs;
 	if (writes_new(&wo, &mc.writes, &err) < 0) {
 		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
 		goto out;
@@ -486,9 +538,15 @@ static int run_mount(int argc, char **argv)
 	r = writes_recover(mc.writes, &err);
 	if (r > 0)
 		fprintf(stderr, "bottlefs: finished %d write(s) left by a previous run\n", r);
-	if (err.len)
+	if (err.len) {
+		/* The reasons quote the forge and the journal: escaped like every log line. */
+		struct buf line = BUF_INIT(0);
+
+		str_escape_log(&line, err.data, err.len);
 		fprintf(stderr, "bottlefs: writes still unfinished (forge unreachable): %s\n",
-			buf_cstr(&err));
+			buf_cstr(&line));
+		buf_release(&line);
+	}
 	mc.kernel_ttl_s = o.kernel_ttl_s;
 	mc.debug = o.debug;
 	r = serve(&fargs, &mc);

@@ -26,20 +26,35 @@
 #include "fs/tree.h"
 #include "fs/view.h"
 #include "util/buf.h"
+#include "util/str.h"
 
 static struct mount_ctx *ctx(void)
 {
 	return fuse_get_context()->private_data;
 }
 
-/* Log once, at the boundary (STYLE habit 8): what failed, on what, why. */
+/*
+ * Log once, at the boundary (STYLE habit 8): what failed, on what, why.
+ * The path and the reason may hold what an agent wrote or a forge sent:
+ * their control bytes and invalid UTF-8 are escaped, so a line cannot be
+ * split, recoloured or rewritten on a terminal.
+ */
 static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
 		   const struct buf *err)
 {
-	if (err && err->len)
-		fprintf(stderr, "bottlefs: %s '%s': %s\n", op, path, buf_cstr(err));
-	else if (c->debug)
-		fprintf(stderr, "bottlefs: %s '%s': %s\n", op, path, strerror(-r));
+	struct buf line = BUF_INIT(16384);
+
+	if ((err && err->len) || c->debug) {
+		buf_printf(&line, "bottlefs: %s '", op);
+		str_escape_log_cstr(&line, path);
+		buf_puts(&line, "': ");
+		if (err && err->len)
+			str_escape_log(&line, err->data, err->len);
+		else
+			buf_puts(&line, strerror(-r));
+		fprintf(stderr, "%s\n", buf_cstr(&line));
+	}
+	buf_release(&line);
 	return r;
 }
 
@@ -352,12 +367,21 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* A directory whose object is missing fails here: readdir's ENOENT reads as empty. */
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
+	struct buf err = BUF_INIT(4096);
 	struct node n;
+	int r;
 
 	(void)fi;
-	return tree_resolve(path, &n);
+	r = tree_resolve(path, &n);
+	if (r == 0)
+		r = view_open_dir(ctx()->view, &n, &err);
+	if (r < 0 && r != -ENOENT)
+		fail("list", path, r, &err);
+	buf_release(&err);
+	return r;
 }
 
 /* access(W_OK) is true exactly where a write would be accepted (SPEC 1). */

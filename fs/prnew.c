@@ -92,6 +92,37 @@ static int string_at(json_t *o, const char *key, bool required, char **out, stru
 	return *out ? 0 : -ENOMEM;
 }
 
+/*
+ * The values a pull request is opened with must be what they claim: a
+ * title is one line of text, head and base are branches of the assigned
+ * repository (a fork's "owner:branch" head would open a pull request from
+ * code outside it), and a text that becomes the description must not carry
+ * the daemon's own receipt marker or truncation notice.
+ */
+static int check_values(const struct prnew *p, struct buf *err)
+{
+	struct buf why = BUF_INIT(256);
+	int r = 0;
+
+	if (str_has_control(p->title, strlen(p->title), false))
+		return bad(err, "'title' must be one line without control characters");
+	if (!str_branch_name_valid(p->head, strlen(p->head)))
+		return bad(err, "'head' must be a branch name of the repository (git branch "
+				"rules; an 'owner:branch' head on another fork is refused)");
+	if (!str_branch_name_valid(p->base, strlen(p->base)))
+		return bad(err, "'base' must be a branch name of the repository (git branch "
+				"rules)");
+	if (p->body)
+		r = forge_description_check(p->body, strlen(p->body), "'body'", &why);
+	if (r == 0 && p->summary)
+		r = forge_description_check(p->summary, strlen(p->summary), "'bundle.summary'",
+					    &why);
+	if (r < 0)
+		r = bad(err, buf_cstr(&why));
+	buf_release(&why);
+	return r;
+}
+
 static int parse_bundle(json_t *b, struct prnew *p, struct buf *err)
 {
 	static const char *const bundle_keys[] = {"summary", "receipt", NULL};
@@ -166,6 +197,8 @@ int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err
 		goto out;
 	}
 	if (bundle && (r = parse_bundle(bundle, &p, err)) < 0)
+		goto out;
+	if ((r = check_values(&p, err)) < 0)
 		goto out;
 	p.receipt.session_id = p.session_id;
 	p.receipt.policy_bundle_id = p.policy_bundle_id;

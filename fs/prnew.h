@@ -12,6 +12,12 @@
  * receipt with the four fields (confidence, a number, is optional). An
  * unknown key is refused, so a typo is reported instead of dropped. Input
  * must be valid UTF-8 without NUL bytes, at most PRNEW_MAX bytes.
+ *
+ * Values: the title is one line without control characters
+ * (str_has_control; a tab counts); head and base are branch names
+ * (str_branch_name_valid: no "owner:branch" on another fork); body and
+ * summary pass forge_description_check (no receipt marker, no truncation
+ * notice: only the daemon writes those).
  */
 #ifndef BOTTLEFS_FS_PRNEW_H
 #define BOTTLEFS_FS_PRNEW_H

@@ -122,7 +122,7 @@ int vc_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms)
 		}
 	} else if (strncmp(key, "list:", 5) == 0) {
 		l = map_get(&v->lists, key + 5);
-		if (l) {
+		if (l && !l->missing) {
 			r = cs_list_dump(l->numbers, l->n, l->since, out);
 			*age_ms = vc_now(v) - l->ms;
 		}
@@ -263,6 +263,27 @@ static int apply_since(struct view *v, struct list *l, const char *key, const ch
 	return 0;
 }
 
+/*
+ * The repository is gone (404): an empty tombstone replaces the list, so
+ * its items are absent without a request while it is fresh. Marked so
+ * the persistent store drops what it had (vc_produce skips tombstones).
+ */
+static void list_store_missing(struct view *v, const char *key)
+{
+	struct list *l = calloc(1, sizeof(*l)), *old = NULL;
+
+	if (!l)
+		return;
+	l->missing = true;
+	l->ms = vc_now(v);
+	if (map_put(&v->lists, key, l, (void **)&old) < 0) {
+		free(l);
+		return;
+	}
+	vc_list_free(old);
+	vc_mark(v, "list:", key);
+}
+
 /* A copy of l's numbers into *numbers (new) when numbers is not NULL. */
 static int copy_out(const struct list *l, uint64_t **numbers, size_t *count)
 {
@@ -282,6 +303,7 @@ int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pul
 	struct forge *f = v->opt.forge;
 	struct forge_issue_list il;
 	char key[KEY_MAX], *since = NULL;
+	size_t mark = err ? err->len : 0;
 	struct list *l;
 	int r;
 
@@ -290,11 +312,16 @@ int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pul
 again:
 	for (;;) {
 		l = vc_list_find(v, owner, repo, pull);
-		if (l && (vc_fresh(v, l->ms) || vc_backing_off(v, l->failed_ms))) {
+		if (l && l->missing && vc_fresh(v, l->ms)) {
+			pthread_mutex_unlock(&v->lock);
+			return -ENOENT;
+		}
+		if (l && !l->missing && (vc_fresh(v, l->ms) || vc_backing_off(v, l->failed_ms))) {
 			r = copy_out(l, numbers, count);
 			pthread_mutex_unlock(&v->lock);
 			return r;
 		}
+
 		/* One thread lists; the others wait for its answer. */
 		if (!map_get(&v->inflight, key))
 			break;
@@ -324,8 +351,12 @@ again:
 		      : apply_full(v, key, owner, repo, pull, &il);
 		forge_issue_list_release(&il);
 	}
+	if (r == -ENOENT)
+		list_store_missing(v, key);
 	l = vc_list_find(v, owner, repo, pull);
-	if (r == -EIO && l) {
+	if (r != -EIO || !l || l->missing)
+		vc_failed_report(v, key, r, err, mark);
+	if (r == -EIO && l && !l->missing) {
 		l->failed_ms = vc_now(v);
 		r = 0; /* stale while the forge is down */
 	} else if (r == 0 && l) {
@@ -336,6 +367,53 @@ again:
 	pthread_mutex_unlock(&v->lock);
 	free(since);
 	return r;
+}
+
+struct newest_args {
+	char prefix[2][KEY_MAX]; /* "i:o/" and "p:o/" */
+	size_t len[2];
+	int64_t newest;
+};
+
+static int64_t list_newest(const struct list *l)
+{
+	return l && !l->missing && l->since ? content_time(l->since) : 0;
+}
+
+static void newest_cb(void *ud, const char *key, void *val)
+{
+	struct newest_args *a = ud;
+	int64_t t = list_newest(val);
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (a->len[k] && strncmp(key, a->prefix[k], a->len[k]) == 0 && t > a->newest)
+			a->newest = t;
+}
+
+int64_t vc_newest(struct view *v, const char *owner, const char *repo, int pull)
+{
+	struct newest_args a;
+	char key[KEY_MAX];
+	int k;
+
+	memset(&a, 0, sizeof(a));
+	for (k = 0; k < 2; k++) {
+		if (pull >= 0 && pull != k)
+			continue;
+		if (repo) {
+			/* One repository: its lists are looked up, not walked. */
+			vc_list_key(key, sizeof(key), owner, repo, k == 1);
+			if (list_newest(map_get(&v->lists, key)) > a.newest)
+				a.newest = list_newest(map_get(&v->lists, key));
+			continue;
+		}
+		snprintf(a.prefix[k], sizeof(a.prefix[k]), "%c:%s/", k ? 'p' : 'i', owner);
+		a.len[k] = strlen(a.prefix[k]);
+	}
+	if (!repo)
+		map_each(&v->lists, newest_cb, &a);
+	return a.newest;
 }
 
 /* ---- comments in bulk --------------------------------------------------- */

@@ -51,22 +51,28 @@ bool tree_valid_owner(const char *s, size_t n)
 	if (n == 0 || n > TREE_OWNER_MAX || !is_word(s[0]))
 		return false;
 	for (i = 1; i < n; i++)
-		if (!is_word(s[i]) && s[i] != '-' && s[i] != '.')
+		if ((!is_word(s[i]) && s[i] != '-' && s[i] != '.') ||
+		    (s[i] == '.' && s[i - 1] == '.'))
 			return false;
 	return true;
 }
 
-/* Gitea: [-.\w]+ but never "." or ".." (".profile" is a real repository). */
+/*
+ * Gitea: [-.\w]+ but never "." and no ".." anywhere (Gitea refuses two dots
+ * in a row in a name, and so does the adapter: such a name can name
+ * nothing). ".profile" is a real repository.
+ */
 bool tree_valid_repo(const char *s, size_t n)
 {
 	size_t i;
 
 	if (n == 0 || n > TREE_REPO_MAX)
 		return false;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+	if (n == 1 && s[0] == '.')
 		return false;
 	for (i = 0; i < n; i++)
-		if (!is_word(s[i]) && s[i] != '-' && s[i] != '.')
+		if ((!is_word(s[i]) && s[i] != '-' && s[i] != '.') ||
+		    (s[i] == '.' && i > 0 && s[i - 1] == '.'))
 			return false;
 	return true;
 }

@@ -15,6 +15,7 @@
 #include "util/str.h"
 
 struct repos {
+	bool missing; /* the forge said the owner does not exist (404) */
 	struct forge_name_list names;
 	int64_t ms;
 };
@@ -47,6 +48,32 @@ bool vc_fresh(struct view *v, int64_t ms)
 bool vc_backing_off(struct view *v, int64_t failed_ms)
 {
 	return failed_ms && vc_now(v) - failed_ms < VC_FAILED_BACKOFF_MS;
+}
+
+void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, size_t err_mark)
+{
+	int64_t *ms = map_get(&v->failed, key);
+
+	if (r != -EIO) {
+		free(map_del(&v->failed, key));
+		return;
+	}
+	if (ms && vc_backing_off(v, *ms)) {
+		/* Reported already: the same failure again is not news. */
+		if (err && err->len > err_mark) {
+			err->len = err_mark;
+			err->data[err_mark] = '\0';
+		}
+		return;
+	}
+	if (!ms) {
+		ms = malloc(sizeof(*ms));
+		if (!ms || map_put(&v->failed, key, ms, NULL) < 0) {
+			free(ms);
+			return;
+		}
+	}
+	*ms = vc_now(v);
 }
 
 #define now vc_now
@@ -123,7 +150,9 @@ int view_new(const struct view_options *opt, struct view **out)
 	map_init(&v->repos);
 	map_init(&v->bulks);
 	map_init(&v->inflight);
+	map_init(&v->failed);
 	atomic_init(&v->requests, 0);
+	v->start_s = (int64_t)time(NULL);
 	if (opt->state) {
 		r = cachestore_new(opt->state, vc_produce, v, &v->store);
 		if (r < 0) {
@@ -149,6 +178,8 @@ void view_free(struct view *v)
 	map_release(&v->lists);
 	map_release(&v->repos);
 	map_release(&v->bulks);
+	map_each(&v->failed, free_plain_cb, NULL);
+	map_release(&v->failed);
 	map_release(&v->inflight);
 	pthread_cond_destroy(&v->done);
 	pthread_mutex_destroy(&v->lock);
@@ -323,6 +354,7 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 {
 	struct forge *f = v->opt.forge;
 	struct forge_issue fetched, copy;
+	size_t mark = err ? err->len : 0;
 	struct item *it;
 	int r;
 
@@ -338,6 +370,8 @@ static int snap_issue(struct view *v, const char *key, const struct node *n, str
 	r = n->pull ? f->ops->get_pull(f, n->owner, n->repo, n->number, &fetched, err)
 		    : f->ops->get_issue(f, n->owner, n->repo, n->number, &fetched, err);
 	pthread_mutex_lock(&v->lock);
+	if (r != -EIO || !(it = map_get(&v->items, key)) || it->missing)
+		vc_failed_report(v, key, r, err, mark);
 	if (r == -ENOENT) {
 		item_store_missing(v, key, now(v));
 	} else if (r == -EIO) {
@@ -433,7 +467,7 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 		     struct buf *err)
 {
 	struct forge *f = v->opt.forge;
-	struct buf d = BUF_INIT(0);
+	struct buf d = BUF_INIT(0), why = BUF_INIT(4096);
 	struct item *it;
 	int r;
 
@@ -448,7 +482,19 @@ static int snap_diff(struct view *v, const char *key, const struct node *n, stru
 	pthread_mutex_unlock(&v->lock);
 
 	atomic_fetch_add(&v->requests, 1);
-	r = f->ops->get_diff(f, n->owner, n->repo, n->number, &d, err);
+	r = f->ops->get_diff(f, n->owner, n->repo, n->number, &d, &why);
+	if (r == -EFBIG) {
+		/*
+		 * Too large to hold is an answer, not a failure: the file says so
+		 * in one line, and that line is cached like a diff so the forge
+		 * is not asked for the whole thing at every stat.
+		 */
+		buf_reset(&d);
+		r = buf_printf(&d, "bottlefs: %s\n", buf_cstr(&why));
+	} else if (r < 0 && err) {
+		buf_puts(err, buf_cstr(&why));
+	}
+	buf_release(&why);
 	pthread_mutex_lock(&v->lock);
 	it = map_get(&v->items, key);
 	if (r == 0) {
@@ -512,6 +558,7 @@ static int item_get(struct view *v, const struct node *n, unsigned need, struct 
 static int item_render(const struct snap *s, const struct node *n, struct buf *out, int64_t *mtime)
 {
 	size_t i;
+	int r;
 
 	if (n->kind == N_COMMENT) {
 		for (i = 0; i < s->comments.n; i++) {
@@ -519,7 +566,8 @@ static int item_render(const struct snap *s, const struct node *n, struct buf *o
 
 			if (c->id == n->comment) {
 				*mtime = content_time(c->updated_at);
-				return out ? content_comment(c, out) : 0;
+				r = out ? content_comment(c, out) : 0;
+				return r == -E2BIG ? -EFBIG : r;
 			}
 		}
 		return -ENOENT;
@@ -527,7 +575,9 @@ static int item_render(const struct snap *s, const struct node *n, struct buf *o
 	*mtime = content_time(s->issue.updated_at);
 	if (n->kind != N_ITEM_FILE || !out)
 		return 0;
-	return content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
+	r = content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
+	/* A file longer than a buffer may hold (64 MiB) is "file too large". */
+	return r == -E2BIG ? -EFBIG : r;
 }
 
 /* Gets and renders an item node; out may be NULL for attributes only. */
@@ -554,10 +604,11 @@ static int repos_ensure(struct view *v, const char *owner, struct buf *err)
 
 	pthread_mutex_lock(&v->lock);
 	rp = map_get(&v->repos, owner);
-	have = rp != NULL;
+	have = rp != NULL && !rp->missing;
 	if (rp && fresh(v, rp->ms)) {
+		r = rp->missing ? -ENOENT : 0;
 		pthread_mutex_unlock(&v->lock);
-		return 0;
+		return r;
 	}
 	pthread_mutex_unlock(&v->lock);
 	rp = calloc(1, sizeof(*rp));
@@ -565,18 +616,22 @@ static int repos_ensure(struct view *v, const char *owner, struct buf *err)
 		return -ENOMEM;
 	atomic_fetch_add(&v->requests, 1);
 	r = f->ops->list_repos(f, owner, &rp->names, err);
-	if (r < 0) {
+	if (r < 0 && r != -ENOENT) {
 		free(rp);
 		return (r == -EIO && have) ? 0 : r;
 	}
+	/* A missing owner is remembered for the TTL too: no request per ls. */
+	rp->missing = r == -ENOENT;
 	pthread_mutex_lock(&v->lock);
 	rp->ms = now(v);
 	r = map_put(&v->repos, owner, rp, (void **)&old);
 	pthread_mutex_unlock(&v->lock);
 	repos_free(old);
-	if (r < 0)
+	if (r < 0) {
 		repos_free(rp);
-	return r;
+		return r;
+	}
+	return rp->missing ? -ENOENT : 0;
 }
 
 static void dir_attr(struct view_attr *a, int64_t mtime)
@@ -593,6 +648,25 @@ static void file_attr(struct view_attr *a, uint64_t size, int64_t mtime)
 	a->mode = 0444;
 	a->size = size;
 	a->mtime = mtime;
+}
+
+/*
+ * A directory the forge gives no time for: the newest item time the cache
+ * knows below it, else the mount's start (never 1970).
+ */
+static int64_t dir_time(struct view *v, const struct node *n)
+{
+	int64_t t = 0;
+
+	pthread_mutex_lock(&v->lock);
+	if (n->kind == N_OWNER)
+		t = vc_newest(v, n->owner, NULL, -1);
+	else if (n->kind == N_REPO)
+		t = vc_newest(v, n->owner, n->repo, -1);
+	else if (n->kind == N_LIST)
+		t = vc_newest(v, n->owner, n->repo, n->pull ? 1 : 0);
+	pthread_mutex_unlock(&v->lock);
+	return t ? t : v->start_s;
 }
 
 static int meta_read(struct view *v, const struct node *n, struct buf *out)
@@ -648,22 +722,27 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 	case N_BOTTLES:
 	case N_META:
 		/* Looked up by name without asking the forge (SEMANTICS.md). */
-		dir_attr(out, 0);
+		dir_attr(out, dir_time(v, n));
 		return 0;
 	case N_ITEM:
-	case N_COMMENTS:
-		r = item_node(v, n, NULL, &mtime, err);
+	case N_COMMENTS: {
+		/* A directory's attributes need the item, not its comments. */
+		struct node item = *n;
+
+		item.kind = N_ITEM;
+		r = item_node(v, &item, NULL, &mtime, err);
 		if (r == 0)
-			dir_attr(out, mtime);
+			dir_attr(out, mtime ? mtime : v->start_s);
 		return r;
+	}
 	case N_COMMENT_NEW:
 		r = item_node(v, n, NULL, &mtime, err);
 		if (r == 0)
-			file_attr(out, 0, mtime);
+			file_attr(out, 0, mtime ? mtime : v->start_s);
 		return r;
 	case N_PULLS_NEW:
 	case N_DONE:
-		file_attr(out, 0, 0);
+		file_attr(out, 0, v->start_s);
 		return 0;
 	case N_BOTTLE:
 	case N_BOTTLE_FILE:
@@ -671,10 +750,14 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 	default:
 		break;
 	}
-	r = n->kind == N_META_FILE ? meta_read(v, n, &content)
-				   : item_node(v, n, &content, &mtime, err);
+	if (n->kind == N_META_FILE) {
+		r = meta_read(v, n, &content);
+		mtime = v->start_s;
+	} else {
+		r = item_node(v, n, &content, &mtime, err);
+	}
 	if (r == 0)
-		file_attr(out, content.len, mtime);
+		file_attr(out, content.len, mtime ? mtime : v->start_s);
 	buf_release(&content);
 	return r;
 }
@@ -698,7 +781,9 @@ static int list_children(struct view *v, const struct node *dir, view_fill_fn fi
 
 		pthread_mutex_lock(&v->lock);
 		it = vc_item_find(v, dir->owner, dir->repo, dir->pull, numbers[i]);
-		dir_attr(&a, it && !it->missing ? content_time(it->issue.updated_at) : 0);
+		dir_attr(&a, it && !it->missing && content_time(it->issue.updated_at)
+				 ? content_time(it->issue.updated_at)
+				 : v->start_s);
 		pthread_mutex_unlock(&v->lock);
 		snprintf(name, sizeof(name), "%llu", (unsigned long long)numbers[i]);
 		if (fill(ud, name, &a) != 0)
@@ -742,12 +827,15 @@ static int list_repos(struct view *v, const struct node *dir, view_fill_fn fill,
 	r = repos_ensure(v, dir->owner, err);
 	if (r < 0)
 		return r;
-	dir_attr(&a, 0);
 	pthread_mutex_lock(&v->lock);
 	rp = map_get(&v->repos, dir->owner);
-	for (i = 0; rp && i < rp->names.n; i++)
+	for (i = 0; rp && i < rp->names.n; i++) {
+		int64_t t = vc_newest(v, dir->owner, rp->names.v[i], -1);
+
+		dir_attr(&a, t ? t : v->start_s);
 		if (fill(ud, rp->names.v[i], &a) != 0)
 			break;
+	}
 	pthread_mutex_unlock(&v->lock);
 	return 0;
 }
@@ -788,6 +876,23 @@ int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *u
 		if (fill(ud, names[i], NULL) != 0)
 			break;
 	return 0;
+}
+
+int view_open_dir(struct view *v, const struct node *dir, struct buf *err)
+{
+	int64_t mtime;
+
+	switch (dir->kind) {
+	case N_OWNER:
+		return repos_ensure(v, dir->owner, err);
+	case N_LIST:
+		return vc_list_ensure(v, dir->owner, dir->repo, dir->pull, NULL, NULL, err);
+	case N_ITEM:
+	case N_COMMENTS:
+		return item_node(v, dir, NULL, &mtime, err);
+	default:
+		return 0;
+	}
 }
 
 void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,

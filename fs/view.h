@@ -85,6 +85,16 @@ int view_read(struct view *v, const struct node *n, struct buf *out, struct buf 
 typedef int (*view_fill_fn)(void *ud, const char *name, const struct view_attr *attr);
 int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud, struct buf *err);
 
+/*
+ * Opening directory dir for listing: -ENOENT when what it lists does not
+ * exist (a missing owner, repository, issue or pull request), found out
+ * with the request the listing makes anyway (its answer is cached for the
+ * readdir that follows), so `ls` of a missing repository's issues/ fails
+ * at opendir (a readdir's ENOENT reads as an empty directory to glibc).
+ * 0 for directories whose content needs no request.
+ */
+int view_open_dir(struct view *v, const struct node *dir, struct buf *err);
+
 /* Forget everything cached about one item (after a write). */
 void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,
 		      uint64_t number);

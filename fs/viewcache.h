@@ -51,6 +51,12 @@ struct item {
 
 /* The numbers of a repository's issues or pulls, newest first. */
 struct list {
+	/*
+	 * The forge said the repository does not exist (404 on the list): a
+	 * tombstone, empty, answered -ENOENT without asking while fresh, and
+	 * never persisted (a restart asks again).
+	 */
+	bool missing;
 	uint64_t *numbers;
 	size_t n;
 	int64_t ms; /* last full listing or revalidation */
@@ -68,7 +74,16 @@ struct view {
 	struct map repos;    /* owner -> struct repos; lock */
 	struct map bulks;    /* "o/r" -> int64_t *: when its comments were bulk-fetched; lock */
 	struct map inflight; /* list key or "c:o/r" being fetched by one thread; lock */
+	/*
+	 * Item or list key -> int64_t *: when a failure (-EIO) of its fetch
+	 * with nothing cached to serve was last reported. The same failure
+	 * within VC_FAILED_BACKOFF_MS is answered -EIO again (the forge is
+	 * asked each time, as before) but without a reason: a failure is
+	 * logged once, not once per call. lock.
+	 */
+	struct map failed;
 	struct cachestore *store; /* NULL without opt.state */
+	int64_t start_s;	  /* when the view was made (epoch seconds): directory times */
 	atomic_uint_fast64_t requests;
 };
 
@@ -82,6 +97,13 @@ void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bo
 bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b);
 /* True while a failure at failed_ms says to serve stale without asking. */
 bool vc_backing_off(struct view *v, int64_t failed_ms);
+/*
+ * After a fetch of key answered r with nothing cached to serve: for -EIO,
+ * whether this failure is news (then it is recorded) or was reported
+ * within the backoff (then the reason the fetch appended to err after
+ * err_mark is dropped, so nobody logs it again); any other r forgets key.
+ */
+void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, size_t err_mark);
 
 /* The cached item (loaded from the store if need be), or NULL. */
 struct item *vc_item_find(struct view *v, const char *owner, const char *repo, bool pull,
@@ -99,10 +121,19 @@ void vc_list_free(struct list *l);
 void vc_mark(struct view *v, const char *prefix, const char *key);
 
 /*
+ * The newest updated_at (epoch seconds) any cached list of owner's
+ * repositories has seen (repo NULL: every repository of owner; pull < 0:
+ * issues and pulls), or 0 when none is known.
+ */
+int64_t vc_newest(struct view *v, const char *owner, const char *repo, int pull);
+
+/*
  * sync.c. Both take and release the lock themselves (call them unlocked).
  *
  * vc_list_ensure: afterwards the list is in the cache, fresh, or stale
  * when the forge failed (-EIO is returned only when nothing was cached).
+ * A repository the forge says does not exist is -ENOENT, remembered for
+ * the cache TTL (no request while it lasts).
  * An expired list is revalidated with one `since` request. When numbers
  * is not NULL it gets a copy (new) of the list's numbers, newest first.
  */

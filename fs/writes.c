@@ -20,8 +20,9 @@
 
 struct writes {
 	struct writes_options opt;
-	pthread_mutex_t lock; /* orders done signals */
+	pthread_mutex_t lock; /* orders done signals and pull request slots */
 	char *done_text;      /* the standing signal as /done shows it; lock */
+	unsigned prs_opening; /* pulls/new being sent now (max_prs counts them); lock */
 };
 
 static void assignment_key(const struct scope *s, char *key, size_t size)
@@ -226,6 +227,7 @@ static int validate_patch(enum item_file file, const char *data, size_t len, cha
 		}
 		memmove(t, s, strlen(s) + 1);
 	}
+	/* One line of text: no \n, and no \r, ESC, tab or other control either. */
 	if (file == F_TITLE && (t[0] == '\0' || title_has_control(t, strlen(t)))) {
 		free(t);
 		return invalid(err, "title must be one non-empty line without control characters%s",
@@ -302,6 +304,42 @@ static int record_floor(void *ud, uint64_t max_number)
 	return state_journal_set_floor(fc->st, fc->id, max_number) < 0 ? -EIO : 0;
 }
 
+/*
+ * A pull request's body is a description the daemon sends: the receipt it
+ * wrote there is kept and the agent's text may not forge one, whatever
+ * path the text came by (forge/forge.h, forge_render_pr_body). *text is
+ * replaced by what is to be sent.
+ */
+static int pr_description(struct writes *w, const struct node *n, char **text, struct buf *err)
+{
+	struct forge *f = w->opt.forge;
+	struct buf out = BUF_INIT(0), why = BUF_INIT(4096);
+	struct forge_capabilities caps;
+	struct forge_issue pr;
+	int r;
+
+	r = f->ops->get_pull(f, n->owner, n->repo, n->number, &pr, &why);
+	if (r < 0) {
+		if (err)
+			buf_printf(err, "cannot read the description to keep its receipt: %s",
+				   buf_cstr(&why));
+		goto out;
+	}
+	memset(&caps, 0, sizeof(caps));
+	f->ops->capabilities(f, &caps);
+	r = forge_render_pr_body(&caps, pr.body, *text, &out, err);
+	forge_issue_release(&pr);
+	if (r == 0) {
+		free(*text);
+		*text = buf_steal(&out, NULL);
+		r = *text ? 0 : -ENOMEM;
+	}
+out:
+	buf_release(&out);
+	buf_release(&why);
+	return r;
+}
+
 static int commit_patch(struct writes *w, const struct node *n, const char *data, size_t len,
 			struct buf *err)
 {
@@ -311,6 +349,8 @@ static int commit_patch(struct writes *w, const struct node *n, const char *data
 	int r;
 
 	r = validate_patch(n->file, data, len, &text, err);
+	if (r == 0 && n->pull && n->file == F_BODY && (r = pr_description(w, n, &text, err)) < 0)
+		free(text);
 	if (r < 0)
 		return r;
 	j.field = tree_item_file_name(n->file);
@@ -378,6 +418,53 @@ static int commit_comment(struct writes *w, const struct node *n, const char *da
 	return r;
 }
 
+/*
+ * Takes one of the assignment's max_prs pull request slots (those opened,
+ * in the state store, and those being opened now), or -EDQUOT: many
+ * writers at once cannot pass the limit together.
+ */
+static int pr_slot_take(struct writes *w, struct buf *err)
+{
+	struct scope *s = w->opt.scope;
+	unsigned max = w->opt.max_prs ? w->opt.max_prs : WRITES_MAX_PRS_DEFAULT;
+	uint64_t *prs = NULL;
+	size_t n = 0;
+	int r;
+
+	pthread_mutex_lock(&w->lock);
+	r = state_pr_list(w->opt.state, s->owner, s->repo, s->issue, &prs, &n);
+	if (r < 0)
+		r = buf_fail(err, -EIO,
+			     "pulls/new: cannot count the assignment's pull requests: %s",
+			     strerror(-r));
+	else if (n + w->prs_opening >= max)
+		r = buf_fail(err, -EDQUOT,
+			     "pulls/new: the assignment has opened %zu pull request(s)%s; "
+			     "--max-prs allows %u",
+			     n, w->prs_opening ? " and is opening more" : "", max);
+	else
+		w->prs_opening++;
+	pthread_mutex_unlock(&w->lock);
+	free(prs);
+	return r;
+}
+
+/*
+ * Gives the slot back; number, when the pull request was opened, enters
+ * the state store in the same critical section, so no count in between
+ * sees it twice (in the store and in flight) or not at all.
+ */
+static void pr_slot_give(struct writes *w, uint64_t number)
+{
+	struct scope *s = w->opt.scope;
+
+	pthread_mutex_lock(&w->lock);
+	if (number)
+		state_pr_add(w->opt.state, s->owner, s->repo, s->issue, number);
+	w->prs_opening--;
+	pthread_mutex_unlock(&w->lock);
+}
+
 static int commit_pull(struct writes *w, const struct node *n, const char *data, size_t len,
 		       struct buf *reply, char *created, size_t created_size, struct buf *err)
 {
@@ -387,14 +474,21 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 	struct prnew p;
 	char answer[64];
 	uint64_t number = 0;
+	bool given = false; /* the slot is back */
 	int64_t id;
 	int r;
 
 	r = prnew_parse(data, len, &p, err);
 	if (r < 0)
 		return r;
+	r = pr_slot_take(w, err);
+	if (r < 0) {
+		prnew_release(&p);
+		return r;
+	}
 	j.payload = strndup(data, len);
 	if (!j.payload) {
+		pr_slot_give(w, 0);
 		prnew_release(&p);
 		return -ENOMEM;
 	}
@@ -409,8 +503,9 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 			snprintf(answer, sizeof(answer), "pull %llu", (unsigned long long)number);
 			j.forge_id = number;
 			snprintf(created, created_size, "%s", answer);
-			/* In scope from now on, and after a restart. */
-			state_pr_add(w->opt.state, s->owner, s->repo, s->issue, number);
+			/* In scope from now on, and after a restart (the store). */
+			pr_slot_give(w, number);
+			given = true;
 			scope_add_pr(s, number);
 			if (reply)
 				buf_printf(reply, "%llu\n", (unsigned long long)number);
@@ -418,6 +513,8 @@ static int commit_pull(struct writes *w, const struct node *n, const char *data,
 		journal_end(w, &j, id, r, answer, err);
 		view_forget_lists(w->opt.view, n->owner, n->repo);
 	}
+	if (!given)
+		pr_slot_give(w, 0);
 	free((char *)j.payload);
 	prnew_release(&p);
 	return r;

@@ -33,6 +33,9 @@
 
 struct writes;
 
+/* Pull requests one assignment may open when writes_options.max_prs is 0. */
+#define WRITES_MAX_PRS_DEFAULT 10
+
 struct writes_options {
 	struct forge *forge;   /* borrowed */
 	struct state *state;   /* borrowed */
@@ -40,6 +43,12 @@ struct writes_options {
 	struct scope *scope;   /* borrowed: grows with opened PRs */
 	const char *queue_dir; /* borrowed */
 	struct wlog *log;      /* borrowed, may be NULL: every commit's outcome */
+	/*
+	 * The most pull requests the assignment may have opened through the
+	 * mount (the state store's list, in flight ones counted): the next
+	 * pulls/new is -EDQUOT and sends nothing. 0: WRITES_MAX_PRS_DEFAULT.
+	 */
+	unsigned max_prs;
 };
 
 /* Loads what earlier runs left (PRs in scope, a standing done signal). */
@@ -49,7 +58,9 @@ void writes_free(struct writes *w); /* NULL-safe */
 /*
  * Sends what was written to n (the whole new content). 0 or -errno:
  * -EINVAL malformed (nothing sent), -EACCES out of scope or refused by the
- * forge, -EIO the forge failed, -EEXIST the forge reports a conflict.
+ * forge, -EIO the forge failed, -EEXIST the forge reports a conflict,
+ * -EDQUOT pulls/new past max_prs (nothing sent). A pull request's body
+ * keeps the receipt the daemon wrote (forge_render_pr_body).
  * reply (may be NULL) gets what reading the same open file shows after
  * (pulls/new: the new number and a newline).
  */

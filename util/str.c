@@ -34,15 +34,20 @@ int str_to_u64(const char *s, uint64_t max, bool allow_zero, uint64_t *out)
 	return strn_to_u64(s, strlen(s), max, allow_zero, out);
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
+/*
+ * Length of the valid UTF-8 sequence at p (at most n bytes), or 0; its
+ * code point in *cpo.
+ */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cpo)
 {
 	unsigned char c = p[0];
 	size_t len, i;
 	uint32_t cp;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		*cpo = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf) {
 		len = 2;
 		cp = c & 0x1f;
@@ -66,7 +71,15 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 		return 0;
 	if (cp >= 0xd800 && cp <= 0xdfff)
 		return 0;
+	*cpo = cp;
 	return len;
+}
+
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	uint32_t cp;
+
+	return utf8_decode(p, n, &cp);
 }
 
 bool str_utf8_valid(const char *s, size_t n)
@@ -138,23 +151,6 @@ bool str_utf8_valid_prefix(const char *s, size_t n, size_t *whole)
 	return i == n || utf8_incomplete_ok(p + i, n - i);
 }
 
-bool str_has_control(const char *s, size_t n, bool allow_newline_tab)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f) {
-			if (allow_newline_tab && (p[i] == '\n' || p[i] == '\t'))
-				continue;
-			return true;
-		}
-		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
-			return true;
-	}
-	return false;
-}
-
 size_t str_utf8_floor(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -170,6 +166,120 @@ size_t str_utf8_floor(const char *s, size_t n)
 	}
 	want = p[i] < 0xc0 ? 1 : p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : 2;
 	return n - i >= want ? n : i;
+}
+
+/* C1 controls and the Unicode line and paragraph separators. */
+static bool cp_control(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+}
+
+/* Code points that change how a line reads without showing themselves. */
+static bool cp_bidi(uint32_t cp)
+{
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool str_has_control(const char *s, size_t n, bool allow_newline_tab)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, l;
+	uint32_t cp;
+
+	while (i < n) {
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			if (!allow_newline_tab || (p[i] != '\n' && p[i] != '\t'))
+				return true;
+			i++;
+			continue;
+		}
+		l = utf8_decode(p + i, n - i, &cp);
+		if (l == 0) {
+			i++; /* not UTF-8: not this function's judgement */
+			continue;
+		}
+		if (cp_control(cp))
+			return true;
+		i += l;
+	}
+	return false;
+}
+
+int str_escape_log(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, l;
+	uint32_t cp;
+	int r = 0;
+
+	while (s && i < n && r == 0) {
+		unsigned char c = p[i];
+
+		if (c == '\\') {
+			r = buf_puts(out, "\\\\");
+			l = 1;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+
+			r = buf_append(out, e, 2);
+			l = 1;
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+
+			r = buf_append(out, e, 4);
+			l = 1;
+		} else if ((l = utf8_decode(p + i, n - i, &cp)) == 0) {
+			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+
+			r = buf_append(out, e, 4);
+			l = 1;
+		} else if (cp_control(cp) || cp_bidi(cp)) {
+			r = buf_printf(out, "\\u{%04x}", (unsigned)cp);
+		} else {
+			r = buf_append(out, s + i, l);
+		}
+		i += l;
+	}
+	return r;
+}
+
+int str_escape_log_cstr(struct buf *out, const char *s)
+{
+	return s ? str_escape_log(out, s, strlen(s)) : 0;
+}
+
+bool str_branch_name_valid(const char *s, size_t n)
+{
+	size_t i, comp = 0; /* start of the current component */
+
+	if (!s || n == 0 || n > 255 || s[0] == '-' || s[0] == '/' || s[n - 1] == '/' ||
+	    s[n - 1] == '.')
+		return false;
+	if ((n == 1 && s[0] == '@') || (n == 4 && memcmp(s, "HEAD", 4) == 0) ||
+	    str_has_control(s, n, false))
+		return false;
+	for (i = 0; i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)s[i] : '/';
+
+		if (c == '/') {
+			/* One component ends: not empty, no leading '.', no ".lock" end. */
+			if (i == comp || s[comp] == '.' ||
+			    (i - comp >= 5 && memcmp(s + i - 5, ".lock", 5) == 0))
+				return false;
+			comp = i + 1;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' ||
+		    c == '?' || c == '*' || c == '[' || c == '\\')
+			return false;
+		if (c == '.' && i + 1 < n && s[i + 1] == '.')
+			return false;
+		if (c == '@' && i + 1 < n && s[i + 1] == '{')
+			return false;
+	}
+	return true;
 }
 
 char *str_dup(const char *s)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 /*
  * Parses a canonical decimal: digits only, no sign, no leading zero, no
  * surrounding space, value in 1..max (or 0..max when allow_zero). Returns
@@ -39,12 +41,36 @@ bool str_utf8_valid_prefix(const char *s, size_t n, size_t *whole);
 
 /*
  * True when [s, s+n) holds a control character: a byte below 0x20, DEL
- * (0x7f), or a C1 control (U+0080..U+009F, encoded C2 80..C2 9F), which
- * terminals may act on. With allow_newline_tab, '\n' and '\t' do not count.
- * The one predicate for "text that must be a single printable line"
- * (titles) and for "text a terminal shows as it is".
+ * (0x7f), a C1 control (U+0080..U+009F) or a Unicode line or paragraph
+ * separator (U+2028, U+2029). With allow_newline_tab, '\n' and '\t' are
+ * not counted. Bytes that are not valid UTF-8 are not judged here (check
+ * str_utf8_valid first).
  */
 bool str_has_control(const char *s, size_t n, bool allow_newline_tab);
+
+/*
+ * Appends s[0..n) to out so that it fits on one log line and shows what
+ * it holds: printable UTF-8 as is; a backslash doubled; newline, carriage
+ * return and tab as \n, \r, \t; every other control byte and every byte
+ * that is not part of valid UTF-8 as \xHH; C1 controls, the line and
+ * paragraph separators and the bidirectional controls (which can make a
+ * line read differently from what it holds) as \u{HHHH}. s may be NULL
+ * (nothing appended). 0, or -E2BIG / -ENOMEM from out (what fit is kept).
+ */
+int str_escape_log(struct buf *out, const char *s, size_t n);
+
+/* str_escape_log of a NUL-terminated string (NULL: nothing). */
+int str_escape_log_cstr(struct buf *out, const char *s);
+
+/*
+ * True when [s, s+n) is a valid git branch name (`git check-ref-format
+ * --branch`): not empty, at most 255 bytes, no control byte, space, '~',
+ * '^', ':', '?', '*', '[', backslash, no "..", no "@{", not "@", not "HEAD",
+ * not starting with '-', no component that is empty, starts with '.' or
+ * ends with ".lock", and not ending with '.' or '/'. A ':' is what names a
+ * branch on someone else's fork ("owner:branch"), so it is never valid.
+ */
+bool str_branch_name_valid(const char *s, size_t n);
 
 /* strdup that returns NULL for NULL. New. */
 char *str_dup(const char *s);

@@ -269,6 +269,11 @@ fail:
 	return r;
 }
 
+int gitea_decode_issue_root(json_t *root, bool pull, struct forge_issue *out, struct buf *err)
+{
+	return decode_issue_obj(root, pull, out, err);
+}
+
 static int decode_one_issue(const char *text, size_t len, bool pulls, struct forge_issue *out,
 			    struct buf *err)
 {
@@ -292,35 +297,20 @@ int gitea_decode_pull(const char *text, size_t len, struct forge_issue *out, str
 	return decode_one_issue(text, len, true, out, err);
 }
 
-static int load_array(const char *text, size_t len, json_t **root, struct buf *err)
-{
-	int r = load(text, len, root, err);
-
-	if (r < 0)
-		return r;
-	if (!json_is_array(*root)) {
-		json_decref(*root);
-		return buf_fail(err, -EIO, "response is not a json array");
-	}
-	return 0;
-}
-
-int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
-			    struct forge_issue_list *out, struct buf *err)
+int gitea_decode_issue_list_root(json_t *root, bool pulls_endpoint, struct forge_issue_list *out,
+				 struct buf *err)
 {
 	struct forge_issue_list l = {NULL, 0};
-	json_t *root, *e;
+	json_t *e;
 	size_t i;
-	int r = load_array(text, len, &root, err);
+	int r = 0;
 
-	if (r < 0)
-		return r;
+	if (!json_is_array(root))
+		return buf_fail(err, -EIO, "response is not a json array");
 	if (json_array_size(root)) {
 		l.v = calloc(json_array_size(root), sizeof(*l.v));
-		if (!l.v) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
+		if (!l.v)
+			return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(root, i, e)
 	{
@@ -328,12 +318,26 @@ int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
 		if (r < 0)
 			goto out;
 		l.n++;
+		/* Decoded: its tree goes, so the tree and the structs are never both whole. */
+		json_array_set_new(root, i, json_null());
 	}
 	*out = l;
 	l.v = NULL;
 	l.n = 0;
 out:
 	forge_issue_list_release(&l);
+	return r;
+}
+
+int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
+			    struct forge_issue_list *out, struct buf *err)
+{
+	json_t *root;
+	int r = load(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	r = gitea_decode_issue_list_root(root, pulls_endpoint, out, err);
 	json_decref(root);
 	return r;
 }
@@ -408,22 +412,20 @@ int gitea_decode_comment(const char *text, size_t len, uint64_t issue, struct fo
 	return r;
 }
 
-int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
-			      struct forge_comment_list *out, struct buf *err)
+int gitea_decode_comment_list_root(json_t *root, uint64_t issue, struct forge_comment_list *out,
+				   struct buf *err)
 {
 	struct forge_comment_list l = {NULL, 0};
-	json_t *root, *e;
+	json_t *e;
 	size_t i;
-	int r = load_array(text, len, &root, err);
+	int r = 0;
 
-	if (r < 0)
-		return r;
+	if (!json_is_array(root))
+		return buf_fail(err, -EIO, "response is not a json array");
 	if (json_array_size(root)) {
 		l.v = calloc(json_array_size(root), sizeof(*l.v));
-		if (!l.v) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
+		if (!l.v)
+			return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(root, i, e)
 	{
@@ -431,12 +433,25 @@ int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
 		if (r < 0)
 			goto out;
 		l.n++;
+		json_array_set_new(root, i, json_null());
 	}
 	*out = l;
 	l.v = NULL;
 	l.n = 0;
 out:
 	forge_comment_list_release(&l);
+	return r;
+}
+
+int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
+			      struct forge_comment_list *out, struct buf *err)
+{
+	json_t *root;
+	int r = load(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	r = gitea_decode_comment_list_root(root, issue, out, err);
 	json_decref(root);
 	return r;
 }
@@ -463,22 +478,19 @@ int gitea_decode_user(const char *text, size_t len, char **login, struct buf *er
 	return r;
 }
 
-int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
-			   struct buf *err)
+int gitea_decode_repo_list_root(json_t *root, struct forge_name_list *out, struct buf *err)
 {
 	struct forge_name_list l = {NULL, 0};
-	json_t *root, *e;
+	json_t *e;
 	size_t i;
-	int r = load_array(text, len, &root, err);
+	int r = 0;
 
-	if (r < 0)
-		return r;
+	if (!json_is_array(root))
+		return buf_fail(err, -EIO, "response is not a json array");
 	if (json_array_size(root)) {
 		l.v = calloc(json_array_size(root), sizeof(*l.v));
-		if (!l.v) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
+		if (!l.v)
+			return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(root, i, e)
 	{
@@ -496,6 +508,93 @@ int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list 
 	l.n = 0;
 out:
 	forge_name_list_release(&l);
+	return r;
+}
+
+int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
+			   struct buf *err)
+{
+	json_t *root;
+	int r = load(text, len, &root, err);
+
+	if (r < 0)
+		return r;
+	r = gitea_decode_repo_list_root(root, out, err);
 	json_decref(root);
 	return r;
+}
+
+/*
+ * The integer member key of the top-level object that text[0..len) begins,
+ * read from a prefix of the JSON (the rest may be missing): 0 and *out
+ * when the member is complete in the prefix, -ENOENT otherwise.
+ */
+int gitea_decode_prefix_u64(const char *text, size_t len, const char *key, uint64_t *out)
+{
+	size_t i = 0, depth = 0, klen = strlen(key), start = 0;
+	bool in_str = false, esc = false, expect_key = false, this_key = false, want = false;
+
+	for (; i < len; i++) {
+		char c = text[i];
+
+		if (in_str) {
+			if (esc) {
+				esc = false;
+			} else if (c == '\\') {
+				esc = true;
+			} else if (c == '"') {
+				in_str = false;
+				want = this_key && i - start == klen &&
+				       memcmp(text + start, key, klen) == 0;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = true;
+			start = i + 1;
+			this_key = depth == 1 && expect_key;
+			expect_key = false;
+			break;
+		case '{':
+		case '[':
+			if (depth == 0 && c != '{')
+				return -ENOENT;
+			depth++;
+			expect_key = depth == 1;
+			want = false;
+			break;
+		case '}':
+		case ']':
+			if (depth-- <= 1)
+				return -ENOENT;
+			break;
+		case ',':
+			expect_key = depth == 1;
+			want = false;
+			break;
+		case ':':
+			if (want && depth == 1) {
+				size_t j = i + 1, k;
+
+				while (j < len && (text[j] == ' ' || text[j] == '\t' ||
+						   text[j] == '\n' || text[j] == '\r'))
+					j++;
+				for (k = j; k < len && text[k] >= '0' && text[k] <= '9'; k++)
+					;
+				/* Complete only when something follows the digits. */
+				if (k == j || k == len ||
+				    strn_to_u64(text + j, k - j, UINT64_MAX, false, out) < 0)
+					return -ENOENT;
+				return 0;
+			}
+			want = false;
+			break;
+		default:
+			if (depth == 0 && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+				return -ENOENT;
+			break;
+		}
+	}
+	return -ENOENT;
 }

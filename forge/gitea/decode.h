@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "forge/forge.h"
 
 /*
@@ -57,6 +59,28 @@ int gitea_decode_user(const char *text, size_t len, char **login, struct buf *er
 /* An array from GET /users/{owner}/repos: the repositories' names. */
 int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
 			   struct buf *err);
+
+/*
+ * The same decoders on a parsed root (borrowed), for answers parsed as
+ * they arrived (gitea/http.h, http_req_json). A list's elements are
+ * replaced by null in root as they are decoded, so the tree shrinks while
+ * the structs grow. pull: the object came from GET /pulls/{n} or POST
+ * /pulls (gitea_decode_pull), else GET /issues/{n} (gitea_decode_issue).
+ */
+int gitea_decode_issue_root(json_t *root, bool pull, struct forge_issue *out, struct buf *err);
+int gitea_decode_issue_list_root(json_t *root, bool pulls_endpoint, struct forge_issue_list *out,
+				 struct buf *err);
+int gitea_decode_comment_list_root(json_t *root, uint64_t issue, struct forge_comment_list *out,
+				   struct buf *err);
+int gitea_decode_repo_list_root(json_t *root, struct forge_name_list *out, struct buf *err);
+
+/*
+ * An integer member of the top-level object that text[0..len) begins, read
+ * from a prefix of the answer (the end may be cut off: a write's echo
+ * longer than the answer cap): 0 and *out when key's value is complete in
+ * the prefix, -ENOENT otherwise.
+ */
+int gitea_decode_prefix_u64(const char *text, size_t len, const char *key, uint64_t *out);
 
 /* The number at the end of ".../issues/N" or ".../pulls/N", or 0. */
 uint64_t gitea_number_from_url(const char *url);

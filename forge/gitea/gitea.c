@@ -134,6 +134,24 @@ static int run_one(struct gitea *g, struct http_req *q, enum http_method m, cons
 	return http_run(g->http, q, 1, deadline, err);
 }
 
+/*
+ * The bound on JSON values in one answer: the decoder's, or more for a
+ * larger answer cap (16 bytes a value at least: "[1,1,1,...]" at the cap
+ * stays a tree of bounded size).
+ */
+static size_t max_values(struct gitea *g)
+{
+	size_t v = http_max_body(g->http) / 16;
+
+	return v > GITEA_DECODE_MAX_VALUES ? v : GITEA_DECODE_MAX_VALUES;
+}
+
+/* A streamed 2xx answer in q parsed into *root (new), the reason in why. */
+static int answer_json(struct gitea *g, struct http_req *q, json_t **root, struct buf *why)
+{
+	return http_req_json(q, max_values(g), root, why);
+}
+
 static int decode_fail(struct buf *err, const struct http_req *q, struct buf *why, int r)
 {
 	if (err)
@@ -147,7 +165,31 @@ static int decode_fail(struct buf *err, const struct http_req *q, struct buf *wh
  * A list operation's page sink: decodes one page's body, appends its items
  * to acc and says how many there were.
  */
-typedef int (*page_fn)(void *acc, const char *text, size_t len, size_t *n_items, struct buf *err);
+typedef int (*page_fn)(void *acc, json_t *root, size_t *n_items, struct buf *err);
+
+/* A page's answer (streamed) parsed and given to fn; the tree is freed after. */
+static int take_page(struct gitea *g, struct http_req *q, page_fn fn, void *acc, size_t *n_items,
+		     struct buf *why)
+{
+	json_t *root = NULL;
+	int r = answer_json(g, q, &root, why);
+
+	if (r == 0)
+		r = fn(acc, root, n_items, why);
+	json_decref(root);
+	return r;
+}
+
+/* Like run_one, for a GET whose JSON answer is parsed as it is read. */
+static int run_stream(struct gitea *g, struct http_req *q, const char *path, uint64_t deadline,
+		      struct buf *err)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = HTTP_GET;
+	q->path = path;
+	q->stream = true;
+	return http_run(g->http, q, 1, deadline, err);
+}
 
 static int page_path(struct buf *b, const char *prefix, size_t page)
 {
@@ -178,10 +220,10 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 	memset(&first, 0, sizeof(first));
 	if ((r = page_path(&path, prefix, 1)) < 0)
 		goto out;
-	r = run_one(g, &first, HTTP_GET, path.data, NULL, deadline, err);
+	r = run_stream(g, &first, path.data, deadline, err);
 	if (r < 0)
 		goto out;
-	r = fn(acc, first.body.data, first.body.len, &per_page, &why);
+	r = take_page(g, &first, fn, acc, &per_page, &why);
 	if (r < 0) {
 		r = decode_fail(err, &first, &why, r);
 		goto out;
@@ -194,9 +236,9 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 
 			if ((r = page_path(&path, prefix, next)) < 0)
 				goto out;
-			r = run_one(g, &q, HTTP_GET, path.data, NULL, deadline, err);
+			r = run_stream(g, &q, path.data, deadline, err);
 			if (r == 0) {
-				r = fn(acc, q.body.data, q.body.len, &got, &why);
+				r = take_page(g, &q, fn, acc, &got, &why);
 				if (r < 0)
 					r = decode_fail(err, &q, &why, r);
 			}
@@ -246,10 +288,11 @@ static int fetch_all_pages(struct gitea *g, const char *prefix, page_fn fn, void
 			}
 			qs[i].method = HTTP_GET;
 			qs[i].path = paths[i];
+			qs[i].stream = true;
 		}
 		r = http_run(g->http, qs, batch, deadline, err);
 		for (i = 0; r == 0 && i < batch; i++) {
-			r = fn(acc, qs[i].body.data, qs[i].body.len, &got, &why);
+			r = take_page(g, &qs[i], fn, acc, &got, &why);
 			if (r < 0)
 				r = decode_fail(err, &qs[i], &why, r);
 			else if (qs[i].has_total && qs[i].total > total)
@@ -300,13 +343,13 @@ static bool has_issue(const struct forge_issue_list *l, uint64_t number)
 	return false;
 }
 
-static int issue_page(void *accp, const char *text, size_t len, size_t *n_items, struct buf *err)
+static int issue_page(void *accp, json_t *root, size_t *n_items, struct buf *err)
 {
 	struct issue_acc *acc = accp;
 	struct forge_issue_list page;
 	struct forge_issue *v;
 	size_t i;
-	int r = gitea_decode_issue_list(text, len, acc->pulls_endpoint, &page, err);
+	int r = gitea_decode_issue_list_root(root, acc->pulls_endpoint, &page, err);
 
 	if (r < 0)
 		return r;
@@ -341,13 +384,13 @@ struct comment_acc {
 	struct forge_comment_list l;
 };
 
-static int comment_page(void *accp, const char *text, size_t len, size_t *n_items, struct buf *err)
+static int comment_page(void *accp, json_t *root, size_t *n_items, struct buf *err)
 {
 	struct comment_acc *acc = accp;
 	struct forge_comment_list page;
 	struct forge_comment *v;
 	size_t i, j;
-	int r = gitea_decode_comment_list(text, len, 0, &page, err);
+	int r = gitea_decode_comment_list_root(root, 0, &page, err);
 
 	if (r < 0)
 		return r;
@@ -374,12 +417,12 @@ static int comment_page(void *accp, const char *text, size_t len, size_t *n_item
 	return 0;
 }
 
-static int name_page(void *accp, const char *text, size_t len, size_t *n_items, struct buf *err)
+static int name_page(void *accp, json_t *root, size_t *n_items, struct buf *err)
 {
 	struct forge_name_list *acc = accp, page;
 	char **v;
 	size_t i, j;
-	int r = gitea_decode_repo_list(text, len, &page, err);
+	int r = gitea_decode_repo_list_root(root, &page, err);
 
 	if (r < 0)
 		return r;
@@ -482,11 +525,12 @@ out:
 	return r;
 }
 
-/* GET {repo}/{kind}/{n}{suffix} into q. */
+/* GET {repo}/{kind}/{n}{suffix} into q; a JSON answer is streamed (answer_json). */
 static int get_numbered(struct gitea *g, const char *owner, const char *repo, const char *kind,
 			uint64_t number, const char *suffix, struct http_req *q, struct buf *path,
 			uint64_t deadline, struct buf *err)
 {
+	bool json = strcmp(suffix, ".diff") != 0;
 	int r;
 
 	memset(q, 0, sizeof(*q));
@@ -497,6 +541,8 @@ static int get_numbered(struct gitea *g, const char *owner, const char *repo, co
 		r = buf_printf(path, "/%s/%llu%s", kind, (unsigned long long)number, suffix);
 	if (r < 0)
 		return buf_fail(err, -ENOMEM, "out of memory");
+	if (json)
+		return run_stream(g, q, path->data, deadline, err);
 	return run_one(g, q, HTTP_GET, path->data, NULL, deadline, err);
 }
 
@@ -506,6 +552,7 @@ static int gitea_get_issue(struct forge *f, const char *owner, const char *repo,
 	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096);
 	struct forge_issue it;
 	struct http_req q;
+	json_t *root = NULL;
 	int r = check_repo(owner, repo, err);
 
 	if (r < 0)
@@ -514,7 +561,10 @@ static int gitea_get_issue(struct forge *f, const char *owner, const char *repo,
 			 err);
 	if (r < 0)
 		goto out;
-	r = gitea_decode_issue(q.body.data, q.body.len, &it, &why);
+	r = answer_json(G(f), &q, &root, &why);
+	if (r == 0)
+		r = gitea_decode_issue_root(root, false, &it, &why);
+	json_decref(root);
 	if (r < 0) {
 		r = decode_fail(err, &q, &why, r);
 		goto out;
@@ -545,7 +595,12 @@ static int gitea_get_pull(struct forge *f, const char *owner, const char *repo, 
 		return r;
 	r = get_numbered(G(f), owner, repo, "pulls", number, "", &q, &path, deadline_of(G(f)), err);
 	if (r == 0) {
-		r = gitea_decode_pull(q.body.data, q.body.len, out, &why);
+		json_t *root = NULL;
+
+		r = answer_json(G(f), &q, &root, &why);
+		if (r == 0)
+			r = gitea_decode_issue_root(root, true, out, &why);
+		json_decref(root);
 		if (r < 0)
 			r = decode_fail(err, &q, &why, r);
 	}
@@ -594,7 +649,12 @@ static int gitea_list_comments(struct forge *f, const char *owner, const char *r
 	if (r < 0) {
 		r = comments_500(G(f), owner, repo, number, r, q.status, deadline, err);
 	} else {
-		r = gitea_decode_comment_list(q.body.data, q.body.len, number, out, &why);
+		json_t *root = NULL;
+
+		r = answer_json(G(f), &q, &root, &why);
+		if (r == 0)
+			r = gitea_decode_comment_list_root(root, number, out, &why);
+		json_decref(root);
 		if (r < 0)
 			r = decode_fail(err, &q, &why, r);
 	}
@@ -639,24 +699,36 @@ out:
 static int gitea_get_diff(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			  struct buf *out, struct buf *err)
 {
-	struct buf path = BUF_INIT(4096);
+	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096);
 	struct http_req q;
 	int r = check_repo(owner, repo, err);
 
 	if (r < 0)
 		return r;
 	r = get_numbered(G(f), owner, repo, "pulls", number, ".diff", &q, &path, deadline_of(G(f)),
-			 err);
+			 &why);
 	if (r == 0) {
 		r = buf_append(out, q.body.data, q.body.len);
 		if (r == -E2BIG)
-			r = buf_fail(err, -EIO, "diff of '%s/%s#%llu' is too large", owner, repo,
-				     (unsigned long long)number);
+			r = buf_fail(err, -EFBIG, "the diff is over %zu bytes, more than is shown",
+				     out->max ? out->max : BUF_MAX_DEFAULT);
 		else if (r < 0)
 			r = buf_fail(err, r, "out of memory");
+	} else if (q.too_large && q.length >= 0) {
+		/* The diff is there, just too large to hold: say so, not "the forge failed". */
+		r = buf_fail(err, -EFBIG,
+			     "the diff is %lld bytes, more than the %zu bytes read (--max-answer)",
+			     (long long)q.length, http_max_body(G(f)->http));
+	} else if (q.too_large) {
+		r = buf_fail(err, -EFBIG,
+			     "the diff is over %zu bytes, more than is read (--max-answer)",
+			     http_max_body(G(f)->http));
+	} else if (err) {
+		buf_puts(err, buf_cstr(&why));
 	}
 	http_req_release(&q);
 	buf_release(&path);
+	buf_release(&why);
 	return r;
 }
 
@@ -780,12 +852,15 @@ static int gitea_post_comment(struct forge *f, const char *owner, const char *re
 		goto out;
 	if (gitea_decode_comment(q.body.data, q.body.len, number, out, &why) < 0) {
 		/*
-		 * The comment is on the forge (201). Failing now would make the
-		 * journal post it again, so report what we sent, with id 0.
+		 * The comment is on the forge (201), but its echo is not JSON we
+		 * can read (or longer than the answer cap: q.too_large). Failing
+		 * now would make the agent post it again, so report what we sent,
+		 * with the id when the echo's first bytes hold it, else 0.
 		 */
 		struct forge_comment c = {0,	       number,	    str_dup(body),
 					  str_dup(""), str_dup(""), str_dup("")};
 
+		gitea_decode_prefix_u64(q.body.data, q.body.len, "id", &c.id);
 		if (!c.body || !c.author || !c.created_at || !c.updated_at) {
 			forge_comment_release(&c);
 			r = buf_fail(err, -ENOMEM, "out of memory");
@@ -990,6 +1065,11 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 	if (r < 0)
 		goto out;
 	r = gitea_decode_pull(q.body.data, q.body.len, &pr, &why);
+	if (r < 0 && gitea_decode_prefix_u64(q.body.data, q.body.len, "number", number) == 0) {
+		/* Created; the echo is unreadable past the number (too long?): enough. */
+		r = 0;
+		goto out;
+	}
 	if (r < 0) {
 		/* Created, but we cannot say which number: a resend gets 409. */
 		r = buf_fail(err, -EIO,

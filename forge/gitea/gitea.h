@@ -21,8 +21,17 @@
  *   not exist. That 500 becomes -ENOENT only when a follow-up
  *   GET /issues/{n} answers 404; otherwise it stays -EIO (a real fault).
  * - post_comment: when the forge answered 201 but its body cannot be
- *   decoded, the comment is on the forge; the call succeeds with out->id 0
- *   and out->body the text sent, so a caller never posts it twice.
+ *   decoded (not JSON, or longer than max_body), the comment is on the
+ *   forge; the call succeeds with out->body the text sent and out->id read
+ *   from the echo's first bytes when they hold it (else 0), so a caller
+ *   never posts it twice. create_pr likewise succeeds when the echo's
+ *   first bytes hold the number; a PATCH or PUT answered 2xx succeeds
+ *   whatever its echo.
+ * - JSON answers are parsed as they are read (http_req_json): the raw
+ *   text is freed piece by piece while the tree grows, and list elements
+ *   are freed as they are decoded. get_diff keeps the diff as text; a diff
+ *   longer than max_body (or than out's own maximum) is -EFBIG with its
+ *   size in err when the forge sent Content-Length.
  * - update_issue: PATCH /issues/{n} (title, body, state), then, with
  *   has_labels, PUT /issues/{n}/labels with the label names.
  * - create_pr: POST /pulls with the body from forge_render_description;
@@ -49,7 +58,7 @@ struct gitea_options {
 	const char *base_url; /* e.g. "http://127.0.0.1:3000" (no /api/v1) */
 	const char *token;    /* may be NULL: anonymous */
 	unsigned timeout_ms;  /* bound on one whole operation, retries included */
-	size_t max_body;      /* cap on one response body (0: 32 MiB) */
+	size_t max_body;      /* cap on one response body (0: HTTP_MAX_BODY_DEFAULT, 64 MiB) */
 };
 
 /* New adapter, or NULL with a reason in err. */

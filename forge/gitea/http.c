@@ -20,6 +20,8 @@
 #include "util/str.h"
 
 #define POOL_MAX 16
+/* Streamed bodies are kept in pieces of this size (curl hands over 16 KiB at most). */
+#define CHUNK_SIZE ((size_t)64 << 10)
 #define RETRY_AFTER_MAX_S 3600
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -40,6 +42,14 @@ struct http {
 	size_t n_pool;	      /* guarded by pool_lock */
 };
 
+/* One piece of a streamed body. */
+struct http_chunk {
+	struct http_chunk *next;
+	size_t len; /* bytes in data */
+	size_t off; /* bytes already handed to jansson */
+	char data[];
+};
+
 enum xfer_state {
 	XFER_PENDING,
 	XFER_RUNNING,
@@ -47,12 +57,14 @@ enum xfer_state {
 };
 
 struct xfer {
+	struct http *h;
 	struct http_req *req;
 	CURL *easy;
 	enum xfer_state st;
 	unsigned attempts;
 	uint64_t not_before; /* ms; a retry waits for this */
 	bool too_big;	     /* the write callback refused more body */
+	int streaming;	     /* -1 undecided, 0 into body, 1 into chunks (this attempt) */
 	long retry_after_s;  /* from the last response, -1 when absent */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -206,7 +218,7 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 		n--;
 	h->base_url = strndup(opt->base_url, n);
 	h->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
-	h->max_body = opt->max_body ? opt->max_body : (size_t)32 << 20;
+	h->max_body = opt->max_body ? opt->max_body : HTTP_MAX_BODY_DEFAULT;
 	pthread_mutex_init(&h->pool_lock, NULL);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
@@ -316,14 +328,70 @@ static void pool_put(struct http *h, CURL *c)
 		curl_easy_cleanup(c);
 }
 
+static void chunks_free(struct http_req *q)
+{
+	struct http_chunk *c, *next;
+
+	for (c = q->chunks; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	q->chunks = q->chunks_tail = NULL;
+	q->chunks_len = 0;
+}
+
+/* Appends to a streamed body: 0, -E2BIG past max, -ENOMEM. */
+static int chunks_append(struct http_req *q, const char *p, size_t n, size_t max)
+{
+	if (n > max || q->chunks_len > max - n)
+		return -E2BIG;
+	while (n > 0) {
+		struct http_chunk *t = q->chunks_tail;
+		size_t k;
+
+		if (!t || t->len == CHUNK_SIZE) {
+			t = malloc(sizeof(*t) + CHUNK_SIZE);
+			if (!t)
+				return -ENOMEM;
+			t->next = NULL;
+			t->len = t->off = 0;
+			if (q->chunks_tail)
+				q->chunks_tail->next = t;
+			else
+				q->chunks = t;
+			q->chunks_tail = t;
+		}
+		k = CHUNK_SIZE - t->len < n ? CHUNK_SIZE - t->len : n;
+		memcpy(t->data + t->len, p, k);
+		t->len += k;
+		q->chunks_len += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
 {
 	struct xfer *x = user;
+	struct http_req *q = x->req;
 	size_t n = size * nmemb;
+	int r;
 
-	if (buf_append(&x->req->body, p, n) < 0) {
+	if (x->streaming < 0) {
+		/* The headers are in: only a 2xx body is worth streaming to jansson. */
+		long status = 0;
+
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		x->streaming = q->stream && status >= 200 && status < 300;
+	}
+	if (x->streaming)
+		r = chunks_append(q, p, n, x->h->max_body);
+	else
+		r = buf_append(&q->body, p, n);
+	if (r < 0) {
 		/* Returning short aborts the transfer with CURLE_WRITE_ERROR. */
-		x->too_big = true;
+		x->too_big = r == -E2BIG;
 		return 0;
 	}
 	return n;
@@ -359,7 +427,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
 		q->has_total = false;
 		q->total = 0;
 		q->content_type[0] = '\0';
+		q->length = -1;
 		x->retry_after_s = -1;
+		return n;
+	}
+	if ((v = header_value(p, n, "content-length", &vlen)) != NULL) {
+		/* Kept by hand: curl does not report it when it refused the size. */
+		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
+			q->length = (int64_t)u;
 		return n;
 	}
 	if ((v = header_value(p, n, "x-total-count", &vlen)) != NULL) {
@@ -394,6 +469,10 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 		return -ENOMEM;
 	curl_easy_reset(c);
 	x->too_big = false;
+	x->streaming = -1;
+	chunks_free(q);
+	q->too_large = false;
+	q->length = -1;
 	x->retry_after_s = -1;
 	x->errbuf[0] = '\0';
 	buf_reset(&q->body);
@@ -415,8 +494,13 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
 	SET(CURLOPT_TIMEOUT_MS, (long)left);
-	/* Refuses at the headers when Content-Length already says too much. */
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
+	/*
+	 * A read is refused at the headers when Content-Length already says
+	 * too much; a write's answer is read up to the cap instead, so its
+	 * first bytes (the new object's id) can still be read.
+	 */
+	if (q->method == HTTP_GET)
+		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, x);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -490,10 +574,19 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 	uint64_t delay;
 	long status = 0;
 
+	int64_t clen = q->length; /* from the headers (on_header) */
+
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	q->status = status;
 	if ((code == CURLE_WRITE_ERROR && x->too_big) || code == CURLE_FILESIZE_EXCEEDED) {
-		if (err)
+		q->too_large = true;
+		/* The forge did what a write asked: that its echo is long changes nothing. */
+		if (q->method != HTTP_GET && status >= 200 && status < 300)
+			return 0;
+		if (err && clen >= 0)
+			buf_printf(err, "%s '%s': response too large (%lld bytes, over %zu)", m,
+				   q->path, (long long)clen, h->max_body);
+		else if (err)
 			buf_printf(err, "%s '%s': response too large (over %zu bytes)", m, q->path,
 				   h->max_body);
 		return -EIO;
@@ -539,8 +632,113 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 
 void http_req_release(struct http_req *r)
 {
-	if (r)
-		buf_release(&r->body);
+	if (!r)
+		return;
+	buf_release(&r->body);
+	chunks_free(r);
+}
+
+size_t http_max_body(const struct http *h)
+{
+	return h->max_body;
+}
+
+/* What jansson's reader needs to pull a streamed body piece by piece. */
+struct json_feed {
+	struct http_req *q;
+	size_t values, max_values;
+	bool in_str, esc, over;
+};
+
+/*
+ * Counts JSON values the cheap way (separators and openers outside
+ * strings), carrying the string state from one piece to the next.
+ */
+static void count_values(struct json_feed *f, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (f->in_str) {
+			if (f->esc)
+				f->esc = false;
+			else if (c == '\\')
+				f->esc = true;
+			else if (c == '"')
+				f->in_str = false;
+		} else if (c == '"') {
+			f->in_str = true;
+		} else if (c == ',' || c == '[' || c == '{') {
+			f->values++;
+		}
+	}
+}
+
+static size_t json_feed_cb(void *buffer, size_t buflen, void *data)
+{
+	struct json_feed *f = data;
+	struct http_req *q = f->q;
+	struct http_chunk *c = q->chunks;
+	size_t k;
+
+	while (c && c->off == c->len) {
+		/* Read: gone, so the text shrinks while the tree grows. */
+		q->chunks = c->next;
+		free(c);
+		c = q->chunks;
+	}
+	if (!c) {
+		q->chunks_tail = NULL;
+		return 0; /* the end */
+	}
+	k = c->len - c->off < buflen ? c->len - c->off : buflen;
+	count_values(f, c->data + c->off, k);
+	if (f->values > f->max_values) {
+		f->over = true;
+		return (size_t)-1;
+	}
+	memcpy(buffer, c->data + c->off, k);
+	c->off += k;
+	return k;
+}
+
+int http_req_json(struct http_req *q, size_t max_values, struct json_t **root, struct buf *err)
+{
+	struct json_feed f = {q, 1, max_values, false, false, false};
+	json_error_t je;
+	json_t *j;
+	char first = q->chunks && q->chunks->len ? q->chunks->data[0] : '\0';
+
+	if (!q->chunks_len) {
+		chunks_free(q);
+		return buf_fail(err, -EIO, "empty response where json was expected");
+	}
+	/*
+	 * jansson rejects invalid UTF-8, lone surrogates, \u0000 and nesting
+	 * deeper than its parser limit, so every string kept is clean text.
+	 */
+	j = json_load_callback(json_feed_cb, &f, 0, &je);
+	chunks_free(q);
+	if (f.over)
+		return buf_fail(err, -EIO, "response has more than %zu json values", max_values);
+	if (!j) {
+		if (first == '<' || (unsigned char)first > 0x7f)
+			return buf_fail(err, -EIO, "response is not json (html or binary?)");
+		/* jansson may quote the offending input: keep the reason one printable line. */
+		for (char *c = je.text; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
+		return buf_fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
+				je.position);
+	}
+	if (!json_is_array(j) && !json_is_object(j)) {
+		json_decref(j);
+		return buf_fail(err, -EIO, "response is not a json array or object");
+	}
+	*root = j;
+	return 0;
 }
 
 int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms, struct buf *err)
@@ -556,6 +754,10 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		reqs[i].has_total = false;
 		reqs[i].total = 0;
 		reqs[i].content_type[0] = '\0';
+		reqs[i].too_large = false;
+		reqs[i].length = -1;
+		reqs[i].chunks = reqs[i].chunks_tail = NULL;
+		reqs[i].chunks_len = 0;
 		buf_init(&reqs[i].body, h->max_body);
 	}
 	if (n == 0)
@@ -568,8 +770,10 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		xs[i].h = h;
 		xs[i].req = &reqs[i];
 		xs[i].retry_after_s = -1;
+		xs[i].streaming = -1;
 	}
 	while (done < n) {
 		uint64_t now = http_now_ms(), wake = deadline_ms;

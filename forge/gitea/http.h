@@ -13,6 +13,13 @@
  * truncated bodies and timeouts, honouring Retry-After, as long as the
  * deadline leaves time; a POST is never resent.
  *
+ * Answers are capped at max_body bytes. A request marked stream keeps a
+ * 2xx body in pieces that http_req_json hands to jansson one at a time,
+ * freeing each once read: a large answer never stands as raw text and as
+ * a parsed tree at full size at once. A write (POST, PATCH, PUT) answered
+ * 2xx with a body over the cap still succeeded on the forge: http_run
+ * reports it as done, with too_large set and the body's first bytes kept.
+ *
  * Thread-safety: http_run may be called from many threads on one struct
  * http; the pool and the share are guarded by their own mutexes.
  */
@@ -25,14 +32,18 @@
 #include "util/buf.h"
 
 #define HTTP_PARALLEL 8
+/* The answer cap when http_options.max_body is 0. */
+#define HTTP_MAX_BODY_DEFAULT ((size_t)64 << 20)
 
 struct http;
+struct http_chunk;
+struct json_t;
 
 struct http_options {
 	const char *base_url;	     /* "http://host:port", no trailing path */
 	const char *token;	     /* NULL: anonymous */
 	unsigned connect_timeout_ms; /* 0: 5000 */
-	size_t max_body;	     /* cap on one response body (0: 32 MiB) */
+	size_t max_body;	     /* cap on one response body (0: HTTP_MAX_BODY_DEFAULT) */
 };
 
 enum http_method {
@@ -47,12 +58,18 @@ struct http_req {
 	enum http_method method;
 	const char *path; /* appended to base_url, e.g. "/api/v1/version" */
 	const char *json; /* request body, or NULL */
+	bool stream;	  /* a 2xx body is kept in pieces for http_req_json, not in body */
 	/* Out: filled by http_run even on failure, released by http_req_release. */
-	long status; /* last HTTP status, 0 when none arrived */
-	struct buf body;
-	bool has_total; /* X-Total-Count was sent */
+	long status;	 /* last HTTP status, 0 when none arrived */
+	struct buf body; /* the body (with stream: only a non-2xx answer's) */
+	bool has_total;	 /* X-Total-Count was sent */
 	uint64_t total;
 	char content_type[128]; /* "" when absent */
+	bool too_large;		/* the body passed max_body; body holds its first bytes */
+	int64_t length;		/* Content-Length as sent, -1 when absent */
+	/* Private to http.c: a streamed body's pieces, oldest first. */
+	struct http_chunk *chunks, *chunks_tail;
+	size_t chunks_len;
 };
 
 /* 0, or -EINVAL / -ENOMEM with a reason in err. *out is new. */
@@ -66,12 +83,27 @@ uint64_t http_now_ms(void);
 /*
  * Runs reqs[0..n) and returns 0 when every one got a 2xx answer. Otherwise
  * the first failure as -errno (http_status_errno for an HTTP status, -EIO
- * for transport failures, timeouts and over-large bodies) with a reason
- * naming the method and path in err; the rest of the batch is abandoned.
+ * for transport failures, timeouts and a GET's over-large body) with a
+ * reason naming the method and path in err; the rest of the batch is
+ * abandoned. A write answered 2xx whose body is over the cap counts as
+ * answered (too_large set): the forge applied it.
  */
 int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms,
 	     struct buf *err);
 void http_req_release(struct http_req *r);
+
+/* The cap on one answer's body, in bytes. */
+size_t http_max_body(const struct http *h);
+
+/*
+ * Parses the streamed 2xx body of q (q->stream) as one JSON array or
+ * object; *root is new. The pieces are handed to jansson in order and each
+ * is freed once read, so the pieces are gone afterwards. More than
+ * max_values JSON values (counted as the text is handed over, before
+ * jansson allocates for them), invalid JSON, invalid UTF-8 or an empty
+ * body: -EIO with a reason in err. -ENOMEM.
+ */
+int http_req_json(struct http_req *q, size_t max_values, struct json_t **root, struct buf *err);
 
 /* The one status -> errno table of the adapter. */
 int http_status_errno(long status);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,7 +33,7 @@ struct fake {
 	struct forge_issue items[N + 1];
 	struct forge_comment_list comments[N + 1];
 	int fail; /* every request answers -fail when set */
-	unsigned lists, since_lists, gets, comment_lists, repo_comment_lists;
+	unsigned lists, since_lists, gets, comment_lists, repo_comment_lists, repo_lists;
 	char last_since[64];
 	int64_t clock;
 };
@@ -76,9 +77,10 @@ static int fake_list_issues(struct forge *f, const char *owner, const char *repo
 	uint64_t n;
 
 	(void)owner;
-	(void)repo;
 	(void)err;
 	fk->lists++;
+	if (strcmp(repo, "nope") == 0)
+		return -ENOENT; /* a repository that does not exist: Gitea's 404 */
 	if (since) {
 		fk->since_lists++;
 		snprintf(fk->last_since, sizeof(fk->last_since), "%s", since);
@@ -107,7 +109,7 @@ static int fake_get_issue(struct forge *f, const char *owner, const char *repo, 
 	(void)err;
 	fk->gets++;
 	if (fk->fail)
-		return -fk->fail;
+		return buf_fail(err, -fk->fail, "fake forge fails");
 	if (number < 1 || number > N)
 		return -ENOENT;
 	return forge_issue_copy(out, &fk->items[number]);
@@ -162,6 +164,23 @@ static int fake_list_repo_comments(struct forge *f, const char *owner, const cha
 	return 0;
 }
 
+/* Owners: "nobody" does not exist; everyone else has "dotfiles". */
+static int fake_list_repos(struct forge *f, const char *owner, struct forge_name_list *out,
+			   struct buf *err)
+{
+	struct fake *fk = fk_of(f);
+
+	(void)err;
+	fk->repo_lists++;
+	if (strcmp(owner, "nobody") == 0)
+		return -ENOENT;
+	out->v = calloc(1, sizeof(*out->v));
+	assert_non_null(out->v);
+	out->v[0] = xprintf("dotfiles");
+	out->n = 1;
+	return 0;
+}
+
 static void fake_capabilities(struct forge *f, struct forge_capabilities *out)
 {
 	(void)f;
@@ -171,6 +190,7 @@ static void fake_capabilities(struct forge *f, struct forge_capabilities *out)
 }
 
 static const struct forge_ops fake_ops = {
+    .list_repos = fake_list_repos,
     .list_issues = fake_list_issues,
     .get_issue = fake_get_issue,
     .list_comments = fake_list_comments,
@@ -414,6 +434,129 @@ static void test_stale_while_the_forge_fails(void **state)
 	fake_free(fk);
 }
 
+static int open_dir(struct view *v, const char *path)
+{
+	struct node n;
+
+	assert_int_equal(tree_resolve(path, &n), 0);
+	return view_open_dir(v, &n, NULL);
+}
+
+static int64_t mtime_of(struct view *v, const char *path)
+{
+	struct view_attr a;
+	struct node n;
+
+	assert_int_equal(tree_resolve(path, &n), 0);
+	assert_int_equal(view_getattr(v, &n, &a, NULL), 0);
+	return a.mtime;
+}
+
+/*
+ * A missing repository or owner is ENOENT when its directory is opened
+ * (a readdir's ENOENT reads as an empty directory), asked for once per
+ * TTL, and its items are absent without a request.
+ */
+static void test_missing_is_enoent_at_open_and_remembered(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v = view_for(fk, NULL);
+	struct buf b = BUF_INIT(0);
+
+	(void)state;
+	assert_int_equal(open_dir(v, "/forge/alice/nope/issues"), -ENOENT);
+	assert_int_equal(open_dir(v, "/forge/alice/nope/issues"), -ENOENT);
+	assert_int_equal(fk->lists, 1);
+	assert_int_equal(read_path(v, "/forge/alice/nope/issues/3/title", &b), -ENOENT);
+	assert_int_equal(fk->gets, 0);
+	assert_int_equal(open_dir(v, "/forge/nobody"), -ENOENT);
+	assert_int_equal(open_dir(v, "/forge/nobody"), -ENOENT);
+	assert_int_equal(fk->repo_lists, 1);
+	/* After the TTL it is asked again (it may have been created). */
+	fk->clock += TTL + 1;
+	assert_int_equal(open_dir(v, "/forge/alice/nope/issues"), -ENOENT);
+	assert_int_equal(fk->lists, 2);
+	/* A directory that exists opens, and its listing costs nothing more. */
+	assert_int_equal(open_dir(v, ISSUES), 0);
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->lists, 3);
+	assert_int_equal(open_dir(v, "/forge/alice"), 0);
+	assert_int_equal(open_dir(v, ISSUES "/4/comments"), 0);
+	assert_int_equal(open_dir(v, "/forge/alice/dotfiles"), 0);
+	assert_int_equal(fk->gets, 0);
+	buf_release(&b);
+	view_free(v);
+	fake_free(fk);
+}
+
+/*
+ * A failure with nothing cached is asked again at every call (the forge
+ * may be back), but only the first in a backoff window has a reason to
+ * log: a stat loop against a dead forge is one log line, not one a call.
+ */
+static void test_failure_with_nothing_cached_is_reported_once(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v = view_for(fk, NULL);
+	struct buf err = BUF_INIT(1024), out = BUF_INIT(0);
+	struct node n;
+	int i;
+
+	(void)state;
+	fk->clock = 5000; /* a failure time of 0 means "never" */
+	fk->fail = EIO;
+	assert_int_equal(tree_resolve(ISSUES "/3/title", &n), 0);
+	for (i = 0; i < 5; i++) {
+		buf_reset(&err);
+		assert_int_equal(view_read(v, &n, &out, &err), -EIO);
+		assert_int_equal(err.len == 0, i > 0);
+	}
+	assert_int_equal(fk->gets, 5);
+	/* After the backoff the failure is news again. */
+	fk->clock += 10001;
+	buf_reset(&err);
+	assert_int_equal(view_read(v, &n, &out, &err), -EIO);
+	assert_true(err.len > 0);
+	/* A success ends it at once. */
+	fk->fail = 0;
+	assert_int_equal(view_read(v, &n, &out, NULL), 0);
+	fk->fail = EIO;
+	fk->clock += TTL + 1;
+	buf_reset(&err);
+	/* Cached now: served stale, nothing to report. */
+	assert_int_equal(view_read(v, &n, &out, &err), 0);
+	buf_release(&err);
+	buf_release(&out);
+	view_free(v);
+	fake_free(fk);
+}
+
+/* No directory shows 1970: the forge's newest time below it, or the view's start. */
+static void test_directory_times(void **state)
+{
+	struct fake *fk = fake_new();
+	struct view *v;
+	time_t before = time(NULL);
+	int64_t newest = 1714557612; /* 2024-05-01T10:00:12Z, item 12 */
+
+	(void)state;
+	v = view_for(fk, NULL);
+	assert_true(mtime_of(v, "/") >= before);
+	assert_true(mtime_of(v, ISSUES) >= before);
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(mtime_of(v, ISSUES), newest);
+	assert_int_equal(mtime_of(v, "/forge/alice/dotfiles"), newest);
+	assert_int_equal(mtime_of(v, "/forge/alice"), newest);
+	assert_true(mtime_of(v, "/forge/bob") >= before);
+	assert_true(mtime_of(v, "/forge/alice/dotfiles/pulls/new") >= before);
+	assert_true(mtime_of(v, "/forge") >= before);
+	/* A comments/ directory's attributes cost no comment request. */
+	assert_int_equal(mtime_of(v, ISSUES "/2/comments"), 1714557602);
+	assert_int_equal(fk->comment_lists + fk->repo_comment_lists, 0);
+	view_free(v);
+	fake_free(fk);
+}
+
 static void test_entries_round_trip(void **state)
 {
 	struct fake *fk = fake_new();
@@ -459,6 +602,9 @@ int main(void)
 	    cmocka_unit_test(test_store_makes_a_new_view_warm),
 	    cmocka_unit_test(test_stale_while_the_forge_fails),
 	    cmocka_unit_test(test_entries_round_trip),
+	    cmocka_unit_test(test_missing_is_enoent_at_open_and_remembered),
+	    cmocka_unit_test(test_directory_times),
+	    cmocka_unit_test(test_failure_with_nothing_cached_is_reported_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -493,6 +493,53 @@ static void test_deep_nesting(void **state)
 	}
 }
 
+/* A write's echo cut off at the answer cap: the id or number from its first bytes. */
+static void test_prefix_u64(void **state)
+{
+	static const char pr[] = "{\"id\": 77, \"url\": \"http://x/pulls/9\", \"number\": 9, "
+				 "\"user\": {\"id\": 3, \"number\": 4}, \"body\": \"aaaa";
+	static const char cm[] = "{\"id\":123,\"html_url\":\"x\",\"body\":\"\\\"id\\\": 5";
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(gitea_decode_prefix_u64(pr, strlen(pr), "number", &v), 0);
+	assert_int_equal(v, 9);
+	assert_int_equal(gitea_decode_prefix_u64(pr, strlen(pr), "id", &v), 0);
+	assert_int_equal(v, 77);
+	assert_int_equal(gitea_decode_prefix_u64(cm, strlen(cm), "id", &v), 0);
+	assert_int_equal(v, 123);
+	v = 42;
+	/* Cut inside the number, only nested, in a string, or not an object: unknown. */
+	assert_int_equal(gitea_decode_prefix_u64("{\"id\": 12", 9, "id", &v), -ENOENT);
+	assert_int_equal(gitea_decode_prefix_u64("{\"user\": {\"id\": 1}}", 19, "id", &v), -ENOENT);
+	assert_int_equal(gitea_decode_prefix_u64("{\"body\": \"id\": 3\"}", 19, "id", &v), -ENOENT);
+	assert_int_equal(gitea_decode_prefix_u64("[{\"id\": 3}]", 11, "id", &v), -ENOENT);
+	assert_int_equal(gitea_decode_prefix_u64("{\"id\": \"3\"}", 11, "id", &v), -ENOENT);
+	assert_int_equal(v, 42);
+}
+
+/* The root decoders free a list's elements as they go, and agree with the text ones. */
+static void test_root_decoders(void **state)
+{
+	static const char list[] = "[{\"id\": 1, \"body\": \"a\"}, {\"id\": 2, \"body\": \"b\"}]";
+	struct forge_comment_list l;
+	json_t *root = json_loads(list, 0, NULL);
+
+	(void)state;
+	assert_non_null(root);
+	assert_int_equal(gitea_decode_comment_list_root(root, 7, &l, NULL), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[1].body, "b");
+	assert_int_equal(l.v[0].issue, 7);
+	assert_true(json_is_null(json_array_get(root, 0)));
+	assert_true(json_is_null(json_array_get(root, 1)));
+	forge_comment_list_release(&l);
+	json_decref(root);
+	root = json_loads("{\"id\": 1}", 0, NULL);
+	assert_int_equal(gitea_decode_comment_list_root(root, 7, &l, NULL), -EIO);
+	json_decref(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +562,8 @@ int main(void)
 	    cmocka_unit_test(test_huge_array_of_values),
 	    cmocka_unit_test(test_huge_array_of_issues),
 	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_prefix_u64),
+	    cmocka_unit_test(test_root_decoders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

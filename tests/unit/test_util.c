@@ -123,12 +123,130 @@ static void test_json_text(void **s)
 	json_decref(j);
 }
 
+static void test_has_control(void **s)
+{
+	(void)s;
+	assert_false(str_has_control("Fix the parser", 14, false));
+	assert_false(str_has_control("caf\xc3\xa9 \xe2\x82\xac", 9, false));
+	assert_true(str_has_control("a\nb", 3, false));
+	assert_false(str_has_control("a\nb\tc", 5, true));
+	assert_true(str_has_control("a\rb", 3, true));
+	assert_true(str_has_control("\x1b[31mred", 8, true));
+	assert_true(str_has_control("del\x7f", 4, false));
+	/* C1 CSI (U+009B) and the line separator (U+2028) are controls too. */
+	assert_true(str_has_control("x\xc2\x9b"
+				    "31m",
+				    6, false));
+	assert_true(str_has_control("x\xe2\x80\xa8y", 5, true));
+	/* A NUL inside the length counts. */
+	assert_true(str_has_control("a\0b", 3, true));
+	/* Invalid UTF-8 is str_utf8_valid's business, not a control. */
+	assert_false(str_has_control("\xff\xfe", 2, false));
+	assert_false(str_has_control("", 0, false));
+}
+
+static char *escaped(const char *in, size_t n)
+{
+	struct buf b = BUF_INIT(0);
+
+	assert_int_equal(str_escape_log(&b, in, n), 0);
+	return buf_steal(&b, NULL);
+}
+
+#define C(in, want)                                                                                \
+	{                                                                                          \
+		in, sizeof(in) - 1, want                                                           \
+	}
+static void test_escape_log(void **s)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *want;
+	} cases[] = {
+	    C("plain text", "plain text"),
+	    C("two\nlines\r\n", "two\\nlines\\r\\n"),
+	    C("tab\there", "tab\\there"),
+	    C("\x1b[2J\x1b]0;pwned\x07", "\\x1b[2J\\x1b]0;pwned\\x07"),
+	    C("back\\slash", "back\\\\slash"),
+	    C("nul\0x", "nul\\x00x"),
+	    C("del\x7f", "del\\x7f"),
+	    C("caf\xc3\xa9", "caf\xc3\xa9"),
+	    C("bad \xff\xc3(", "bad \\xff\\xc3("),
+	    C("cut \xe2\x82", "cut \\xe2\\x82"),
+	    C("csi \xc2\x9b", "csi \\u{009b}"),
+	    C("rtl \xe2\x80\xaegnp.exe", "rtl \\u{202e}gnp.exe"),
+	    C("ls \xe2\x80\xa8x", "ls \\u{2028}x"),
+	};
+	size_t i;
+
+	(void)s;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = escaped(cases[i].in, cases[i].n);
+
+		assert_string_equal(got, cases[i].want);
+		free(got);
+	}
+#undef C
+	/* Whatever the input, the output is one line of printable UTF-8. */
+	{
+		unsigned char all[256];
+		char *got;
+		size_t k;
+
+		for (k = 0; k < 256; k++)
+			all[k] = (unsigned char)k;
+		got = escaped((const char *)all, sizeof(all));
+		assert_true(str_utf8_valid(got, strlen(got)));
+		assert_false(str_has_control(got, strlen(got), false));
+		free(got);
+	}
+	{
+		struct buf b = BUF_INIT(0);
+
+		assert_int_equal(str_escape_log(&b, NULL, 5), 0);
+		assert_int_equal(str_escape_log_cstr(&b, NULL), 0);
+		assert_int_equal(b.len, 0);
+		buf_release(&b);
+	}
+}
+
+static void test_branch_names(void **s)
+{
+	static const char *const good[] = {
+	    "main",	   "feature/x", "fix-12", "v1.2.3",   "a/b/c", "release_2025",
+	    "caf\xc3\xa9", "a.b",	"x@y",	  "lock.d/x", NULL,
+	};
+	static const char *const bad[] = {
+	    "",	       "mallory:evil", "a..b",	 "-x",	       "/x",	  "x/",		"a//b",
+	    ".hidden", "a/.b",	       "x.lock", "a/b.lock/c", "x.",	  "@",		"HEAD",
+	    "a b",     "a~1",	       "a^",	 "a?",	       "a*",	  "a[b",	"a\\b",
+	    "a@{1}",   "tab\t",	       "nl\n",	 "esc\x1b",    "del\x7f", "c1\xc2\x85", NULL,
+	};
+	char longname[300];
+	size_t i;
+
+	(void)s;
+	for (i = 0; good[i]; i++)
+		assert_true(str_branch_name_valid(good[i], strlen(good[i])));
+	for (i = 0; bad[i]; i++) {
+		if (str_branch_name_valid(bad[i], strlen(bad[i])))
+			fail_msg("'%s' was accepted as a branch", bad[i]);
+	}
+	memset(longname, 'a', sizeof(longname));
+	assert_true(str_branch_name_valid(longname, 255));
+	assert_false(str_branch_name_valid(longname, 256));
+	assert_false(str_branch_name_valid(NULL, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_buf_max), cmocka_unit_test(test_buf_printf_steal),
-	    cmocka_unit_test(test_numbers), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_map), cmocka_unit_test(test_json_text),
+	    cmocka_unit_test(test_buf_max),	 cmocka_unit_test(test_buf_printf_steal),
+	    cmocka_unit_test(test_numbers),	 cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_map),		 cmocka_unit_test(test_json_text),
+	    cmocka_unit_test(test_has_control),	 cmocka_unit_test(test_escape_log),
+	    cmocka_unit_test(test_branch_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
