@@ -63,7 +63,8 @@ struct files {
 	struct scratch *scratches; /* linked scratch files; lock */
 	unsigned n_scratch;	   /* lock */
 	pthread_mutex_t mem_lock;
-	size_t mem_used; /* mem_lock */
+	size_t mem_used;  /* write handles and scratch files; mem_lock */
+	size_t read_used; /* read snapshots; mem_lock */
 };
 
 /* ---- the memory budget ---- */
@@ -81,6 +82,31 @@ static int charge(struct files *f, size_t n)
 	return r;
 }
 
+/*
+ * Read snapshots have a budget of their own: an agent holding many opens
+ * of one large file (a diff) cannot grow the daemon past it, and reading
+ * cannot starve what is being written.
+ */
+static int charge_read(struct files *f, size_t n)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&f->mem_lock);
+	if (n > f->opt.read_memory - f->read_used)
+		r = -ENOMEM;
+	else
+		f->read_used += n;
+	pthread_mutex_unlock(&f->mem_lock);
+	return r;
+}
+
+static void refund_read(struct files *f, size_t n)
+{
+	pthread_mutex_lock(&f->mem_lock);
+	f->read_used -= n < f->read_used ? n : f->read_used;
+	pthread_mutex_unlock(&f->mem_lock);
+}
+
 static void refund(struct files *f, size_t n)
 {
 	pthread_mutex_lock(&f->mem_lock);
@@ -94,6 +120,16 @@ size_t files_memory_used(struct files *f)
 
 	pthread_mutex_lock(&f->mem_lock);
 	n = f->mem_used;
+	pthread_mutex_unlock(&f->mem_lock);
+	return n;
+}
+
+size_t files_read_memory_used(struct files *f)
+{
+	size_t n;
+
+	pthread_mutex_lock(&f->mem_lock);
+	n = f->read_used;
 	pthread_mutex_unlock(&f->mem_lock);
 	return n;
 }
@@ -236,6 +272,8 @@ int files_new(const struct files_options *opt, struct files **out)
 	f->opt = *opt;
 	if (!f->opt.write_memory)
 		f->opt.write_memory = FILES_WRITE_MEMORY_DEFAULT;
+	if (!f->opt.read_memory)
+		f->opt.read_memory = FILES_READ_MEMORY_DEFAULT;
 	if (!f->opt.scratch_max)
 		f->opt.scratch_max = FILES_SCRATCH_DEFAULT;
 	pthread_mutex_init(&f->lock, NULL);
@@ -289,6 +327,8 @@ static void fh_free(struct files *f, struct fh *h)
 		return;
 	if (h->kind != FH_READ)
 		refund(f, sizeof(*h));
+	else
+		refund_read(f, sizeof(*h) + h->len);
 	blob_free(f, &h->content);
 	free(h->data);
 	if (h->s)
@@ -363,14 +403,22 @@ void files_free(struct files *f)
 int files_open_read(struct files *f, const struct node *n, char *data, size_t len, struct fh **out)
 {
 	struct fh *h;
-	int r = fh_new(f, FH_READ, n, &h);
+	int r;
 
+	if (!data)
+		len = 0;
+	if (charge_read(f, sizeof(*h) + len) < 0) {
+		free(data);
+		return -ENOMEM;
+	}
+	r = fh_new(f, FH_READ, n, &h);
 	if (r < 0) {
+		refund_read(f, sizeof(*h) + len);
 		free(data);
 		return r;
 	}
 	h->data = data;
-	h->len = data ? len : 0;
+	h->len = len;
 	fh_link(f, h);
 	*out = h;
 	return 0;

@@ -22,7 +22,10 @@
  * close() report the same errno. A scratch file is poisoned the same way
  * until it is truncated to 0. A write() whose content can no longer become
  * valid (writes_judge_more) fails with EINVAL and poisons the handle too.
- * Each such refusal is one line in opt.log.
+ * Each such refusal is one line in opt.log. Read snapshots held open have
+ * a budget of their own, opt.read_memory: the open() that would pass it
+ * fails with ENOMEM (many opens of one large diff cannot grow the daemon
+ * without bound, and reading cannot starve what is being written).
  *
  * Thread-safety: every function may be called from many threads, on the
  * same handle too (the kernel does not serialise reads and writes of a
@@ -54,6 +57,7 @@
 /* What one write handle or scratch file may hold (a field, a comment, done). */
 #define FILES_FIELD_MAX ((size_t)1 << 20)
 #define FILES_WRITE_MEMORY_DEFAULT ((size_t)256 << 20)
+#define FILES_READ_MEMORY_DEFAULT ((size_t)1 << 30)
 #define FILES_SCRATCH_DEFAULT 32
 
 struct files;
@@ -69,6 +73,7 @@ typedef int (*files_commit_fn)(void *ud, const struct node *n, const char *data,
 
 struct files_options {
 	size_t write_memory;  /* bytes for all write handles and scratch files; 0: default */
+	size_t read_memory;   /* bytes for all read snapshots held open; 0: default */
 	unsigned scratch_max; /* scratch files per mount; 0: FILES_SCRATCH_DEFAULT */
 	struct wlog *log;     /* borrowed, may be NULL: local refusals */
 	files_commit_fn commit;
@@ -86,7 +91,11 @@ int files_new(const struct files_options *opt, struct files **out);
 /* Frees every handle and scratch file still there, sending nothing. NULL-safe. */
 void files_free(struct files *f);
 
-/* A read snapshot of n: takes data (new, may be NULL when len is 0). 0 or -ENOMEM. */
+/*
+ * A read snapshot of n: takes data (new, may be NULL when len is 0). 0, or
+ * -ENOMEM (data freed) when the snapshots held open would pass
+ * opt.read_memory.
+ */
 int files_open_read(struct files *f, const struct node *n, char *data, size_t len, struct fh **out);
 /*
  * A write handle on n starting with initial (copied; empty when the open
@@ -162,7 +171,8 @@ int files_scratch_list(struct files *f, const struct node *dir, files_fill_fn fi
  */
 void files_finish(struct files *f);
 
-/* Bytes the budget has handed out (tests). */
+/* Bytes the budgets have handed out (tests). */
 size_t files_memory_used(struct files *f);
+size_t files_read_memory_used(struct files *f);
 
 #endif

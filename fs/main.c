@@ -39,6 +39,7 @@ struct options {
 	uint64_t timeout_s;
 	double kernel_ttl_s;
 	uint64_t write_memory_mib;
+	uint64_t read_memory_mib;
 	uint64_t max_prs;
 	uint64_t max_answer;
 	bool debug;
@@ -51,7 +52,7 @@ static void usage(FILE *f)
 		"usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
 		"                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
 		"                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
-		"                [--max-prs N] [--max-answer SIZE]\n"
+		"                [--read-memory MIB] [--max-prs N] [--max-answer SIZE]\n"
 		"                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
 		"       bottlefs resolve DIR NAME\n"
 		"       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
@@ -131,6 +132,7 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->timeout_s = 10;
 	o->kernel_ttl_s = 1.0;
 	o->write_memory_mib = FILES_WRITE_MEMORY_DEFAULT >> 20;
+	o->read_memory_mib = FILES_READ_MEMORY_DEFAULT >> 20;
 	o->max_prs = WRITES_MAX_PRS_DEFAULT;
 	o->max_answer = (uint64_t)64 << 20;
 	fuse_opt_add_arg(fargs, argv[0]);
@@ -168,6 +170,15 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->write_memory_mib) < 0) {
 				fprintf(stderr,
 					"bottlefs: --write-memory must be a whole number of MiB, "
+					"1 to 1048576 (was '%s')\n",
+					v);
+				return -1;
+			}
+		} else if ((v = opt_value(argc, argv, &i, "--read-memory"))) {
+			/* MiB for what all read snapshots held open hold together. */
+			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->read_memory_mib) < 0) {
+				fprintf(stderr,
+					"bottlefs: --read-memory must be a whole number of MiB, "
 					"1 to 1048576 (was '%s')\n",
 					v);
 				return -1;
@@ -447,6 +458,7 @@ static int run_mount(int argc, char **argv)
 	int r = 1;
 
 	scope_init(&mc.scope);
+	ratelimit_init(&mc.log_limit, 10000, 5.0, 20.0);
 	r = parse_args(argc, argv, &o, &fargs);
 	if (r != 0) {
 		if (r < 0)
@@ -515,6 +527,7 @@ static int run_mount(int argc, char **argv)
 		goto out;
 	}
 	fo.write_memory = (size_t)(o.write_memory_mib << 20);
+	fo.read_memory = (size_t)(o.read_memory_mib << 20);
 	fo.log = mc.log;
 	fo.commit = ops_commit;
 	fo.commit_ud = &mc;
@@ -557,6 +570,7 @@ out:
 	view_free(mc.view);
 	state_free(mc.state);
 	scope_release(&mc.scope);
+	ratelimit_release(&mc.log_limit);
 	forge_free(mc.forge);
 	free(state_path);
 	free(queue_path);

@@ -22,6 +22,7 @@
 #include "fs/writes.h"
 #include "state/state.h"
 #include "util/buf.h"
+#include "util/ratelimit.h"
 
 struct mount_ctx {
 	struct forge *forge;
@@ -38,6 +39,12 @@ struct mount_ctx {
 	 */
 	struct files *files;
 	struct wlog *log; /* the last write outcomes, /.bottlefs/log */
+	/*
+	 * What fs/ops.c may write to the daemon's log: the same line once per
+	 * 10 s, at most 5 lines a second in all, so no loop of an agent's can
+	 * fill the log (or the disk under it).
+	 */
+	struct ratelimit log_limit;
 };
 
 /*

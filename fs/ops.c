@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/files.h"
@@ -44,6 +45,9 @@ static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
 {
 	struct buf line = BUF_INIT(16384);
 
+	struct timespec ts;
+	uint64_t refused = 0;
+
 	if ((err && err->len) || c->debug) {
 		buf_printf(&line, "bottlefs: %s '", op);
 		str_escape_log_cstr(&line, path);
@@ -52,7 +56,15 @@ static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
 			str_escape_log(&line, err->data, err->len);
 		else
 			buf_puts(&line, strerror(-r));
-		fprintf(stderr, "%s\n", buf_cstr(&line));
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (c->debug || ratelimit_allow(&c->log_limit, line.data, line.len,
+						(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+						&refused)) {
+			if (refused)
+				fprintf(stderr, "bottlefs: %llu similar log lines suppressed\n",
+					(unsigned long long)refused);
+			fprintf(stderr, "%s\n", buf_cstr(&line));
+		}
 	}
 	buf_release(&line);
 	return r;

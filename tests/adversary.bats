@@ -246,6 +246,84 @@ print(len(ok), sorted(set(r for _, r in refused)), sorted(closes.items()))
 	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60
 }
 
+# Read snapshots held open have a budget of their own (--read-memory): an
+# agent opening one large diff again and again, holding every fd, gets
+# ENOMEM at the open past it instead of growing the daemon without bound.
+@test "--read-memory caps the read snapshots held open: ENOMEM at the open past it, the daemon stays small" {
+	unmount_bfs
+	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60 --read-memory 8
+	# A 2 MiB diff, as Gitea sends one (text/plain).
+	python3 -c 'import json; print(json.dumps([{"method": "GET", "path": "/pulls/3\\.diff$", "status": 200, "content_type": "text/plain; charset=utf-8", "body": "+" * 2097151 + "\n"}]))' >"$T/bigdiff.json"
+	curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "@$T/bigdiff.json" \
+		"$DOUBLE_URL/_double/faults" >/dev/null
+	before=$(rss_kib)
+	run agent_py 60 '
+import errno, os, sys
+path = sys.argv[1]
+held, refused = [], {}
+for i in range(200):
+    try:
+        held.append(os.open(path, os.O_RDONLY))
+    except OSError as e:
+        refused[errno.errorcode[e.errno]] = refused.get(errno.errorcode[e.errno], 0) + 1
+n = len(held)
+for fd in held:
+    os.close(fd)
+# Everything was given back: the same opens succeed again.
+again = [os.open(path, os.O_RDONLY) for _ in range(n)]
+for fd in again:
+    os.close(fd)
+print(n, sorted(refused.items()))
+' "$MNT/$D/pulls/3/diff"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	read -r n_ok rest <<<"$output"
+	[ "$n_ok" -ge 2 ] && [ "$n_ok" -le 4 ]
+	[ "$rest" = "[('ENOMEM', $((200 - n_ok)))]" ]
+	after=$(rss_kib)
+	echo "VmRSS $before kB -> $after kB"
+	[ "$after" -lt $((before + 64 * 1024)) ]
+	faults_clear
+	unmount_bfs
+	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60
+}
+
+# Every failure the daemon logs goes through one limiter: the same line
+# once per 10 s, at most 5 lines a second (burst 20) in all. An agent
+# stat-ing 300 different failing paths, or one failing path in a loop, in
+# a second or two, leaves a handful of lines, not one per call.
+@test "an agent stat-ing failing paths in a loop cannot flood the daemon's log" {
+	PRISM_ALLOW='status code|500'
+	ALLOWED_LOG="^bottlefs: (stat|open|list) '/$D/pulls/[0-9]+(/[a-z.]+)?': GET '[^']*': 500 internal server error.*\$|^bottlefs: [0-9]+ similar log lines suppressed\$"
+	faults '[{"method": "GET", "path": "/pulls/[0-9]+(\\.diff)?$", "status": 500}]'
+	log_mark
+	run timeout 60 setpriv --reuid=bfsagent --regid=bfsagent --clear-groups -- env -i PATH=/usr/bin:/bin python3 -c '
+import math, os, sys, time
+base = sys.argv[1]
+start = time.monotonic()
+for n in range(1000, 1300):
+    try:
+        os.stat("%s/%d/title" % (base, n))
+    except OSError:
+        pass
+for _ in range(300):
+    try:
+        os.stat("%s/3/diff" % base)
+    except OSError:
+        pass
+print(math.ceil(time.monotonic() - start))
+' "$MNT/$D/pulls"
+	[ "$status" -eq 0 ]
+	faults_clear
+	secs="$output"
+	# 600 failing calls; what may be said is the burst plus the rate over
+	# the time they took (however slow the machine), and never one a call.
+	lines=$(tail -n +"$(($(cat "$T/log.mark") + 1))" "$T/bottlefs.log" | grep -vc 'similar log lines suppressed')
+	echo "daemon log lines: $lines in $secs s"
+	[ "$lines" -le $((20 + 5 * secs + 1)) ]
+	[ "$lines" -lt 300 ]
+}
+
 # Item 5: `cat` of more than the cap into comments/new. The write fails
 # with EFBIG, the shell sees it, and close() sends nothing: no comment, no
 # journal entry, and the refusal is in .bottlefs/log.

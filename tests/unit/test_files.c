@@ -74,7 +74,7 @@ static int fake_commit(void *ud, const struct node *n, const char *data, size_t 
 	return 0;
 }
 
-static struct files *new_files(size_t memory, struct wlog *log)
+static struct files *new_files_read(size_t memory, size_t read_memory, struct wlog *log)
 {
 	struct files_options o = {0};
 	struct files *f;
@@ -82,6 +82,7 @@ static struct files *new_files(size_t memory, struct wlog *log)
 	memset(&fake, 0, sizeof(fake));
 	pthread_mutex_init(&fake.lock, NULL);
 	o.write_memory = memory;
+	o.read_memory = read_memory;
 	o.log = log;
 	o.commit = fake_commit;
 	o.commit_ud = &fake;
@@ -89,9 +90,15 @@ static struct files *new_files(size_t memory, struct wlog *log)
 	return f;
 }
 
+static struct files *new_files(size_t memory, struct wlog *log)
+{
+	return new_files_read(memory, 0, log);
+}
+
 static void free_files(struct files *f)
 {
 	assert_int_equal(files_memory_used(f), 0);
+	assert_int_equal(files_read_memory_used(f), 0);
 	files_free(f);
 	pthread_mutex_destroy(&fake.lock);
 }
@@ -698,12 +705,62 @@ static void test_threads_pulls_new(void **s)
 	free_files(f);
 }
 
+/*
+ * Read snapshots have a budget of their own: many opens of one large file
+ * cannot grow the daemon past it, and a release gives the room back.
+ */
+static void test_read_budget(void **state)
+{
+	struct node n = node_of(N_ITEM_FILE, F_DIFF, NULL);
+	struct files *f = new_files_read(1 << 20, 3 << 20, NULL);
+	struct fh *h[4];
+	size_t big = (size_t)1 << 20;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		char *d = malloc(big);
+
+		assert_non_null(d);
+		memset(d, 'x', big);
+		assert_int_equal(files_open_read(f, &n, d, big, &h[i]), 0);
+	}
+	assert_true(files_read_memory_used(f) > 2 * big);
+	/* A third 1 MiB snapshot and its bookkeeping still fit under 3 MiB... */
+	{
+		char *d = malloc(big - 4096);
+
+		assert_non_null(d);
+		assert_int_equal(files_open_read(f, &n, d, big - 4096, &h[2]), 0);
+	}
+	/* ...a fourth does not: ENOMEM, and the bytes it was given are freed. */
+	{
+		char *d = malloc(big);
+
+		assert_non_null(d);
+		assert_int_equal(files_open_read(f, &n, d, big, &h[3]), -ENOMEM);
+	}
+	/* The write budget is untouched by reading. */
+	assert_int_equal(files_memory_used(f), 0);
+	files_release(f, h[0]);
+	{
+		char *d = malloc(big);
+
+		assert_non_null(d);
+		assert_int_equal(files_open_read(f, &n, d, big, &h[0]), 0);
+	}
+	for (i = 0; i < 3; i++)
+		files_release(f, h[i]);
+	free_files(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_write_read_holes),
 	    cmocka_unit_test(test_flush_sends_once),
 	    cmocka_unit_test(test_caps_poison),
+	    cmocka_unit_test(test_read_budget),
 	    cmocka_unit_test(test_judged_at_write),
 	    cmocka_unit_test(test_pulls_new_read),
 	    cmocka_unit_test(test_scratch),

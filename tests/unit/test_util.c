@@ -13,6 +13,7 @@
 #include "util/buf.h"
 #include "util/jsontext.h"
 #include "util/map.h"
+#include "util/ratelimit.h"
 #include "util/str.h"
 
 static void test_buf_max(void **s)
@@ -239,6 +240,47 @@ static void test_branch_names(void **s)
 	assert_false(str_branch_name_valid(NULL, 0));
 }
 
+/* The same line once per repeat window; all lines within the rate; counts of the refused. */
+static void test_ratelimit(void **state)
+{
+	struct ratelimit rl;
+	uint64_t refused = 99;
+	char line[32];
+	int i, allowed = 0;
+
+	(void)state;
+	ratelimit_init(&rl, 10000, 5.0, 20.0);
+	assert_true(ratelimit_allow(&rl, "a", 1, 1000, &refused));
+	assert_int_equal(refused, 0);
+	/* The same line again within 10 s: refused, however often. */
+	for (i = 0; i < 50; i++)
+		assert_false(ratelimit_allow(&rl, "a", 1, 1000 + i * 100, NULL));
+	/* After 10 s it may be said once more, with the count of what was refused. */
+	assert_true(ratelimit_allow(&rl, "a", 1, 11001, &refused));
+	assert_int_equal(refused, 50);
+	/* Distinct lines: what is left of the burst (20 less the line just said), then nothing. */
+	for (i = 0; i < 100; i++) {
+		snprintf(line, sizeof(line), "line %d", i);
+		allowed += ratelimit_allow(&rl, line, strlen(line), 11001, NULL);
+	}
+	assert_int_equal(allowed, 19);
+	/* One second later, five more (the rate refills the bucket). */
+	allowed = 0;
+	for (i = 100; i < 200; i++) {
+		snprintf(line, sizeof(line), "line %d", i);
+		allowed += ratelimit_allow(&rl, line, strlen(line), 12001, NULL);
+	}
+	assert_int_equal(allowed, 5);
+	/* More distinct live lines than slots: every line is still bounded by the rate. */
+	allowed = 0;
+	for (i = 0; i < 10000; i++) {
+		snprintf(line, sizeof(line), "x %d", i % 200);
+		allowed += ratelimit_allow(&rl, line, strlen(line), 100000 + i, NULL);
+	}
+	assert_true(allowed <= 20 + 50 + 1);
+	ratelimit_release(&rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,7 +288,7 @@ int main(void)
 	    cmocka_unit_test(test_numbers),	 cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_map),		 cmocka_unit_test(test_json_text),
 	    cmocka_unit_test(test_has_control),	 cmocka_unit_test(test_escape_log),
-	    cmocka_unit_test(test_branch_names),
+	    cmocka_unit_test(test_branch_names),	 cmocka_unit_test(test_ratelimit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
