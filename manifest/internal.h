@@ -1,12 +1,14 @@
 /*
  * Internal helpers shared by the manifest module's files (parse.c,
- * resolve.c). Not part of the public API; nothing outside manifest/
- * includes this.
+ * resolve.c, cache.c). Not part of the public API; nothing outside
+ * manifest/ includes this.
  */
 #ifndef BOTTLEFS_MANIFEST_INTERNAL_H
 #define BOTTLEFS_MANIFEST_INTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -17,10 +19,78 @@ void mf_errf(struct buf *err, const char *fmt, ...) __attribute__((format(printf
 const char *mf_kind(const json_t *v);
 
 /*
+ * What stat() says about one file, enough to tell that it changed: its
+ * identity (device, inode), type, size, and both change times with their
+ * nanoseconds. err is 0, or -ENOENT when the file does not exist (every
+ * other field is then 0). A file rewritten in place with the same size
+ * within one timestamp tick keeps its stamp (see SEMANTICS.md).
+ */
+struct mf_stamp {
+	uint64_t dev, ino;
+	int64_t size;
+	int64_t mt_s, ct_s;
+	int32_t mt_ns, ct_ns;
+	uint32_t mode; /* type and permission bits */
+	int32_t err;
+};
+
+/*
+ * Stamps dir/file (following symlinks, as opening it does). 0 with *st
+ * set (st->err is 0 or -ENOENT); another -errno when the file cannot be
+ * looked at (then nothing about it can be remembered).
+ */
+int mf_stat(const char *dir, const char *file, struct mf_stamp *st);
+bool mf_stamp_equal(const struct mf_stamp *a, const struct mf_stamp *b);
+
+/*
  * Reads the regular file dir/file (at most MANIFEST_MAX_FILE bytes) into out.
  * -ENOENT silently when it does not exist; -EINVAL (not a regular file, too
- * big) or -EIO with err otherwise.
+ * big) or -EIO with err otherwise. st (may be NULL) gets the stamp of the
+ * file that was opened, taken before reading, whenever it could be taken
+ * (also with -EINVAL): what was read is at least as new as that stamp.
  */
-int mf_read_file(const char *dir, const char *file, struct buf *out, struct buf *err);
+int mf_read_file(const char *dir, const char *file, struct buf *out, struct mf_stamp *st,
+		 struct buf *err);
+
+/* ---- resolve.c, for cache.c ---- */
+
+/*
+ * The .md bottles of dir as keys of *out (new); links (may be NULL) gets
+ * the names whose .md is a symlink, mapped to whether its target counted.
+ */
+int mf_list_md(const char *dir, json_t **out, json_t **links, struct buf *err);
+/* Sorted, unique names from the keys of a and b (b may be NULL); new. */
+int mf_names_from(json_t *a, json_t *b, char ***names, size_t *n);
+/* " Available bottles: a, b, c" (at most 64 names, then "(and N more)"). */
+void mf_put_names(struct buf *out, char **names, size_t n);
+
+struct mc_call;
+
+/* manifest_resolve_ex / manifest_source with the files taken through a cache call. */
+int mf_resolve_cached(struct mc_call *k, const char *name, json_t **resolved, struct buf *err);
+int mf_source_cached(struct mc_call *k, const char *name, char **text, size_t *len,
+		     struct buf *err);
+
+/* ---- cache.c, for resolve.c: one call's view of the files (see cache.c) ---- */
+
+/* The bottles directory of the call (borrowed). */
+const char *mc_call_dir(struct mc_call *k);
+/*
+ * manifest.json as src_open_dir sees it: *bottles new (NULL when absent or
+ * broken), *rc 0 or the -errno of reading or parsing it, with msg.
+ */
+int mc_call_manifest(struct mc_call *k, json_t **bottles, int *rc, struct buf *msg);
+/*
+ * NAME.md: returns what reading it gave (0, -ENOENT, -EINVAL or -EIO, the
+ * reason in err); when 0, *pr is what parsing gave (0 with *raw new, or
+ * -errno with the reason in err).
+ */
+int mc_call_md(struct mc_call *k, const char *name, json_t **raw, int *pr, struct buf *err);
+/* 1 and *resolved (new) when name has a valid memoised resolution; else 0. */
+int mc_call_shortcut(struct mc_call *k, const char *name, json_t **resolved);
+/* name resolved to resolved (borrowed) from parents (borrowed list of names or NULL). */
+int mc_call_done(struct mc_call *k, const char *name, json_t *resolved, json_t *parents, bool root);
+/* Appends " Available bottles: ..." from the name index. */
+void mc_call_available(struct mc_call *k, struct buf *out);
 
 #endif

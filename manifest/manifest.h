@@ -4,10 +4,21 @@
  *
  * A bottles directory holds <name>.md files (YAML front matter between a
  * first line "---" and the next "---" line, then markdown) and/or a
- * manifest.json ({"bottles": {"<name>": {...}}}). Every call re-reads the
- * files it needs from disk, so edits are seen on the next call; nothing is
- * cached between calls. Only manifest.json (when present) and the .md files
+ * manifest.json ({"bottles": {"<name>": {...}}}). manifest_list,
+ * manifest_resolve and manifest_source re-read the files they need from
+ * disk on every call; only manifest.json (when present) and the .md files
  * of the requested bottle's extends chain are read.
+ *
+ * The cache (struct manifest_cache, below) gives the same answers, byte for
+ * byte, for a daemon that asks many times: a file is parsed once until its
+ * stamp (device, inode, type, size, mtime, ctime, with nanoseconds)
+ * changes; a bottle's answer is kept with the stamps of every file its
+ * chain read and given again while each of them stats the same; the names
+ * of the directory are kept with the stamps of the directory and
+ * manifest.json. So an edit is seen on the next call, at the price of a
+ * stat per file of the chain. What it cannot see: a file rewritten in
+ * place with the same size within one tick of the file system's clock
+ * (a rename, as editors do, always shows).
  *
  * Decisions the SPEC leaves open (tested in tests/unit/test_manifest.c):
  * - Bottle names are [A-Za-z0-9._-]+, not starting with '.', at most 128
@@ -37,14 +48,17 @@
  *
  * Ownership: every char * / json_t * handed out is new (the caller frees
  * it with free() / json_decref()) unless marked borrowed.
- * Thread-safety: no shared state; functions may run concurrently on the
- * same directory (each call has its own buffers).
+ * Thread-safety: the uncached functions share no state and may run
+ * concurrently on the same directory. A manifest_cache may be used from
+ * any number of threads at once (one internal lock, never held while a
+ * file is read, parsed or resolved).
  */
 #ifndef BOTTLEFS_MANIFEST_MANIFEST_H
 #define BOTTLEFS_MANIFEST_MANIFEST_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -69,6 +83,55 @@ int manifest_resolve(const char *dir, const char *name, char **json, struct buf 
  * the bottle's own object pretty-printed with a trailing newline. New. Errors as
  * manifest_resolve (a bottle defined twice is -EINVAL). */
 int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err);
+
+/* ---- the cache: the same answers, computed once while the files do not change ---- */
+
+struct manifest_cache;
+
+/*
+ * What the cache may hold. Parsed files and answers are kept in one LRU
+ * list; past either limit the least recently used go. Bytes are an
+ * estimate of what malloc gave for them (values, text, stamps, keys). The
+ * name index is not part of the list (it is needed for every lookup): it
+ * holds one name per bottle beside the limit (manifest_cache_stats).
+ */
+struct manifest_cache_limits {
+	size_t max_bytes;   /* 0: MANIFEST_CACHE_BYTES */
+	size_t max_entries; /* 0: MANIFEST_CACHE_ENTRIES */
+};
+#define MANIFEST_CACHE_BYTES ((size_t)64 << 20)
+#define MANIFEST_CACHE_ENTRIES ((size_t)1 << 17)
+
+/* A cache of dir (copied); lim may be NULL. 0 and *out, or -ENOMEM. */
+int manifest_cache_new(const char *dir, const struct manifest_cache_limits *lim,
+		       struct manifest_cache **out);
+void manifest_cache_free(struct manifest_cache *c); /* NULL-safe */
+/* Borrowed. */
+const char *manifest_cache_dir(const struct manifest_cache *c);
+
+/* manifest_list, manifest_resolve and manifest_source of the cache's directory. */
+int manifest_cache_list(struct manifest_cache *c, char ***names, size_t *n, struct buf *err);
+/* len (may be NULL) gets strlen(*json). */
+int manifest_cache_resolve(struct manifest_cache *c, const char *name, char **json, size_t *len,
+			   struct buf *err);
+int manifest_cache_source(struct manifest_cache *c, const char *name, char **text, size_t *len,
+			  struct buf *err);
+/* 1 when manifest_list would name name, 0 when not; errors (and err) as manifest_list. */
+int manifest_cache_defined(struct manifest_cache *c, const char *name, struct buf *err);
+
+struct manifest_cache_stats {
+	size_t entries;	    /* parsed files and answers held now */
+	size_t bytes;	    /* their accounted bytes (<= max_bytes after every call) */
+	size_t index_names; /* names in the name index */
+	size_t index_bytes; /* its accounted bytes */
+	uint64_t reads;	    /* files read from disk (parse cache misses) */
+	uint64_t resolved;  /* bottles whose resolved form was computed (merged) */
+	uint64_t hits;	    /* answers given again from memory */
+	uint64_t reused;    /* parents taken whole, inside another bottle's resolution */
+	uint64_t index_builds;
+	uint64_t evictions;
+};
+void manifest_cache_stats(struct manifest_cache *c, struct manifest_cache_stats *out);
 
 /* ---- lower level: tests, fuzzer, benchmark ---- */
 

@@ -24,12 +24,17 @@
 /* Longest cycle printed in full; longer ones are elided in the middle. */
 #define CYCLE_PRINT_MAX 20
 
-/* Where bottles come from during one call: a directory or an in-memory set. */
+/*
+ * Where bottles come from during one call: a directory, the same directory
+ * through a cache call (manifest/cache.c: the same files, parsed once
+ * while their stamps hold), or an in-memory set.
+ */
 struct src {
-	const char *dir; /* NULL for an in-memory set */
-	json_t *set;	 /* in-memory: borrowed, name -> raw bottle */
-	json_t *mj;	 /* manifest.json bottles (new), NULL when absent or broken */
-	int mj_rc;	 /* < 0 when manifest.json exists but cannot be used */
+	const char *dir;    /* NULL for an in-memory set */
+	json_t *set;	    /* in-memory: borrowed, name -> raw bottle */
+	struct mc_call *mc; /* cached: borrowed; dir is its directory */
+	json_t *mj;	    /* manifest.json bottles (new), NULL when absent or broken */
+	int mj_rc;	    /* < 0 when manifest.json exists but cannot be used */
 	struct buf mj_msg;
 	json_t *md; /* name -> raw bottle parsed from <name>.md during this call (new) */
 	struct manifest_stats *st;
@@ -47,7 +52,7 @@ static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *s
 	s->md = json_object();
 	if (!s->md)
 		return -ENOMEM;
-	r = mf_read_file(dir, "manifest.json", &text, &s->mj_msg);
+	r = mf_read_file(dir, "manifest.json", &text, NULL, &s->mj_msg);
 	if (r == -ENOENT) {
 		r = 0;
 		goto out;
@@ -62,6 +67,19 @@ static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *s
 out:
 	buf_release(&text);
 	return r;
+}
+
+static int src_open_cached(struct src *s, struct mc_call *mc)
+{
+	memset(s, 0, sizeof(*s));
+	s->dir = mc_call_dir(mc);
+	s->mc = mc;
+	buf_init(&s->mj_msg, 4096);
+	s->md = json_object();
+	if (!s->md)
+		return -ENOMEM;
+	/* A broken manifest.json only hurts bottles that might be defined in it. */
+	return mc_call_manifest(mc, &s->mj, &s->mj_rc, &s->mj_msg);
 }
 
 static void src_open_set(struct src *s, json_t *set, struct manifest_stats *st)
@@ -80,16 +98,39 @@ static void src_close(struct src *s)
 }
 
 /*
- * The raw bottle called name (borrowed, valid until src_close).
- * -ENOENT (no message) when not defined; -EINVAL / -EIO with err.
- * *from says which file it came from ("x.md" or "manifest.json").
+ * Reads and parses NAME.md: returns what reading gave (0, -ENOENT, -EINVAL
+ * or -EIO, the reason in err); when 0, *pr is what parsing gave (0 with
+ * *raw new, or -errno with the reason in err).
  */
-static int src_get(struct src *s, const char *name, json_t **raw, struct buf *err)
+static int src_md(struct src *s, const char *name, json_t **raw, int *pr, struct buf *err)
 {
 	struct buf text = BUF_INIT(MANIFEST_MAX_FILE);
 	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
-	json_t *v = NULL, *j;
 	int r;
+
+	if (s->mc)
+		return mc_call_md(s->mc, name, raw, pr, err);
+	if (buf_printf(&file, "%s.md", name) < 0)
+		return -ENOMEM;
+	r = mf_read_file(s->dir, buf_cstr(&file), &text, NULL, err);
+	if (r == 0) {
+		if (s->st)
+			s->st->files_read++;
+		*pr = manifest_parse_md(name, text.data ? text.data : "", text.len, raw, err);
+	}
+	buf_release(&text);
+	buf_release(&file);
+	return r;
+}
+
+/*
+ * The raw bottle called name (borrowed, valid until src_close).
+ * -ENOENT (no message) when not defined; -EINVAL / -EIO with err.
+ */
+static int src_get(struct src *s, const char *name, json_t **raw, struct buf *err)
+{
+	json_t *v = NULL, *j;
+	int r, pr = 0;
 
 	if (!manifest_name_valid(name))
 		return -ENOENT;
@@ -110,26 +151,22 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		return 0;
 	}
 	j = s->mj ? json_object_get(s->mj, name) : NULL;
-	if (buf_printf(&file, "%s.md", name) < 0)
-		return -ENOMEM;
-	r = mf_read_file(s->dir, buf_cstr(&file), &text, err);
+	v = NULL;
+	r = src_md(s, name, &v, &pr, err);
 	if (r == 0) {
-		if (s->st)
-			s->st->files_read++;
 		if (j) {
+			json_decref(v);
 			mf_errf(err,
 				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
 				name, name);
-			r = -EINVAL;
-			goto out;
+			return -EINVAL;
 		}
-		r = manifest_parse_md(name, text.data ? text.data : "", text.len, &v, err);
-		if (r < 0)
-			goto out;
-		r = json_object_set_new(s->md, name, v) < 0 ? -ENOMEM : 0;
-		if (r == 0)
-			*raw = v;
-		goto out;
+		if (pr < 0)
+			return pr;
+		if (json_object_set_new(s->md, name, v) < 0)
+			return -ENOMEM;
+		*raw = v;
+		return 0;
 	}
 	if (r == -EINVAL) {
 		/* e.g. too big: name the bottle so a parent's problem is findable */
@@ -138,32 +175,24 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		buf_printf(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
 		mf_errf(err, "%s", buf_cstr(&m));
 		buf_release(&m);
-		goto out;
+		return r;
 	}
 	if (r != -ENOENT)
-		goto out;
+		return r;
 	if (s->mj_rc < 0) {
 		/* name may be defined in the manifest.json we could not use */
 		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s->mj_msg));
-		r = s->mj_rc == -EIO ? -EIO : -EINVAL;
-		goto out;
+		return s->mj_rc == -EIO ? -EIO : -EINVAL;
 	}
-	if (!j) {
-		r = -ENOENT;
-		goto out;
-	}
+	if (!j)
+		return -ENOENT;
 	if (!json_is_object(j)) {
 		mf_errf(err, "bottle '%s' in manifest.json must be a map (was %s)", name,
 			mf_kind(j));
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	*raw = j;
-	r = 0;
-out:
-	buf_release(&text);
-	buf_release(&file);
-	return r;
+	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -172,7 +201,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Sorted names of json object keys plus extra (may be NULL); duplicates removed. */
-static int names_from(json_t *a, json_t *b, char ***names, size_t *n)
+int mf_names_from(json_t *a, json_t *b, char ***names, size_t *n)
 {
 	size_t cap = json_object_size(a) + (b ? json_object_size(b) : 0), k = 0, i, w;
 	char **v = calloc(cap ? cap : 1, sizeof(*v));
@@ -220,12 +249,48 @@ void manifest_names_free(char **names, size_t n)
 	free(names);
 }
 
-/* Names of the .md bottles in dir as keys of a new object. */
-static int list_md(const char *dir, json_t **out, struct buf *err)
+/*
+ * Whether the directory entry de of d is a regular file, following symlinks
+ * (a linked bottle is a bottle; a directory is not). *link says whether
+ * the entry itself is a symlink, whose target may change without the
+ * directory changing.
+ */
+static bool entry_regular(DIR *d, const struct dirent *de, bool *link)
+{
+	struct stat st;
+
+	*link = false;
+	switch (de->d_type) {
+	case DT_REG:
+		return true;
+	case DT_LNK:
+		*link = true;
+		break;
+	case DT_UNKNOWN:
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return false;
+		if (S_ISREG(st.st_mode))
+			return true;
+		if (!S_ISLNK(st.st_mode))
+			return false;
+		*link = true;
+		break;
+	default:
+		return false;
+	}
+	return fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * Names of the .md bottles in dir as keys of a new object. links (may be
+ * NULL) gets every valid name whose .md entry is a symlink, mapped to
+ * whether it counted (its target was a regular file).
+ */
+int mf_list_md(const char *dir, json_t **out, json_t **links, struct buf *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	json_t *o;
+	json_t *o, *l = NULL;
 	char stem[MANIFEST_MAX_NAME + 1], eb[128];
 	int r = 0;
 
@@ -236,34 +301,42 @@ static int list_md(const char *dir, json_t **out, struct buf *err)
 		return r == -ENOENT || r == -ENOTDIR ? -ENOENT : -EIO;
 	}
 	o = json_object();
-	if (!o) {
-		closedir(d);
-		return -ENOMEM;
+	if (links)
+		l = json_object();
+	if (!o || (links && !l)) {
+		r = -ENOMEM;
+		goto out;
 	}
 	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		struct stat st;
+		size_t len = strlen(de->d_name);
+		bool regular, link;
 
-		if (l <= 3 || l - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + l - 3, ".md"))
+		if (len <= 3 || len - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + len - 3, ".md"))
 			continue;
-		memcpy(stem, de->d_name, l - 3);
-		stem[l - 3] = '\0';
+		memcpy(stem, de->d_name, len - 3);
+		stem[len - 3] = '\0';
 		if (!manifest_name_valid(stem))
 			continue;
-		/* Follows symlinks: a linked bottle is a bottle; a directory is not. */
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (json_object_set_new(o, stem, json_true()) < 0) {
+		regular = entry_regular(d, de, &link);
+		if (link && l && json_object_set_new(l, stem, json_boolean(regular)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (regular && json_object_set_new(o, stem, json_true()) < 0) {
 			r = -ENOMEM;
 			break;
 		}
 	}
+out:
 	closedir(d);
 	if (r < 0) {
 		json_decref(o);
+		json_decref(l);
 		return r;
 	}
 	*out = o;
+	if (links)
+		*links = l;
 	return 0;
 }
 
@@ -273,7 +346,7 @@ int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
 	json_t *md = NULL;
 	int r;
 
-	r = list_md(dir, &md, err);
+	r = mf_list_md(dir, &md, NULL, err);
 	if (r < 0)
 		return r;
 	r = src_open_dir(&s, dir, NULL);
@@ -281,37 +354,17 @@ int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
 		goto out;
 	if (s.mj_rc < 0)
 		mf_errf(err, "%s", buf_cstr(&s.mj_msg));
-	r = names_from(md, s.mj, names, n);
+	r = mf_names_from(md, s.mj, names, n);
 	src_close(&s);
 out:
 	json_decref(md);
 	return r;
 }
 
-/* "Available bottles: a, b, c" for an undefined-name message. */
-static void put_available(struct src *s, struct buf *out)
+void mf_put_names(struct buf *out, char **names, size_t n)
 {
-	char **names = NULL;
-	size_t n = 0, i;
-	json_t *md = NULL;
-	int r;
+	size_t i;
 
-	if (s->set)
-		r = names_from(s->set, NULL, &names, &n);
-	else {
-		r = list_md(s->dir, &md, NULL);
-		if (r == -ENOENT) {
-			md = json_object();
-			r = md ? 0 : -ENOMEM;
-		}
-		if (r == 0)
-			r = names_from(md, s->mj, &names, &n);
-		json_decref(md);
-	}
-	if (r < 0) {
-		buf_puts(out, " Available bottles: (could not list them)");
-		return;
-	}
 	buf_puts(out, " Available bottles: ");
 	if (n == 0)
 		buf_puts(out, "(none)");
@@ -319,6 +372,37 @@ static void put_available(struct src *s, struct buf *out)
 		buf_printf(out, "%s%s", i ? ", " : "", names[i]);
 	if (n > AVAILABLE_MAX)
 		buf_printf(out, " (and %zu more)", n - AVAILABLE_MAX);
+}
+
+/* "Available bottles: a, b, c" for an undefined-name message. */
+static void put_available(struct src *s, struct buf *out)
+{
+	char **names = NULL;
+	size_t n = 0;
+	json_t *md = NULL;
+	int r;
+
+	if (s->mc) {
+		mc_call_available(s->mc, out);
+		return;
+	}
+	if (s->set)
+		r = mf_names_from(s->set, NULL, &names, &n);
+	else {
+		r = mf_list_md(s->dir, &md, NULL, NULL);
+		if (r == -ENOENT) {
+			md = json_object();
+			r = md ? 0 : -ENOMEM;
+		}
+		if (r == 0)
+			r = mf_names_from(md, s->mj, &names, &n);
+		json_decref(md);
+	}
+	if (r < 0) {
+		buf_puts(out, " Available bottles: (could not list them)");
+		return;
+	}
+	mf_put_names(out, names, n);
 	manifest_names_free(names, n);
 }
 
@@ -701,6 +785,18 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 				cycle_error(w, p, (size_t)json_integer_value(x), err);
 				return -EINVAL;
 			}
+			/*
+			 * A parent that resolved before (in another call) and whose files did
+			 * not change since: its resolution cannot depend on this walk (a
+			 * resolved bottle reaches no bottle that reaches it), so it is taken
+			 * as it is, and none of its ancestors are read.
+			 */
+			if (w->s->mc && mc_call_shortcut(w->s->mc, p, &raw) == 1) {
+				if (json_object_set_new(w->memo, p, raw) < 0)
+					return -ENOMEM;
+				f->next++;
+				continue;
+			}
 			r = src_get(w->s, p, &raw, err);
 			if (r == -ENOENT) {
 				struct buf m = BUF_INIT(16384);
@@ -735,6 +831,11 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 		r = merge(acc, f->raw, f->name, err);
 		if (r < 0)
 			goto fail;
+		if (w->s->mc) {
+			r = mc_call_done(w->s->mc, f->name, acc, f->parents, w->depth == 1);
+			if (r < 0)
+				goto fail;
+		}
 		if (w->s->st)
 			w->s->st->resolved++;
 		json_object_del(w->onstack, f->name);
@@ -831,26 +932,19 @@ int manifest_resolve(const char *dir, const char *name, char **json, struct buf 
 	return manifest_resolve_ex(dir, name, json, NULL, err);
 }
 
-int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err)
+/* The manifest text name came from (see manifest_source), from an open source. */
+static int source_src(struct src *s, const char *name, char **text, size_t *len, struct buf *err)
 {
-	struct src s;
 	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
 	struct buf t = BUF_INIT(MANIFEST_MAX_FILE);
 	json_t *j;
 	int r;
 
-	if (!manifest_name_valid(name)) {
-		mf_errf(err, "bottle '%s' is not defined", name);
-		return -ENOENT;
-	}
-	r = src_open_dir(&s, dir, NULL);
-	if (r < 0)
-		goto out;
 	/* The text is shown even when it does not parse: that is when it is needed most. */
 	buf_printf(&file, "%s.md", name);
-	r = mf_read_file(dir, buf_cstr(&file), &t, err);
+	r = mf_read_file(s->dir, buf_cstr(&file), &t, NULL, err);
 	if (r == 0) {
-		if (s.mj && json_object_get(s.mj, name)) {
+		if (s->mj && json_object_get(s->mj, name)) {
 			mf_errf(err,
 				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
 				name, name);
@@ -863,10 +957,10 @@ int manifest_source(const char *dir, const char *name, char **text, size_t *len,
 	}
 	if (r != -ENOENT)
 		goto out;
-	j = s.mj ? json_object_get(s.mj, name) : NULL;
-	if (!j && s.mj_rc < 0) {
-		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s.mj_msg));
-		r = s.mj_rc == -EIO ? -EIO : -EINVAL;
+	j = s->mj ? json_object_get(s->mj, name) : NULL;
+	if (!j && s->mj_rc < 0) {
+		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s->mj_msg));
+		r = s->mj_rc == -EIO ? -EIO : -EINVAL;
 		goto out;
 	}
 	if (!j) {
@@ -878,6 +972,51 @@ int manifest_source(const char *dir, const char *name, char **text, size_t *len,
 out:
 	buf_release(&file);
 	buf_release(&t);
+	return r;
+}
+
+int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	if (!manifest_name_valid(name)) {
+		mf_errf(err, "bottle '%s' is not defined", name);
+		return -ENOENT;
+	}
+	r = src_open_dir(&s, dir, NULL);
+	if (r == 0)
+		r = source_src(&s, name, text, len, err);
+	src_close(&s);
+	return r;
+}
+
+int mf_source_cached(struct mc_call *k, const char *name, char **text, size_t *len, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	if (!manifest_name_valid(name)) {
+		mf_errf(err, "bottle '%s' is not defined", name);
+		return -ENOENT;
+	}
+	r = src_open_cached(&s, k);
+	if (r == 0)
+		r = source_src(&s, name, text, len, err);
+	src_close(&s);
+	return r;
+}
+
+int mf_resolve_cached(struct mc_call *k, const char *name, json_t **resolved, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	r = src_open_cached(&s, k);
+	if (r < 0)
+		mf_errf(err, "bottle '%s': out of memory", name);
+	else
+		r = resolve_src(&s, name, resolved, err);
 	src_close(&s);
 	return r;
 }
