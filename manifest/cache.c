@@ -46,11 +46,14 @@
 #include "manifest/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util/map.h"
 
@@ -58,6 +61,15 @@
 #define DEPSET_MAX 64
 
 #define MJ_FILE "manifest.json"
+
+/*
+ * A file whose ctime is close to when the call began (racy_ns) may still
+ * change within the same tick of the file system's clock without its
+ * stamp changing (a same-size rewrite in place): what is read from it is
+ * not kept until it is older (git's "racily clean" entries). Ticks are
+ * 1-10 ms (jiffies); kernels with multigrain timestamps (6.13+) give a
+ * fine-grained ctime to a change that follows a stat anyway.
+ */
 
 /* ---- entries ---- */
 
@@ -105,6 +117,13 @@ struct ilink {
 	bool regular;
 };
 
+/* The bottles directory, open, for stats and reads relative to it (no path walk). */
+struct dirh {
+	int refs; /* atomic */
+	int fd;
+	uint64_t dev, ino;
+};
+
 /* The name index (immutable once built; reference-counted). */
 struct mindex {
 	int refs; /* atomic */
@@ -114,6 +133,13 @@ struct mindex {
 	size_t n;
 	int mj_rc; /* manifest.json could not be used: the message manifest_list gives */
 	char *mj_msg;
+	/*
+	 * Every entry a stamp could be taken of (NAME.md of a valid NAME, of
+	 * any type, and manifest.json), sorted: while the directory's stamp
+	 * holds, a file not among them does not exist, without a stat.
+	 */
+	char **entries;
+	size_t nentries;
 	struct ilink *links;
 	size_t nlinks;
 	size_t bytes;
@@ -122,12 +148,14 @@ struct mindex {
 struct manifest_cache {
 	char *dir;
 	size_t max_bytes, max_entries;
+	int64_t racy_ns;
 	pthread_mutex_t lock;
 	struct map files;	   /* lock: file name -> struct fentry */
 	struct map results;	   /* lock: bottle name -> struct rentry */
 	struct entry *head, *tail; /* lock: LRU */
 	size_t bytes, count;	   /* lock */
 	struct mindex *index;	   /* lock; NULL until the first listing */
+	struct dirh *dirh;	   /* lock; NULL until the first call */
 	uint64_t next_gen;	   /* lock */
 	/* atomic counters (manifest_cache_stats) */
 	uint64_t n_reads, n_resolved, n_hits, n_reused, n_index_builds, n_evictions;
@@ -342,6 +370,14 @@ static void *entry_new(size_t size, enum ekind kind, const char *key)
 	return e;
 }
 
+static void dirh_unref(struct dirh *d)
+{
+	if (d && __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		close(d->fd);
+		free(d);
+	}
+}
+
 static void index_unref(struct mindex *ix)
 {
 	size_t i;
@@ -349,6 +385,7 @@ static void index_unref(struct mindex *ix)
 	if (!ix || __atomic_sub_fetch(&ix->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	manifest_names_free(ix->names, ix->n);
+	manifest_names_free(ix->entries, ix->nentries);
 	for (i = 0; i < ix->nlinks; i++)
 		free(ix->links[i].file);
 	free(ix->links);
@@ -358,7 +395,7 @@ static void index_unref(struct mindex *ix)
 
 /* ---- the cache ---- */
 
-int manifest_cache_new(const char *dir, const struct manifest_cache_limits *lim,
+int manifest_cache_new(const char *dir, const struct manifest_cache_options *opt,
 		       struct manifest_cache **out)
 {
 	struct manifest_cache *c = calloc(1, sizeof(*c));
@@ -370,8 +407,9 @@ int manifest_cache_new(const char *dir, const struct manifest_cache_limits *lim,
 		free(c);
 		return -ENOMEM;
 	}
-	c->max_bytes = lim && lim->max_bytes ? lim->max_bytes : MANIFEST_CACHE_BYTES;
-	c->max_entries = lim && lim->max_entries ? lim->max_entries : MANIFEST_CACHE_ENTRIES;
+	c->max_bytes = opt && opt->max_bytes ? opt->max_bytes : MANIFEST_CACHE_BYTES;
+	c->max_entries = opt && opt->max_entries ? opt->max_entries : MANIFEST_CACHE_ENTRIES;
+	c->racy_ns = opt && opt->racy_ns ? opt->racy_ns : MANIFEST_CACHE_RACY_NS;
 	pthread_mutex_init(&c->lock, NULL);
 	map_init(&c->files);
 	map_init(&c->results);
@@ -392,6 +430,7 @@ void manifest_cache_free(struct manifest_cache *c)
 	map_release(&c->files);
 	map_release(&c->results);
 	index_unref(c->index);
+	dirh_unref(c->dirh);
 	pthread_mutex_destroy(&c->lock);
 	free(c->dir);
 	free(c);
@@ -428,6 +467,7 @@ struct cfile {
 	char *name;
 	struct mf_stamp st;
 	int serr;  /* stat failed otherwise than ENOENT: nothing about it can be stored */
+	bool racy; /* changed too recently to be kept (racy_ns) */
 	bool used; /* the answer depends on it */
 };
 
@@ -440,23 +480,36 @@ struct knode {
 	uint32_t set[DEPSET_MAX];
 };
 
+/* Files of a call found by linear search up to this many, then through fidx. */
+#define CALL_LINEAR 24
+
 struct mc_call {
 	struct manifest_cache *c;
+	int64_t now_ns;		/* CLOCK_REALTIME when the call began, before any stat */
+	int dir_state;		/* 0: not looked at yet; 1: dir_st (and dh) set; -errno */
+	struct mf_stamp dir_st; /* of the directory, taken first */
+	struct dirh *dh;	/* a reference, or NULL: paths */
+	bool listing_known;	/* listing has been looked for */
+	struct mindex *listing; /* an index whose entries hold now (a reference), or NULL */
 	struct cfile *files;
 	size_t nfiles, cap;
-	struct map fidx;    /* file name -> index + 1 */
+	struct map fidx;    /* file name -> index + 1, once nfiles > CALL_LINEAR */
 	struct map nodes;   /* bottle name -> struct knode */
 	int mj;		    /* index of manifest.json in files, -1 until looked at */
-	bool nocache;	    /* store nothing computed by this call */
+	bool nocache;	    /* store no answer computed by this call */
 	uint64_t index_gen; /* the answer lists the names of this index */
 	struct mindex *ix;  /* validated index (a reference), or NULL */
 };
 
 static void call_init(struct mc_call *k, struct manifest_cache *c)
 {
+	struct timespec ts;
+
 	memset(k, 0, sizeof(*k));
 	k->c = c;
 	k->mj = -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	k->now_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	map_init(&k->fidx);
 	map_init(&k->nodes);
 }
@@ -479,6 +532,8 @@ static void call_release(struct mc_call *k)
 	map_each(&k->nodes, free_node, NULL);
 	map_release(&k->nodes);
 	index_unref(k->ix);
+	index_unref(k->listing);
+	dirh_unref(k->dh);
 }
 
 const char *mc_call_dir(struct mc_call *k)
@@ -486,14 +541,140 @@ const char *mc_call_dir(struct mc_call *k)
 	return k->c->dir;
 }
 
+static struct mf_stamp stamp_of_stat(const struct stat *st)
+{
+	return (struct mf_stamp){
+	    .dev = st->st_dev,
+	    .ino = st->st_ino,
+	    .size = st->st_size,
+	    .mt_s = st->st_mtim.tv_sec,
+	    .ct_s = st->st_ctim.tv_sec,
+	    .mt_ns = (int32_t)st->st_mtim.tv_nsec,
+	    .ct_ns = (int32_t)st->st_ctim.tv_nsec,
+	    .mode = st->st_mode,
+	};
+}
+
+static bool stamp_racy(const struct mc_call *k, const struct mf_stamp *st)
+{
+	return st->err == 0 && st->ct_s * 1000000000LL + st->ct_ns > k->now_ns - k->c->racy_ns;
+}
+
+/*
+ * Stamps the directory, once per call and before anything in it, and
+ * finds its open descriptor (opened again when the path now names another
+ * directory).
+ */
+static void call_dir(struct mc_call *k)
+{
+	struct manifest_cache *c = k->c;
+	struct dirh *d, *old;
+	struct stat st, fst;
+	int fd;
+
+	if (k->dir_state)
+		return;
+	if (stat(c->dir, &st) < 0) {
+		k->dir_state = -errno;
+		return;
+	}
+	k->dir_st = stamp_of_stat(&st);
+	k->dir_state = 1;
+	pthread_mutex_lock(&c->lock);
+	d = c->dirh;
+	if (d && d->dev == (uint64_t)st.st_dev && d->ino == (uint64_t)st.st_ino) {
+		__atomic_fetch_add(&d->refs, 1, __ATOMIC_RELAXED);
+		k->dh = d;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (k->dh)
+		return;
+	fd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = calloc(1, sizeof(*d));
+	if (!d || fstat(fd, &fst) < 0 || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+		free(d); /* replaced in between: paths for this call */
+		close(fd);
+		return;
+	}
+	d->fd = fd;
+	d->dev = (uint64_t)st.st_dev;
+	d->ino = (uint64_t)st.st_ino;
+	d->refs = 2; /* the cache's and this call's */
+	pthread_mutex_lock(&c->lock);
+	old = c->dirh;
+	c->dirh = d;
+	pthread_mutex_unlock(&c->lock);
+	dirh_unref(old);
+	k->dh = d;
+}
+
+int mc_call_dirfd(struct mc_call *k)
+{
+	call_dir(k);
+	return k->dh ? k->dh->fd : -1;
+}
+
+static bool links_hold(struct mc_call *k, const struct mindex *ix);
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+/*
+ * Whether file is certainly absent without a stat: the stored index was
+ * listed from this very directory state (its stamp, taken before the
+ * listing, still holds) and has no entry of that name.
+ */
+static bool known_absent(struct mc_call *k, const char *file)
+{
+	struct manifest_cache *c = k->c;
+	struct mindex *ix = NULL;
+
+	if (!k->listing_known) {
+		k->listing_known = true;
+		call_dir(k);
+		if (k->dir_state != 1)
+			return false;
+		pthread_mutex_lock(&c->lock);
+		if (c->index && mf_stamp_equal(&c->index->dir_st, &k->dir_st)) {
+			ix = c->index;
+			__atomic_fetch_add(&ix->refs, 1, __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (ix && !links_hold(k, ix)) {
+			index_unref(ix);
+			ix = NULL;
+		}
+		k->listing = ix;
+	}
+	return k->listing &&
+	       !bsearch(file, k->listing->entries, k->listing->nentries, sizeof(char *), cmp_name);
+}
+
+static int call_find(struct mc_call *k, const char *file)
+{
+	size_t i;
+
+	if (k->nfiles > CALL_LINEAR)
+		return (int)(uintptr_t)map_get(&k->fidx, file) - 1;
+	for (i = 0; i < k->nfiles; i++)
+		if (!strcmp(k->files[i].name, file))
+			return (int)i;
+	return -1;
+}
+
 /* The index of file in k->files, stat'ed once per call; -ENOMEM. */
 static int call_stat(struct mc_call *k, const char *file)
 {
-	uintptr_t i = (uintptr_t)map_get(&k->fidx, file);
 	struct cfile *f;
+	int i = call_find(k, file);
+	size_t j;
 
-	if (i)
-		return (int)(i - 1);
+	if (i >= 0)
+		return i;
 	if (k->nfiles == k->cap) {
 		size_t cap = k->cap ? k->cap * 2 : 16;
 		struct cfile *n = realloc(k->files, cap * sizeof(*n));
@@ -506,12 +687,33 @@ static int call_stat(struct mc_call *k, const char *file)
 	f = &k->files[k->nfiles];
 	memset(f, 0, sizeof(*f));
 	f->name = strdup(file);
-	if (!f->name || map_put(&k->fidx, file, (void *)(uintptr_t)(k->nfiles + 1), NULL) < 0) {
-		free(f->name);
+	if (!f->name)
 		return -ENOMEM;
-	}
-	f->serr = mf_stat(k->c->dir, file, &f->st);
+	if (k->nfiles == CALL_LINEAR) /* from now on through the map */
+		for (j = 0; j < k->nfiles; j++)
+			if (map_put(&k->fidx, k->files[j].name, (void *)(uintptr_t)(j + 1), NULL) <
+			    0)
+				goto nomem;
+	if (k->nfiles >= CALL_LINEAR &&
+	    map_put(&k->fidx, file, (void *)(uintptr_t)(k->nfiles + 1), NULL) < 0)
+		goto nomem;
+	if (known_absent(k, file))
+		f->st = (struct mf_stamp){.err = -ENOENT};
+	else
+		f->serr = mf_stat(mc_call_dirfd(k), k->c->dir, file, &f->st);
+	f->racy = stamp_racy(k, &f->st);
 	return (int)k->nfiles++;
+nomem:
+	free(f->name);
+	return -ENOMEM;
+}
+
+/* The answer depends on file i: what cannot be trusted keeps it from being stored. */
+static void call_use(struct mc_call *k, int i)
+{
+	k->files[i].used = true;
+	if (k->files[i].serr || k->files[i].racy)
+		k->nocache = true;
 }
 
 /* The walk's record of bottle name, created empty; NULL when out of memory. */
@@ -596,7 +798,7 @@ static void file_store(struct mc_call *k, int i, int read_rc, int parse_rc, json
 	struct fentry *f;
 
 	/* Kept even when the call stores nothing else: its stamp is that of what was read. */
-	if (k->files[i].serr || read_rc == -ENOMEM || parse_rc == -ENOMEM)
+	if (k->files[i].serr || k->files[i].racy || read_rc == -ENOMEM || parse_rc == -ENOMEM)
 		return;
 	f = entry_new(sizeof(*f), E_FILE, k->files[i].name);
 	if (!f)
@@ -629,7 +831,7 @@ static int file_read(struct mc_call *k, int i, struct buf *text, struct buf *err
 	struct mf_stamp st = {.err = -ENOENT};
 	int r;
 
-	r = mf_read_file(k->c->dir, k->files[i].name, text, &st, err);
+	r = mf_read_file(mc_call_dirfd(k), k->c->dir, k->files[i].name, text, &st, err);
 	count(&k->c->n_reads);
 	if (r == -ENOENT)
 		st = (struct mf_stamp){.err = -ENOENT};
@@ -637,9 +839,12 @@ static int file_read(struct mc_call *k, int i, struct buf *text, struct buf *err
 		if (!k->files[i].serr && !mf_stamp_equal(&st, &k->files[i].st))
 			k->nocache = true;
 		k->files[i].st = st;
+		k->files[i].racy = stamp_racy(k, &st);
 	} else {
 		k->nocache = true; /* -EIO: may be gone next time */
 	}
+	if (k->files[i].used && k->files[i].racy)
+		k->nocache = true;
 	return r;
 }
 
@@ -655,9 +860,9 @@ int mc_call_manifest(struct mc_call *k, json_t **bottles, int *rc, struct buf *m
 	if (i < 0)
 		return i;
 	k->mj = i;
-	k->files[i].used = true;
+	call_use(k, i);
 	if (k->files[i].serr)
-		k->nocache = true;
+		(void)0; /* read it to say why */
 	else if (k->files[i].st.err == -ENOENT)
 		return 0;
 	else if (file_lookup(k, i, &read_rc, &val, &pr, msg)) {
@@ -700,10 +905,10 @@ int mc_call_md(struct mc_call *k, const char *name, json_t **raw, int *pr, struc
 	if (!n)
 		return -ENOMEM;
 	n->md = i;
-	k->files[i].used = true;
+	call_use(k, i);
 	*pr = 0;
 	if (k->files[i].serr)
-		k->nocache = true;
+		(void)0; /* read it to say why */
 	else if (k->files[i].st.err == -ENOENT)
 		return -ENOENT;
 	else if (file_lookup(k, i, &read_rc, &val, pr, err)) {
@@ -824,38 +1029,90 @@ static void result_store(struct manifest_cache *c, struct rentry *e, bool json_i
 	unref_chain(dead);
 }
 
+/* Whether v holds a real anywhere (values nest boundedly: parse.c). */
+static bool has_real(const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_real(v))
+		return true;
+	if (json_is_object(v))
+		json_object_foreach((json_t *)v, k, x) if (has_real(x)) return true;
+	if (json_is_array(v))
+		json_array_foreach(v, i, x) if (has_real(x)) return true;
+	return false;
+}
+
+/*
+ * The resolved object of a stored answer that was only rendered: its text
+ * read back. That is the same object (keys in order, strings, integers,
+ * booleans) unless it holds a real: %.15g reads back as another double,
+ * which a route compared for equality would notice. Then NULL.
+ */
+static json_t *from_text(struct manifest_cache *c, struct rentry *e)
+{
+	json_t *j = json_loadb(e->text, e->len, JSON_REJECT_DUPLICATES, NULL);
+	size_t b;
+
+	if (!j || has_real(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	b = json_bytes(j);
+	pthread_mutex_lock(&c->lock);
+	if (!e->resolved && e->e.listed) {
+		/* a parent from now on: keep it */
+		e->resolved = json_incref(j);
+		e->e.bytes += b;
+		c->bytes += b;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return j;
+}
+
 int mc_call_shortcut(struct mc_call *k, const char *name, json_t **resolved)
 {
 	struct manifest_cache *c = k->c;
+	struct entry *dead = NULL;
 	struct rentry *e;
 	struct knode *n;
 	json_t *j = NULL;
+	bool text = false;
 	size_t i;
 
 	pthread_mutex_lock(&c->lock);
 	e = map_get(&c->results, name);
-	if (e && e->rc == 0 && e->resolved) {
+	if (e && e->rc == 0 && (e->resolved || e->text)) {
 		entry_ref(&e->e);
 		j = json_incref(e->resolved);
+		text = !j;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!j)
+	if (!j && !text)
 		return 0;
 	n = call_node(k, name);
-	if (!n || !entry_valid(k, e)) {
+	if (!n || !entry_valid(k, e) || (!j && !(j = from_text(c, e)))) {
 		json_decref(j);
 		entry_unref(&e->e);
 		return 0;
 	}
 	/* The answer now depends on every file that resolution depended on. */
 	for (i = 0; i < e->ndeps; i++) {
-		int f = call_stat(k, e->deps[i].file); /* stat'ed by entry_valid */
+		int f = call_stat(k, e->deps[i].file); /* found: entry_valid looked */
 
-		k->files[f].used = true;
+		call_use(k, f);
 		set_add(n, f);
 	}
 	n->over = n->over || e->ndeps > DEPSET_MAX;
 	n->done = true;
+	if (text) {
+		pthread_mutex_lock(&c->lock);
+		evict(c, &dead);
+		pthread_mutex_unlock(&c->lock);
+		unref_chain(dead);
+	}
 	entry_unref(&e->e);
 	count(&c->n_reused);
 	*resolved = j;
@@ -899,18 +1156,13 @@ int mc_call_done(struct mc_call *k, const char *name, json_t *resolved, json_t *
 
 /* ---- the name index ---- */
 
-static int cmp_name(const void *key, const void *elem)
-{
-	return strcmp(key, *(char *const *)elem);
-}
-
 static bool links_hold(struct mc_call *k, const struct mindex *ix)
 {
 	struct mf_stamp st;
 	size_t i;
 
 	for (i = 0; i < ix->nlinks; i++) {
-		if (mf_stat(k->c->dir, ix->links[i].file, &st) < 0)
+		if (mf_stat(mc_call_dirfd(k), k->c->dir, ix->links[i].file, &st) < 0)
 			return false;
 		if ((st.err == 0 && S_ISREG(st.mode)) != ix->links[i].regular)
 			return false;
@@ -918,18 +1170,52 @@ static bool links_hold(struct mc_call *k, const struct mindex *ix)
 	return true;
 }
 
-static int index_build(struct mc_call *k, const struct mf_stamp *dir_st, bool dir_ok,
-		       struct mindex **out, struct buf *err)
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The keys of o, sorted, as new strings. */
+static int keys_sorted(json_t *o, char ***out, size_t *n)
+{
+	char **v = calloc(json_object_size(o) + 1, sizeof(*v));
+	const char *key;
+	json_t *x;
+	size_t i = 0;
+
+	if (!v)
+		return -ENOMEM;
+	json_object_foreach(o, key, x)
+	{
+		(void)x;
+		if (!(v[i] = strdup(key))) {
+			manifest_names_free(v, i);
+			return -ENOMEM;
+		}
+		i++;
+	}
+	qsort(v, i, sizeof(*v), cmp_str);
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+/*
+ * Lists the directory into a new index. Kept (gen != 0) only when the
+ * call's stamps of the directory and manifest.json can be trusted: taken
+ * before the listing, not racy, not moved during the call.
+ */
+static int index_build(struct mc_call *k, struct mindex **out, struct buf *err)
 {
 	struct manifest_cache *c = k->c;
 	struct buf msg = BUF_INIT(4096);
-	json_t *md = NULL, *links = NULL, *mj = NULL, *v;
+	json_t *md = NULL, *links = NULL, *all = NULL, *mj = NULL, *v;
 	struct mindex *ix = NULL, *old = NULL;
 	const char *key;
 	size_t i;
 	int r, mj_rc = 0;
 
-	r = mf_list_md(c->dir, &md, &links, err);
+	r = mf_list_md(c->dir, &md, &links, &all, err);
 	if (r < 0)
 		goto out;
 	r = mc_call_manifest(k, &mj, &mj_rc, &msg);
@@ -937,10 +1223,11 @@ static int index_build(struct mc_call *k, const struct mf_stamp *dir_st, bool di
 		goto out;
 	r = -ENOMEM;
 	ix = calloc(1, sizeof(*ix));
-	if (!ix || mf_names_from(md, mj, &ix->names, &ix->n) < 0)
+	if (!ix || mf_names_from(md, mj, &ix->names, &ix->n) < 0 ||
+	    keys_sorted(all, &ix->entries, &ix->nentries) < 0)
 		goto out;
 	ix->refs = 1;
-	ix->dir_st = *dir_st;
+	ix->dir_st = k->dir_st;
 	ix->mj_st = k->files[k->mj].st;
 	ix->mj_rc = mj_rc;
 	if (mj_rc < 0 && !(ix->mj_msg = strdup(buf_cstr(&msg))))
@@ -959,14 +1246,17 @@ static int index_build(struct mc_call *k, const struct mf_stamp *dir_st, bool di
 			goto out;
 		ix->nlinks++;
 	}
-	ix->bytes =
-	    chunk(sizeof(*ix)) + chunk((ix->n + 1) * sizeof(char *)) + str_bytes(ix->mj_msg);
+	ix->bytes = chunk(sizeof(*ix)) + chunk((ix->n + 1) * sizeof(char *)) +
+		    chunk((ix->nentries + 1) * sizeof(char *)) + str_bytes(ix->mj_msg);
 	for (i = 0; i < ix->n; i++)
 		ix->bytes += str_bytes(ix->names[i]);
+	for (i = 0; i < ix->nentries; i++)
+		ix->bytes += str_bytes(ix->entries[i]);
 	count(&c->n_index_builds);
 	r = 0;
-	/* gen 0: not kept, so nothing may depend on it */
-	if (dir_ok && !k->nocache && !k->files[k->mj].serr) {
+	/* gen 0: not kept, so no answer may depend on it */
+	if (k->dir_state == 1 && !stamp_racy(k, &k->dir_st) && !k->nocache &&
+	    !k->files[k->mj].serr && !k->files[k->mj].racy) {
 		__atomic_fetch_add(&ix->refs, 1, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&c->lock);
 		ix->gen = ++c->next_gen;
@@ -983,48 +1273,34 @@ out:
 	index_unref(ix);
 	json_decref(md);
 	json_decref(links);
+	json_decref(all);
 	json_decref(mj);
 	buf_release(&msg);
 	return r;
 }
 
 /*
- * The name index, valid now (built when the directory, manifest.json or a
- * symlink's target changed): borrowed until call_release. Errors as
+ * The name index, valid now (built again when the directory, manifest.json
+ * or a symlink's target changed): borrowed until call_release. Errors as
  * manifest_list.
  */
 static int call_index(struct mc_call *k, struct mindex **out, struct buf *err)
 {
 	struct manifest_cache *c = k->c;
-	struct mf_stamp dir_st = {.err = 0};
 	struct mindex *ix = NULL;
-	struct stat st;
-	bool dir_ok;
 	int i, r;
 
 	if (k->ix) {
 		*out = k->ix;
 		return 0;
 	}
-	/* Stamped before listing: a change during the listing shows next time. */
-	dir_ok = stat(c->dir, &st) == 0;
-	if (dir_ok)
-		dir_st = (struct mf_stamp){
-		    .dev = st.st_dev,
-		    .ino = st.st_ino,
-		    .size = st.st_size,
-		    .mt_s = st.st_mtim.tv_sec,
-		    .ct_s = st.st_ctim.tv_sec,
-		    .mt_ns = (int32_t)st.st_mtim.tv_nsec,
-		    .ct_ns = (int32_t)st.st_ctim.tv_nsec,
-		    .mode = st.st_mode,
-		};
+	call_dir(k); /* stamped before any listing: a change during it shows next time */
 	i = call_stat(k, MJ_FILE);
 	if (i < 0)
 		return i;
-	if (dir_ok && !k->files[i].serr) {
+	if (k->dir_state == 1 && !k->files[i].serr) {
 		pthread_mutex_lock(&c->lock);
-		if (c->index && mf_stamp_equal(&c->index->dir_st, &dir_st) &&
+		if (c->index && mf_stamp_equal(&c->index->dir_st, &k->dir_st) &&
 		    mf_stamp_equal(&c->index->mj_st, &k->files[i].st)) {
 			ix = c->index;
 			__atomic_fetch_add(&ix->refs, 1, __ATOMIC_RELAXED);
@@ -1037,10 +1313,10 @@ static int call_index(struct mc_call *k, struct mindex **out, struct buf *err)
 	}
 	if (ix) {
 		/* What the index says about manifest.json is what this call would read. */
-		k->files[i].used = true;
+		call_use(k, i);
 		k->mj = i;
 	} else {
-		r = index_build(k, &dir_st, dir_ok, &ix, err);
+		r = index_build(k, &ix, err);
 		if (r < 0)
 			return r;
 	}
@@ -1068,7 +1344,7 @@ void mc_call_available(struct mc_call *k, struct buf *out)
 	}
 	/* The directory cannot be listed: as manifest_list does, without storing. */
 	k->nocache = true;
-	r = mf_list_md(k->c->dir, &md, NULL, NULL);
+	r = mf_list_md(k->c->dir, &md, NULL, NULL, NULL);
 	if (r == -ENOENT) {
 		md = json_object();
 		r = md ? 0 : -ENOMEM;

@@ -35,30 +35,34 @@ struct mf_stamp {
 };
 
 /*
- * Stamps dir/file (following symlinks, as opening it does). 0 with *st
- * set (st->err is 0 or -ENOENT); another -errno when the file cannot be
- * looked at (then nothing about it can be remembered).
+ * Stamps file in the directory dfd (when >= 0, an open descriptor of it)
+ * or dir (following symlinks, as opening it does). 0 with *st set
+ * (st->err is 0 or -ENOENT); another -errno when the file cannot be looked
+ * at (then nothing about it can be remembered).
  */
-int mf_stat(const char *dir, const char *file, struct mf_stamp *st);
+int mf_stat(int dfd, const char *dir, const char *file, struct mf_stamp *st);
 bool mf_stamp_equal(const struct mf_stamp *a, const struct mf_stamp *b);
 
 /*
- * Reads the regular file dir/file (at most MANIFEST_MAX_FILE bytes) into out.
+ * Reads the regular file file of the directory dfd (when >= 0) or dir (at
+ * most MANIFEST_MAX_FILE bytes) into out.
  * -ENOENT silently when it does not exist; -EINVAL (not a regular file, too
  * big) or -EIO with err otherwise. st (may be NULL) gets the stamp of the
  * file that was opened, taken before reading, whenever it could be taken
  * (also with -EINVAL): what was read is at least as new as that stamp.
  */
-int mf_read_file(const char *dir, const char *file, struct buf *out, struct mf_stamp *st,
+int mf_read_file(int dfd, const char *dir, const char *file, struct buf *out, struct mf_stamp *st,
 		 struct buf *err);
 
 /* ---- resolve.c, for cache.c ---- */
 
 /*
  * The .md bottles of dir as keys of *out (new); links (may be NULL) gets
- * the names whose .md is a symlink, mapped to whether its target counted.
+ * the names whose .md is a symlink, mapped to whether its target counted;
+ * all (may be NULL) the file name of every NAME.md entry of a valid NAME
+ * (any type) and of manifest.json.
  */
-int mf_list_md(const char *dir, json_t **out, json_t **links, struct buf *err);
+int mf_list_md(const char *dir, json_t **out, json_t **links, json_t **all, struct buf *err);
 /* Sorted, unique names from the keys of a and b (b may be NULL); new. */
 int mf_names_from(json_t *a, json_t *b, char ***names, size_t *n);
 /* " Available bottles: a, b, c" (at most 64 names, then "(and N more)"). */
@@ -73,8 +77,9 @@ int mf_source_cached(struct mc_call *k, const char *name, char **text, size_t *l
 
 /* ---- cache.c, for resolve.c: one call's view of the files (see cache.c) ---- */
 
-/* The bottles directory of the call (borrowed). */
+/* The bottles directory of the call (borrowed), and a descriptor of it or -1. */
 const char *mc_call_dir(struct mc_call *k);
+int mc_call_dirfd(struct mc_call *k);
 /*
  * manifest.json as src_open_dir sees it: *bottles new (NULL when absent or
  * broken), *rc 0 or the -errno of reading or parsing it, with msg.

@@ -94,16 +94,24 @@ struct manifest_cache;
  * estimate of what malloc gave for them (values, text, stamps, keys). The
  * name index is not part of the list (it is needed for every lookup): it
  * holds one name per bottle beside the limit (manifest_cache_stats).
+ *
+ * racy_ns: a file whose ctime is less than this before a call began is
+ * read again by the next call, not kept: a rewrite within one tick of the
+ * file system's clock would not change its stamp (git's "racily clean"
+ * entries). 0 means MANIFEST_CACHE_RACY_NS; tests that write files and
+ * read them at once set 1.
  */
-struct manifest_cache_limits {
+struct manifest_cache_options {
 	size_t max_bytes;   /* 0: MANIFEST_CACHE_BYTES */
 	size_t max_entries; /* 0: MANIFEST_CACHE_ENTRIES */
+	int64_t racy_ns;    /* 0: MANIFEST_CACHE_RACY_NS */
 };
 #define MANIFEST_CACHE_BYTES ((size_t)64 << 20)
 #define MANIFEST_CACHE_ENTRIES ((size_t)1 << 17)
+#define MANIFEST_CACHE_RACY_NS (50 * 1000000LL)
 
-/* A cache of dir (copied); lim may be NULL. 0 and *out, or -ENOMEM. */
-int manifest_cache_new(const char *dir, const struct manifest_cache_limits *lim,
+/* A cache of dir (copied); opt may be NULL. 0 and *out, or -ENOMEM. */
+int manifest_cache_new(const char *dir, const struct manifest_cache_options *opt,
 		       struct manifest_cache **out);
 void manifest_cache_free(struct manifest_cache *c); /* NULL-safe */
 /* Borrowed. */

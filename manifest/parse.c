@@ -86,19 +86,23 @@ static void stamp_of(const struct stat *st, struct mf_stamp *out)
 	};
 }
 
-int mf_stat(const char *dir, const char *file, struct mf_stamp *out)
+int mf_stat(int dfd, const char *dir, const char *file, struct mf_stamp *out)
 {
 	struct buf path = BUF_INIT(8192);
 	struct stat st;
-	int r;
+	int r = 0;
 
-	r = buf_printf(&path, "%s/%s", dir, file);
-	if (r < 0)
+	if (dfd >= 0)
+		r = fstatat(dfd, file, &st, 0);
+	else if ((r = buf_printf(&path, "%s/%s", dir, file)) == 0)
+		r = stat(buf_cstr(&path), &st);
+	else
 		goto out;
-	if (stat(buf_cstr(&path), &st) == 0) {
+	if (r == 0) {
 		stamp_of(&st, out);
 	} else if (errno == ENOENT) {
 		*out = (struct mf_stamp){.err = -ENOENT};
+		r = 0;
 	} else {
 		r = -errno;
 	}
@@ -114,22 +118,24 @@ bool mf_stamp_equal(const struct mf_stamp *a, const struct mf_stamp *b)
 	       a->ct_ns == b->ct_ns && a->mode == b->mode;
 }
 
-int mf_read_file(const char *dir, const char *file, struct buf *out, struct mf_stamp *stamp,
-		 struct buf *err)
+int mf_read_file(int dfd, const char *dir, const char *file, struct buf *out,
+		 struct mf_stamp *stamp, struct buf *err)
 {
 	struct buf path = BUF_INIT(8192);
 	struct stat st;
 	char chunk[65536], eb[128]; /* strerror_r (GNU): strerror is not thread-safe */
 	int fd = -1, r;
 
-	r = buf_printf(&path, "%s/%s", dir, file);
-	if (r < 0) {
+	if (dfd < 0 && buf_printf(&path, "%s/%s", dir, file) < 0) {
 		mf_errf(err, "cannot read '%s': path too long", file);
 		r = -EIO;
 		goto out;
 	}
 	/* O_NONBLOCK: a FIFO named x.md must not hang the daemon in open(). */
-	fd = open(buf_cstr(&path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (dfd >= 0)
+		fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	else
+		fd = open(buf_cstr(&path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
 		if (r != -ENOENT) {

@@ -52,7 +52,7 @@ static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *s
 	s->md = json_object();
 	if (!s->md)
 		return -ENOMEM;
-	r = mf_read_file(dir, "manifest.json", &text, NULL, &s->mj_msg);
+	r = mf_read_file(-1, dir, "manifest.json", &text, NULL, &s->mj_msg);
 	if (r == -ENOENT) {
 		r = 0;
 		goto out;
@@ -112,7 +112,7 @@ static int src_md(struct src *s, const char *name, json_t **raw, int *pr, struct
 		return mc_call_md(s->mc, name, raw, pr, err);
 	if (buf_printf(&file, "%s.md", name) < 0)
 		return -ENOMEM;
-	r = mf_read_file(s->dir, buf_cstr(&file), &text, NULL, err);
+	r = mf_read_file(-1, s->dir, buf_cstr(&file), &text, NULL, err);
 	if (r == 0) {
 		if (s->st)
 			s->st->files_read++;
@@ -284,13 +284,15 @@ static bool entry_regular(DIR *d, const struct dirent *de, bool *link)
 /*
  * Names of the .md bottles in dir as keys of a new object. links (may be
  * NULL) gets every valid name whose .md entry is a symlink, mapped to
- * whether it counted (its target was a regular file).
+ * whether it counted (its target was a regular file). all (may be NULL)
+ * gets the file name of every entry NAME.md of a valid NAME, whatever its
+ * type, and manifest.json when there is such an entry.
  */
-int mf_list_md(const char *dir, json_t **out, json_t **links, struct buf *err)
+int mf_list_md(const char *dir, json_t **out, json_t **links, json_t **all, struct buf *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	json_t *o, *l = NULL;
+	json_t *o, *l = NULL, *a = NULL;
 	char stem[MANIFEST_MAX_NAME + 1], eb[128];
 	int r = 0;
 
@@ -303,7 +305,9 @@ int mf_list_md(const char *dir, json_t **out, json_t **links, struct buf *err)
 	o = json_object();
 	if (links)
 		l = json_object();
-	if (!o || (links && !l)) {
+	if (all)
+		a = json_object();
+	if (!o || (links && !l) || (all && !a)) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -311,12 +315,21 @@ int mf_list_md(const char *dir, json_t **out, json_t **links, struct buf *err)
 		size_t len = strlen(de->d_name);
 		bool regular, link;
 
+		if (a && !strcmp(de->d_name, "manifest.json") &&
+		    json_object_set_new(a, de->d_name, json_true()) < 0) {
+			r = -ENOMEM;
+			break;
+		}
 		if (len <= 3 || len - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + len - 3, ".md"))
 			continue;
 		memcpy(stem, de->d_name, len - 3);
 		stem[len - 3] = '\0';
 		if (!manifest_name_valid(stem))
 			continue;
+		if (a && json_object_set_new(a, de->d_name, json_true()) < 0) {
+			r = -ENOMEM;
+			break;
+		}
 		regular = entry_regular(d, de, &link);
 		if (link && l && json_object_set_new(l, stem, json_boolean(regular)) < 0) {
 			r = -ENOMEM;
@@ -332,11 +345,14 @@ out:
 	if (r < 0) {
 		json_decref(o);
 		json_decref(l);
+		json_decref(a);
 		return r;
 	}
 	*out = o;
 	if (links)
 		*links = l;
+	if (all)
+		*all = a;
 	return 0;
 }
 
@@ -346,7 +362,7 @@ int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
 	json_t *md = NULL;
 	int r;
 
-	r = mf_list_md(dir, &md, NULL, err);
+	r = mf_list_md(dir, &md, NULL, NULL, err);
 	if (r < 0)
 		return r;
 	r = src_open_dir(&s, dir, NULL);
@@ -389,7 +405,7 @@ static void put_available(struct src *s, struct buf *out)
 	if (s->set)
 		r = mf_names_from(s->set, NULL, &names, &n);
 	else {
-		r = mf_list_md(s->dir, &md, NULL, NULL);
+		r = mf_list_md(s->dir, &md, NULL, NULL, NULL);
 		if (r == -ENOENT) {
 			md = json_object();
 			r = md ? 0 : -ENOMEM;
@@ -942,7 +958,7 @@ static int source_src(struct src *s, const char *name, char **text, size_t *len,
 
 	/* The text is shown even when it does not parse: that is when it is needed most. */
 	buf_printf(&file, "%s.md", name);
-	r = mf_read_file(s->dir, buf_cstr(&file), &t, NULL, err);
+	r = mf_read_file(s->mc ? mc_call_dirfd(s->mc) : -1, s->dir, buf_cstr(&file), &t, NULL, err);
 	if (r == 0) {
 		if (s->mj && json_object_get(s->mj, name)) {
 			mf_errf(err,

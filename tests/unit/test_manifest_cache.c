@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -128,12 +129,18 @@ static void del(struct tdir *d, const char *file)
 	assert_int_equal(unlink(path), 0);
 }
 
+/*
+ * A cache that keeps what it reads at once (racy_ns 1): the tests write a
+ * file and read it in the same millisecond, and give every write its own
+ * mtime (stamp_distinct), so the racy rule is not what makes them pass.
+ * test_racy_files_read_again checks the rule itself.
+ */
 static struct manifest_cache *cache_new(struct tdir *d, size_t max_bytes)
 {
-	struct manifest_cache_limits lim = {.max_bytes = max_bytes, .max_entries = 0};
+	struct manifest_cache_options opt = {.max_bytes = max_bytes, .racy_ns = 1};
 	struct manifest_cache *c = NULL;
 
-	assert_int_equal(manifest_cache_new(d->path, &lim, &c), 0);
+	assert_int_equal(manifest_cache_new(d->path, &opt, &c), 0);
 	return c;
 }
 
@@ -417,8 +424,9 @@ static void write_mj(struct tdir *d, json_t *mj, bool broken)
  * the uncached functions do, with plenty of room and with a limit so
  * small that it evicts all the time.
  */
-static void run_edits(uint64_t seed, size_t max_bytes)
+static void run_edits(uint64_t seed, size_t max_bytes, int64_t racy_ns)
 {
+	struct manifest_cache_options opt = {.max_bytes = max_bytes, .racy_ns = racy_ns};
 	struct rng r = {seed};
 	struct manifest_cache *c;
 	struct tdir d;
@@ -443,7 +451,7 @@ static void run_edits(uint64_t seed, size_t max_bytes)
 	}
 	path_of(&d, "link.md", path, sizeof(path));
 	assert_int_equal(symlink(target, path), 0);
-	c = cache_new(&d, max_bytes);
+	assert_int_equal(manifest_cache_new(d.path, &opt, &c), 0);
 	for (int round = 0; round < 12; round++) {
 		same_all(c, &d);
 		for (uint32_t e = 0, ne = 1 + rnd(&r, 5); e < ne; e++) {
@@ -498,14 +506,49 @@ static void test_random_edits_same_as_uncached(void **state)
 {
 	(void)state;
 	for (uint64_t seed = 1; seed <= 6; seed++)
-		run_edits(seed * 0x9E3779B97F4A7C15ULL, 0);
+		run_edits(seed * 0x9E3779B97F4A7C15ULL, 0, 1);
+	/* with the racy rule as in the daemon: fresh files are read again */
+	run_edits(10 * 0x9E3779B97F4A7C15ULL, 0, 0);
 }
 
 static void test_random_edits_tiny_cache(void **state)
 {
 	(void)state;
 	for (uint64_t seed = 7; seed <= 9; seed++)
-		run_edits(seed * 0x9E3779B97F4A7C15ULL, 24 << 10);
+		run_edits(seed * 0x9E3779B97F4A7C15ULL, 24 << 10, 1);
+}
+
+/*
+ * A parent first read on its own keeps only its text; a child then takes
+ * it back from the text, except when it holds a real: 0.1234567890123456789
+ * prints as 0.123456789012346, which reads back as another double, and the
+ * child's identical route would then look different from the parent's.
+ */
+static void test_parent_with_reals(void **state)
+{
+	struct manifest_cache *c;
+	struct tdir d;
+
+	(void)state;
+	tdir_new(&d);
+	put(&d, "p.md", "---\negress: {routes: [{host: a.com, w: 0.1234567890123456789}]}\n---\n");
+	put(&d, "c.md",
+	    "---\nextends: p\negress: {routes: [{host: a.com, w: 0.1234567890123456789}]}\n---\n");
+	put(&d, "q.md", "---\nenv: {Q: '1'}\n---\n");
+	put(&d, "r.md", "---\nextends: q\n---\n");
+	c = cache_new(&d, 0);
+	same(c, &d, "p");
+	same(c, &d, "c");
+	/* p, then c (p again: its text holds a real) */
+	assert_int_equal(stats(c).resolved, 3);
+	assert_int_equal(stats(c).reused, 0);
+	/* without reals the text is taken back, not resolved again */
+	same(c, &d, "q");
+	same(c, &d, "r");
+	assert_int_equal(stats(c).resolved, 5);
+	assert_int_equal(stats(c).reused, 1);
+	manifest_cache_free(c);
+	tdir_free(&d);
 }
 
 /* ---- liveness ---- */
@@ -654,11 +697,44 @@ static void test_parse_once_resolve_once(void **state)
 	tdir_free(&d);
 }
 
+/*
+ * The racy rule (git's "racily clean"): a file changed within racy_ns of
+ * a call is not kept, since a same-size rewrite in the same clock tick
+ * would not change its stamp; once it is older it is kept.
+ */
+static void test_racy_files_read_again(void **state)
+{
+	struct manifest_cache_options opt = {.racy_ns = 0}; /* the daemon's 50 ms */
+	struct timespec pause = {0, 120 * 1000000L};
+	struct manifest_cache *c = NULL;
+	struct tdir d;
+	uint64_t r0;
+
+	(void)state;
+	tdir_new(&d);
+	put(&d, "a.md", "---\nenv: {A: '1'}\n---\n");
+	assert_int_equal(manifest_cache_new(d.path, &opt, &c), 0);
+	assert_has(c, "a", "\"A\": \"1\"");
+	r0 = stats(c).reads;
+	assert_has(c, "a", "\"A\": \"1\"");
+	assert_int_equal(stats(c).reads, r0 + 1); /* just written: read again */
+	assert_int_equal(stats(c).hits, 0);
+	/* older than the window (a sleep only makes time pass; nothing waits on a result) */
+	nanosleep(&pause, NULL);
+	assert_has(c, "a", "\"A\": \"1\"");
+	r0 = stats(c).reads;
+	assert_has(c, "a", "\"A\": \"1\"");
+	assert_int_equal(stats(c).reads, r0);
+	assert_int_equal(stats(c).hits, 1);
+	manifest_cache_free(c);
+	tdir_free(&d);
+}
+
 /* ---- bounded ---- */
 
 static void test_limits_hold(void **state)
 {
-	struct manifest_cache_limits lim = {.max_bytes = 0, .max_entries = 50};
+	struct manifest_cache_options opt = {.max_entries = 50, .racy_ns = 1};
 	struct manifest_cache_stats s;
 	struct manifest_cache *c = NULL;
 	struct tdir d;
@@ -671,7 +747,7 @@ static void test_limits_hold(void **state)
 		snprintf(name, sizeof(name), "x%d.md", i);
 		putf(&d, name, "---\nextends: base\nenv: {X: '%d'}\n---\n", i);
 	}
-	assert_int_equal(manifest_cache_new(d.path, &lim, &c), 0);
+	assert_int_equal(manifest_cache_new(d.path, &opt, &c), 0);
 	assert_int_equal(manifest_cache_defined(c, "x0", NULL), 1);
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "x%d", i);
@@ -797,9 +873,11 @@ int main(void)
 	    cmocka_unit_test(test_same_answers_as_uncached),
 	    cmocka_unit_test(test_random_edits_same_as_uncached),
 	    cmocka_unit_test(test_random_edits_tiny_cache),
+	    cmocka_unit_test(test_parent_with_reals),
 	    cmocka_unit_test(test_edit_seen_on_next_read),
 	    cmocka_unit_test(test_available_list_follows_directory),
 	    cmocka_unit_test(test_parse_once_resolve_once),
+	    cmocka_unit_test(test_racy_files_read_again),
 	    cmocka_unit_test(test_limits_hold),
 	    cmocka_unit_test(test_threads_while_editing),
 	};
