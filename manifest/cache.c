@@ -88,9 +88,10 @@ struct entry {
 struct fentry {
 	struct entry e;
 	struct mf_stamp st;
-	int read_rc;  /* 0 or -EINVAL (msg) */
-	int parse_rc; /* when read_rc is 0: 0 (val) or -EINVAL (msg) */
-	json_t *val;  /* NAME.md: the raw bottle; manifest.json: its "bottles" (NULL if broken) */
+	int read_rc;		  /* 0 or -EINVAL (msg) */
+	int parse_rc;		  /* when read_rc is 0: 0 (val) or -EINVAL (msg) */
+	json_t *val;		  /* NAME.md: the raw bottle */
+	struct manifest_json *mj; /* manifest.json (NULL if broken) */
 	char *msg;
 };
 
@@ -185,7 +186,7 @@ static size_t pow2_at_least(size_t n, size_t min)
 }
 
 /* Values nest at most MANIFEST_MAX_NEST + 2 levels (parse.c), so the recursion is bounded. */
-static size_t json_bytes(const json_t *v)
+size_t mf_json_bytes(const json_t *v)
 {
 	const char *k;
 	json_t *x;
@@ -196,11 +197,11 @@ static size_t json_bytes(const json_t *v)
 		/* the object, its buckets (16 bytes each, at least 8), a pair per key */
 		b = chunk(88) + chunk(16 * pow2_at_least(json_object_size(v), 8));
 		json_object_foreach((json_t *)v, k, x) b +=
-		    chunk(48 + strlen(k) + 1) + json_bytes(x);
+		    chunk(48 + strlen(k) + 1) + mf_json_bytes(x);
 		return b;
 	case JSON_ARRAY:
 		b = chunk(40) + chunk(8 * pow2_at_least(json_array_size(v), 8));
-		json_array_foreach(v, i, x) b += json_bytes(x);
+		json_array_foreach(v, i, x) b += mf_json_bytes(x);
 		return b;
 	case JSON_STRING:
 		return chunk(32) + chunk(json_string_length(v) + 1);
@@ -225,6 +226,7 @@ static void entry_free(struct entry *e)
 		struct fentry *f = (struct fentry *)e;
 
 		json_decref(f->val);
+		manifest_json_free(f->mj);
 		free(f->msg);
 	} else {
 		struct rentry *r = (struct rentry *)e;
@@ -756,10 +758,13 @@ static bool entry_valid(struct mc_call *k, const struct rentry *e);
 /* ---- files through the cache ---- */
 
 /* Copies a cached file's outcome to the caller (under c->lock). */
-static void file_answer(struct fentry *f, json_t **val, int *pr, struct buf *err)
+static void file_answer(struct fentry *f, json_t **val, struct manifest_json **mj, int *pr,
+			struct buf *err)
 {
 	if (val)
 		*val = json_incref(f->val);
+	if (mj)
+		*mj = mf_mj_ref(f->mj);
 	if (pr)
 		*pr = f->parse_rc;
 	if (f->msg)
@@ -770,8 +775,8 @@ static void file_answer(struct fentry *f, json_t **val, int *pr, struct buf *err
  * Looks file up in the cache with the call's stamp for it: 1 (a hit, the
  * outcome given as file_answer does) or 0.
  */
-static int file_lookup(struct mc_call *k, int i, int *read_rc, json_t **val, int *pr,
-		       struct buf *err)
+static int file_lookup(struct mc_call *k, int i, int *read_rc, json_t **val,
+		       struct manifest_json **mj, int *pr, struct buf *err)
 {
 	struct manifest_cache *c = k->c;
 	struct fentry *f;
@@ -782,22 +787,22 @@ static int file_lookup(struct mc_call *k, int i, int *read_rc, json_t **val, int
 	if (f && mf_stamp_equal(&f->st, &k->files[i].st)) {
 		touch(c, &f->e);
 		*read_rc = f->read_rc;
-		file_answer(f, val, pr, err);
+		file_answer(f, val, mj, pr, err);
 		hit = 1;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return hit;
 }
 
-/* Stores what reading file gave: read_rc, and when it is 0, parse_rc with val or msg. */
+/* Stores what reading file gave: read_rc, and when it is 0, parse_rc with a value or msg. */
 static void file_store(struct mc_call *k, int i, int read_rc, int parse_rc, json_t *val,
-		       const struct buf *msg)
+		       struct manifest_json *mj, const struct buf *msg)
 {
 	struct manifest_cache *c = k->c;
 	struct entry *dead = NULL;
 	struct fentry *f;
 
-	/* Kept even when the call stores nothing else: its stamp is that of what was read. */
+	/* Kept even when the call stores no answer: its stamp is that of what was read. */
 	if (k->files[i].serr || k->files[i].racy || read_rc == -ENOMEM || parse_rc == -ENOMEM)
 		return;
 	f = entry_new(sizeof(*f), E_FILE, k->files[i].name);
@@ -807,6 +812,7 @@ static void file_store(struct mc_call *k, int i, int read_rc, int parse_rc, json
 	f->read_rc = read_rc;
 	f->parse_rc = parse_rc;
 	f->val = json_incref(val);
+	f->mj = mf_mj_ref(mj);
 	if (read_rc < 0 || parse_rc < 0) {
 		f->msg = strdup(msg ? buf_cstr(msg) : "");
 		if (!f->msg) {
@@ -814,7 +820,8 @@ static void file_store(struct mc_call *k, int i, int read_rc, int parse_rc, json
 			return;
 		}
 	}
-	f->e.bytes += (val ? json_bytes(val) : 0) + str_bytes(f->msg);
+	f->e.bytes +=
+	    (val ? mf_json_bytes(val) : 0) + (mj ? mf_mj_bytes(mj) : 0) + str_bytes(f->msg);
 	pthread_mutex_lock(&c->lock);
 	list_entry(c, &f->e, &dead);
 	pthread_mutex_unlock(&c->lock);
@@ -848,13 +855,13 @@ static int file_read(struct mc_call *k, int i, struct buf *text, struct buf *err
 	return r;
 }
 
-int mc_call_manifest(struct mc_call *k, json_t **bottles, int *rc, struct buf *msg)
+int mc_call_manifest(struct mc_call *k, struct manifest_json **mj, int *rc, struct buf *msg)
 {
 	struct buf text = BUF_INIT(MANIFEST_MAX_FILE);
-	json_t *val = NULL;
+	struct manifest_json *m = NULL;
 	int i, r, pr = 0, read_rc;
 
-	*bottles = NULL;
+	*mj = NULL;
 	*rc = 0;
 	i = call_stat(k, MJ_FILE);
 	if (i < 0)
@@ -865,8 +872,8 @@ int mc_call_manifest(struct mc_call *k, json_t **bottles, int *rc, struct buf *m
 		(void)0; /* read it to say why */
 	else if (k->files[i].st.err == -ENOENT)
 		return 0;
-	else if (file_lookup(k, i, &read_rc, &val, &pr, msg)) {
-		*bottles = val;
+	else if (file_lookup(k, i, &read_rc, NULL, &m, &pr, msg)) {
+		*mj = m;
 		*rc = read_rc < 0 ? read_rc : pr;
 		return 0;
 	}
@@ -875,11 +882,15 @@ int mc_call_manifest(struct mc_call *k, json_t **bottles, int *rc, struct buf *m
 		r = 0;
 		goto out;
 	}
-	if (r == 0)
-		pr = manifest_parse_json(text.data ? text.data : "", text.len, &val, msg);
+	if (r == 0) {
+		size_t len;
+		char *t = buf_steal(&text, &len);
+
+		pr = t ? mf_mj_take(t, len, &m, msg) : -ENOMEM;
+	}
 	if (r == 0 || r == -EINVAL)
-		file_store(k, i, r, pr, val, msg);
-	*bottles = val;
+		file_store(k, i, r, pr, NULL, m, msg);
+	*mj = m;
 	*rc = r < 0 ? r : pr;
 	r = 0;
 out:
@@ -911,7 +922,7 @@ int mc_call_md(struct mc_call *k, const char *name, json_t **raw, int *pr, struc
 		(void)0; /* read it to say why */
 	else if (k->files[i].st.err == -ENOENT)
 		return -ENOENT;
-	else if (file_lookup(k, i, &read_rc, &val, pr, err)) {
+	else if (file_lookup(k, i, &read_rc, &val, NULL, pr, err)) {
 		if (read_rc == 0 && *pr == 0)
 			*raw = val;
 		return read_rc;
@@ -923,7 +934,7 @@ int mc_call_md(struct mc_call *k, const char *name, json_t **raw, int *pr, struc
 			*raw = val;
 	}
 	if (r == 0 || r == -EINVAL)
-		file_store(k, i, r, *pr, val, err);
+		file_store(k, i, r, *pr, val, NULL, err);
 	buf_release(&text);
 	return r;
 }
@@ -1008,7 +1019,7 @@ static void result_store(struct manifest_cache *c, struct rentry *e, bool json_i
 			c->bytes += chunk(old->len + 1);
 		}
 		if (!old->resolved && e->resolved) {
-			size_t b = json_bytes(e->resolved);
+			size_t b = mf_json_bytes(e->resolved);
 
 			old->resolved = e->resolved;
 			e->resolved = NULL;
@@ -1021,7 +1032,7 @@ static void result_store(struct manifest_cache *c, struct rentry *e, bool json_i
 		dead = &e->e;
 	} else {
 		e->e.bytes += str_bytes(e->msg) + (e->text ? chunk(e->len + 1) : 0) +
-			      (e->resolved ? json_bytes(e->resolved) : 0);
+			      (e->resolved ? mf_json_bytes(e->resolved) : 0);
 		list_entry(c, &e->e, &dead);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1060,7 +1071,7 @@ static json_t *from_text(struct manifest_cache *c, struct rentry *e)
 		json_decref(j);
 		return NULL;
 	}
-	b = json_bytes(j);
+	b = mf_json_bytes(j);
 	pthread_mutex_lock(&c->lock);
 	if (!e->resolved && e->e.listed) {
 		/* a parent from now on: keep it */
@@ -1209,7 +1220,8 @@ static int index_build(struct mc_call *k, struct mindex **out, struct buf *err)
 {
 	struct manifest_cache *c = k->c;
 	struct buf msg = BUF_INIT(4096);
-	json_t *md = NULL, *links = NULL, *all = NULL, *mj = NULL, *v;
+	json_t *md = NULL, *links = NULL, *all = NULL, *mjn = NULL, *v;
+	struct manifest_json *mj = NULL;
 	struct mindex *ix = NULL, *old = NULL;
 	const char *key;
 	size_t i;
@@ -1222,8 +1234,10 @@ static int index_build(struct mc_call *k, struct mindex **out, struct buf *err)
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
+	if (mj && !(mjn = manifest_json_names(mj)))
+		goto out;
 	ix = calloc(1, sizeof(*ix));
-	if (!ix || mf_names_from(md, mj, &ix->names, &ix->n) < 0 ||
+	if (!ix || mf_names_from(md, mjn, &ix->names, &ix->n) < 0 ||
 	    keys_sorted(all, &ix->entries, &ix->nentries) < 0)
 		goto out;
 	ix->refs = 1;
@@ -1274,7 +1288,8 @@ out:
 	json_decref(md);
 	json_decref(links);
 	json_decref(all);
-	json_decref(mj);
+	json_decref(mjn);
+	manifest_json_free(mj);
 	buf_release(&msg);
 	return r;
 }
@@ -1328,10 +1343,11 @@ static int call_index(struct mc_call *k, struct mindex **out, struct buf *err)
 void mc_call_available(struct mc_call *k, struct buf *out)
 {
 	struct buf msg = BUF_INIT(4096);
+	struct manifest_json *mj = NULL;
 	struct mindex *ix;
 	char **names = NULL;
 	size_t n = 0;
-	json_t *mj = NULL, *md;
+	json_t *mjn = NULL, *md;
 	int r, rc;
 
 	if (call_index(k, &ix, NULL) == 0) {
@@ -1351,8 +1367,10 @@ void mc_call_available(struct mc_call *k, struct buf *out)
 	}
 	if (r == 0) {
 		r = mc_call_manifest(k, &mj, &rc, &msg);
+		if (r == 0 && mj && !(mjn = manifest_json_names(mj)))
+			r = -ENOMEM;
 		if (r == 0)
-			r = mf_names_from(md, mj, &names, &n);
+			r = mf_names_from(md, mjn, &names, &n);
 		json_decref(md);
 	}
 	if (r < 0)
@@ -1360,7 +1378,8 @@ void mc_call_available(struct mc_call *k, struct buf *out)
 	else
 		mf_put_names(out, names, n);
 	manifest_names_free(names, n);
-	json_decref(mj);
+	json_decref(mjn);
+	manifest_json_free(mj);
 	buf_release(&msg);
 }
 

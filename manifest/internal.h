@@ -54,6 +54,20 @@ bool mf_stamp_equal(const struct mf_stamp *a, const struct mf_stamp *b);
 int mf_read_file(int dfd, const char *dir, const char *file, struct buf *out, struct mf_stamp *st,
 		 struct buf *err);
 
+/* An estimate of the bytes malloc gave for v (cache.c's accounting). */
+size_t mf_json_bytes(const json_t *v);
+
+/* ---- mjson.c ---- */
+
+struct manifest_json;
+
+/* manifest_json_parse on text it takes (freed with the object, or on failure). */
+int mf_mj_take(char *text, size_t len, struct manifest_json **out, struct buf *err);
+/* Another reference (the object is immutable and may be shared by threads). */
+struct manifest_json *mf_mj_ref(struct manifest_json *mj);
+/* Bytes it holds. */
+size_t mf_mj_bytes(const struct manifest_json *mj);
+
 /* ---- resolve.c, for cache.c ---- */
 
 /*
@@ -81,10 +95,10 @@ int mf_source_cached(struct mc_call *k, const char *name, char **text, size_t *l
 const char *mc_call_dir(struct mc_call *k);
 int mc_call_dirfd(struct mc_call *k);
 /*
- * manifest.json as src_open_dir sees it: *bottles new (NULL when absent or
+ * manifest.json as src_open_dir sees it: *mj new (NULL when absent or
  * broken), *rc 0 or the -errno of reading or parsing it, with msg.
  */
-int mc_call_manifest(struct mc_call *k, json_t **bottles, int *rc, struct buf *msg);
+int mc_call_manifest(struct mc_call *k, struct manifest_json **mj, int *rc, struct buf *msg);
 /*
  * NAME.md: returns what reading it gave (0, -ENOENT, -EINVAL or -EIO, the
  * reason in err); when 0, *pr is what parsing gave (0 with *raw new, or

@@ -57,6 +57,7 @@
 #define BOTTLEFS_MANIFEST_MANIFEST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -178,6 +179,25 @@ int manifest_resolve_set(json_t *bottles, const char *name, json_t **resolved,
 /* manifest_resolve with counters (stats may be NULL; it is added to). */
 int manifest_resolve_ex(const char *dir, const char *name, char **json,
 			struct manifest_stats *stats, struct buf *err);
+
+/*
+ * manifest.json read lazily (mjson.c): the same bottles as
+ * manifest_parse_json, each parsed when it is asked for. The text is
+ * checked whole first (by a scanner that builds nothing); whenever that
+ * scanner is not sure, it is parsed whole by manifest_parse_json, so the
+ * values and the errors are exactly manifest_parse_json's. Immutable once
+ * made: any number of threads may read it.
+ */
+struct manifest_json;
+/* Errors as manifest_parse_json (text is copied). */
+int manifest_json_parse(const char *text, size_t len, struct manifest_json **out, struct buf *err);
+void manifest_json_free(struct manifest_json *mj); /* NULL-safe */
+/* 0 and *out (new), -ENOENT when mj does not define name, -ENOMEM. */
+int manifest_json_get(const struct manifest_json *mj, const char *name, json_t **out);
+/* New object whose keys are the names mj defines (values unspecified); NULL: out of memory. */
+json_t *manifest_json_names(const struct manifest_json *mj);
+/* True when the scanner was sure (nothing parsed yet); for tests. */
+bool manifest_json_lazy(const struct manifest_json *mj);
 
 /* The canonical text of a resolved object: 2-space indent, key order kept, "\n". New. */
 int manifest_dump(const json_t *obj, char **text, size_t *len);

@@ -30,11 +30,13 @@
  * while their stamps hold), or an in-memory set.
  */
 struct src {
-	const char *dir;    /* NULL for an in-memory set */
-	json_t *set;	    /* in-memory: borrowed, name -> raw bottle */
-	struct mc_call *mc; /* cached: borrowed; dir is its directory */
-	json_t *mj;	    /* manifest.json bottles (new), NULL when absent or broken */
-	int mj_rc;	    /* < 0 when manifest.json exists but cannot be used */
+	const char *dir;	  /* NULL for an in-memory set */
+	json_t *set;		  /* in-memory: borrowed, name -> raw bottle */
+	struct mc_call *mc;	  /* cached: borrowed; dir is its directory */
+	struct manifest_json *mj; /* new; NULL when absent or broken */
+	json_t *mjv;		  /* name -> raw bottle taken from mj during this call (new) */
+	json_t *mjnames;	  /* keys: the names mj defines, once asked for (new) */
+	int mj_rc;		  /* < 0 when manifest.json exists but cannot be used */
 	struct buf mj_msg;
 	json_t *md; /* name -> raw bottle parsed from <name>.md during this call (new) */
 	struct manifest_stats *st;
@@ -50,7 +52,8 @@ static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *s
 	s->st = st;
 	buf_init(&s->mj_msg, 4096);
 	s->md = json_object();
-	if (!s->md)
+	s->mjv = json_object();
+	if (!s->md || !s->mjv)
 		return -ENOMEM;
 	r = mf_read_file(-1, dir, "manifest.json", &text, NULL, &s->mj_msg);
 	if (r == -ENOENT) {
@@ -59,8 +62,13 @@ static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *s
 	}
 	if (st && r != -EIO)
 		st->files_read++;
-	if (r == 0)
-		r = manifest_parse_json(text.data ? text.data : "", text.len, &s->mj, &s->mj_msg);
+	if (r == 0) {
+		size_t len;
+		char *t = buf_steal(&text, &len);
+
+		/* Parsed lazily: a bottle's value when it is asked for (mjson.c). */
+		r = t ? mf_mj_take(t, len, &s->mj, &s->mj_msg) : -ENOMEM;
+	}
 	/* A broken manifest.json only hurts bottles that might be defined in it. */
 	s->mj_rc = r;
 	r = 0;
@@ -76,7 +84,8 @@ static int src_open_cached(struct src *s, struct mc_call *mc)
 	s->mc = mc;
 	buf_init(&s->mj_msg, 4096);
 	s->md = json_object();
-	if (!s->md)
+	s->mjv = json_object();
+	if (!s->md || !s->mjv)
 		return -ENOMEM;
 	/* A broken manifest.json only hurts bottles that might be defined in it. */
 	return mc_call_manifest(mc, &s->mj, &s->mj_rc, &s->mj_msg);
@@ -92,9 +101,40 @@ static void src_open_set(struct src *s, json_t *set, struct manifest_stats *st)
 
 static void src_close(struct src *s)
 {
-	json_decref(s->mj);
+	manifest_json_free(s->mj);
+	json_decref(s->mjv);
+	json_decref(s->mjnames);
 	json_decref(s->md);
 	buf_release(&s->mj_msg);
+}
+
+/* manifest.json's bottle name: 0 and *v (borrowed, NULL when not there), or -ENOMEM. */
+static int src_mj(struct src *s, const char *name, json_t **v)
+{
+	json_t *x;
+	int r;
+
+	*v = NULL;
+	if (!s->mj)
+		return 0;
+	x = json_object_get(s->mjv, name);
+	if (!x) {
+		r = manifest_json_get(s->mj, name, &x);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0 || json_object_set_new(s->mjv, name, x) < 0)
+			return -ENOMEM;
+	}
+	*v = x;
+	return 0;
+}
+
+/* The names manifest.json defines, as keys (borrowed; NULL when none or out of memory). */
+static json_t *src_mj_names(struct src *s)
+{
+	if (s->mj && !s->mjnames)
+		s->mjnames = manifest_json_names(s->mj);
+	return s->mjnames;
 }
 
 /*
@@ -150,7 +190,8 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		*raw = v;
 		return 0;
 	}
-	j = s->mj ? json_object_get(s->mj, name) : NULL;
+	if (src_mj(s, name, &j) < 0)
+		return -ENOMEM;
 	v = NULL;
 	r = src_md(s, name, &v, &pr, err);
 	if (r == 0) {
@@ -370,7 +411,7 @@ int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
 		goto out;
 	if (s.mj_rc < 0)
 		mf_errf(err, "%s", buf_cstr(&s.mj_msg));
-	r = mf_names_from(md, s.mj, names, n);
+	r = mf_names_from(md, src_mj_names(&s), names, n);
 	src_close(&s);
 out:
 	json_decref(md);
@@ -411,7 +452,7 @@ static void put_available(struct src *s, struct buf *out)
 			r = md ? 0 : -ENOMEM;
 		}
 		if (r == 0)
-			r = mf_names_from(md, s->mj, &names, &n);
+			r = mf_names_from(md, src_mj_names(s), &names, &n);
 		json_decref(md);
 	}
 	if (r < 0) {
@@ -960,7 +1001,11 @@ static int source_src(struct src *s, const char *name, char **text, size_t *len,
 	buf_printf(&file, "%s.md", name);
 	r = mf_read_file(s->mc ? mc_call_dirfd(s->mc) : -1, s->dir, buf_cstr(&file), &t, NULL, err);
 	if (r == 0) {
-		if (s->mj && json_object_get(s->mj, name)) {
+		if (src_mj(s, name, &j) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (j) {
 			mf_errf(err,
 				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
 				name, name);
@@ -973,7 +1018,10 @@ static int source_src(struct src *s, const char *name, char **text, size_t *len,
 	}
 	if (r != -ENOENT)
 		goto out;
-	j = s->mj ? json_object_get(s->mj, name) : NULL;
+	if (src_mj(s, name, &j) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if (!j && s->mj_rc < 0) {
 		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s->mj_msg));
 		r = s->mj_rc == -EIO ? -EIO : -EINVAL;
