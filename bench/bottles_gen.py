@@ -7,7 +7,8 @@ N bottles named b00000.. in four layers (1%, 4%, 20%, 75% of N); each
 bottle of a layer extends 1-3 bottles of the layer below (a string for one
 parent half the time), so diamonds are common. Even-numbered bottles are
 <name>.md files with YAML front matter (block style, as people write them)
-and a markdown body; odd-numbered ones live in one manifest.json. Keys:
+and a markdown body; odd-numbered ones live in one manifest.json
+(indented; compact past 20 000 bottles, to stay under 16 MiB). Keys:
 env, agent_provider, supervise, git-gate (user, repos), egress (routes,
 log), and an unknown key now and then.
 
@@ -153,7 +154,12 @@ def main():
             f.write(text)
     mj[twice] = {"env": {"TWICE": "yes"}}
     with open(os.path.join(d, "manifest.json"), "w") as f:
-        json.dump({"bottles": mj}, f, indent=1)
+        # Indented as people write it; compact past 20 000 bottles, so that
+        # a 100 000-bottle directory stays under the 16 MiB file limit.
+        if n <= 20000:
+            json.dump({"bottles": mj}, f, indent=1)
+        else:
+            json.dump({"bottles": mj}, f, separators=(",", ":"))
         f.write("\n")
 
 

@@ -454,6 +454,11 @@ void manifest_cache_stats(struct manifest_cache *c, struct manifest_cache_stats 
 		out->index_bytes = c->index->bytes;
 	}
 	out->evictions = c->n_evictions;
+	for (struct entry *e = c->head; e; e = e->next)
+		if (e->kind == E_FILE) {
+			out->files++;
+			out->file_bytes += e->bytes;
+		}
 	pthread_mutex_unlock(&c->lock);
 	out->reads = __atomic_load_n(&c->n_reads, __ATOMIC_RELAXED);
 	out->resolved = __atomic_load_n(&c->n_resolved, __ATOMIC_RELAXED);
@@ -557,9 +562,17 @@ static struct mf_stamp stamp_of_stat(const struct stat *st)
 	};
 }
 
+/*
+ * Changed too recently to trust the stamp. A ctime of a whole second
+ * most likely comes from a file system that keeps whole seconds (ext3,
+ * FAT's 2 s): then the window is 2 s (at worst, a file is read again for
+ * 2 s more often than needed, once in 10^9 on other file systems).
+ */
 static bool stamp_racy(const struct mc_call *k, const struct mf_stamp *st)
 {
-	return st->err == 0 && st->ct_s * 1000000000LL + st->ct_ns > k->now_ns - k->c->racy_ns;
+	int64_t window = st->ct_ns ? k->c->racy_ns : 2000000000LL;
+
+	return st->err == 0 && st->ct_s * 1000000000LL + st->ct_ns > k->now_ns - window;
 }
 
 /*
@@ -1096,6 +1109,7 @@ int mc_call_shortcut(struct mc_call *k, const char *name, json_t **resolved)
 	pthread_mutex_lock(&c->lock);
 	e = map_get(&c->results, name);
 	if (e && e->rc == 0 && (e->resolved || e->text)) {
+		touch(c, &e->e); /* a parent used again: what a scan of leaves should keep */
 		entry_ref(&e->e);
 		j = json_incref(e->resolved);
 		text = !j;

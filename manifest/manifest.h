@@ -16,9 +16,10 @@
  * chain read and given again while each of them stats the same; the names
  * of the directory are kept with the stamps of the directory and
  * manifest.json. So an edit is seen on the next call, at the price of a
- * stat per file of the chain. What it cannot see: a file rewritten in
- * place with the same size within one tick of the file system's clock
- * (a rename, as editors do, always shows).
+ * stat per file of the chain. A file changed within racy_ns of a call
+ * is not kept (below), so a same-size rewrite within one tick of the
+ * file system's clock shows too; what it cannot see is a change that
+ * leaves every stamp identical (the clock set back to the same instant).
  *
  * Decisions the SPEC leaves open (tested in tests/unit/test_manifest.c):
  * - Bottle names are [A-Za-z0-9._-]+, not starting with '.', at most 128
@@ -99,8 +100,9 @@ struct manifest_cache;
  * racy_ns: a file whose ctime is less than this before a call began is
  * read again by the next call, not kept: a rewrite within one tick of the
  * file system's clock would not change its stamp (git's "racily clean"
- * entries). 0 means MANIFEST_CACHE_RACY_NS; tests that write files and
- * read them at once set 1.
+ * entries). A ctime of whole seconds (ext3, FAT) gets 2 s instead. 0
+ * means MANIFEST_CACHE_RACY_NS; tests that write files and read them at
+ * once set 1.
  */
 struct manifest_cache_options {
 	size_t max_bytes;   /* 0: MANIFEST_CACHE_BYTES */
@@ -131,6 +133,8 @@ int manifest_cache_defined(struct manifest_cache *c, const char *name, struct bu
 struct manifest_cache_stats {
 	size_t entries;	    /* parsed files and answers held now */
 	size_t bytes;	    /* their accounted bytes (<= max_bytes after every call) */
+	size_t files;	    /* of which parsed files */
+	size_t file_bytes;  /* and their bytes */
 	size_t index_names; /* names in the name index */
 	size_t index_bytes; /* its accounted bytes */
 	uint64_t reads;	    /* files read from disk (parse cache misses) */
