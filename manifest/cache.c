@@ -35,12 +35,15 @@
  *
  * Locking: c->lock guards the maps, the LRU list, the byte count and the
  * index pointer; it is never held across a stat, a read, a parse, a
- * resolution or a dump. Stored values are immutable once stored (text and
- * the resolved object may be added once, under the lock) and shared by
- * reference: jansson's reference counts are atomic (JSON_HAVE_ATOMIC_BUILTINS)
- * and reading a value (get, iterate, deep copy, dump) does not write to it.
- * Entries are reference-counted, so one evicted while a call uses it stays
- * alive until that call lets go.
+ * resolution or a dump. Entries are reference-counted (acquire-release),
+ * so one evicted while a call uses it stays alive until that call lets go.
+ * A stored json_t belongs to its entry alone and is immutable once stored
+ * (text and the resolved object may be added once, under the lock). A
+ * call borrows it, holding the entry until the call ends, and only reads
+ * it: no jansson reference is ever taken or dropped on a stored value by
+ * another thread. jansson's decrement is release-only, so a value freed
+ * through a shared jansson reference would not be ordered after another
+ * thread's last read of it; the entry's own count (acquire-release) is.
  */
 #include "manifest/manifest.h"
 #include "manifest/internal.h"
@@ -480,9 +483,11 @@ struct cfile {
 
 /* What one bottle of the walk depends on (indices into k->files). */
 struct knode {
-	int md;	   /* NAME.md, or -1 */
-	bool done; /* resolved (or taken whole) in this call: set is final */
-	bool over; /* more than DEPSET_MAX files */
+	int md;	       /* NAME.md, or -1 */
+	bool done;     /* resolved (or taken whole) in this call: set is final */
+	bool over;     /* more than DEPSET_MAX files */
+	json_t *raw;   /* NAME.md parsed, once given (borrowed: held or owned by the call) */
+	json_t *taken; /* the resolution taken whole (borrowed likewise) */
 	size_t n;
 	uint32_t set[DEPSET_MAX];
 };
@@ -500,12 +505,16 @@ struct mc_call {
 	struct mindex *listing; /* an index whose entries hold now (a reference), or NULL */
 	struct cfile *files;
 	size_t nfiles, cap;
-	struct map fidx;    /* file name -> index + 1, once nfiles > CALL_LINEAR */
-	struct map nodes;   /* bottle name -> struct knode */
-	int mj;		    /* index of manifest.json in files, -1 until looked at */
-	bool nocache;	    /* store no answer computed by this call */
-	uint64_t index_gen; /* the answer lists the names of this index */
-	struct mindex *ix;  /* validated index (a reference), or NULL */
+	struct map fidx;     /* file name -> index + 1, once nfiles > CALL_LINEAR */
+	struct map nodes;    /* bottle name -> struct knode */
+	int mj;		     /* index of manifest.json in files, -1 until looked at */
+	bool nocache;	     /* store no answer computed by this call */
+	uint64_t index_gen;  /* the answer lists the names of this index */
+	struct mindex *ix;   /* validated index (a reference), or NULL */
+	struct entry **held; /* entries whose values the call borrows, until it ends */
+	size_t nheld, capheld;
+	json_t **own; /* values the call made and keeps (not stored), until it ends */
+	size_t nown, capown;
 };
 
 static void call_init(struct mc_call *k, struct manifest_cache *c)
@@ -541,6 +550,48 @@ static void call_release(struct mc_call *k)
 	index_unref(k->ix);
 	index_unref(k->listing);
 	dirh_unref(k->dh);
+	for (i = 0; i < k->nown; i++)
+		json_decref(k->own[i]);
+	free(k->own);
+	for (i = 0; i < k->nheld; i++)
+		entry_unref(k->held[i]);
+	free(k->held);
+}
+
+/* The call keeps e (takes the caller's reference) until it ends; -ENOMEM drops it. */
+static int call_hold(struct mc_call *k, struct entry *e)
+{
+	if (k->nheld == k->capheld) {
+		size_t cap = k->capheld ? k->capheld * 2 : 8;
+		struct entry **v = realloc(k->held, cap * sizeof(*v));
+
+		if (!v) {
+			entry_unref(e);
+			return -ENOMEM;
+		}
+		k->held = v;
+		k->capheld = cap;
+	}
+	k->held[k->nheld++] = e;
+	return 0;
+}
+
+/* The call keeps j (takes the reference) until it ends; -ENOMEM drops it. */
+static int call_own(struct mc_call *k, json_t *j)
+{
+	if (k->nown == k->capown) {
+		size_t cap = k->capown ? k->capown * 2 : 8;
+		json_t **v = realloc(k->own, cap * sizeof(*v));
+
+		if (!v) {
+			json_decref(j);
+			return -ENOMEM;
+		}
+		k->own = v;
+		k->capown = cap;
+	}
+	k->own[k->nown++] = j;
+	return 0;
 }
 
 const char *mc_call_dir(struct mc_call *k)
@@ -770,75 +821,74 @@ static bool entry_valid(struct mc_call *k, const struct rentry *e);
 
 /* ---- files through the cache ---- */
 
-/* Copies a cached file's outcome to the caller (under c->lock). */
-static void file_answer(struct fentry *f, json_t **val, struct manifest_json **mj, int *pr,
-			struct buf *err)
-{
-	if (val)
-		*val = json_incref(f->val);
-	if (mj)
-		*mj = mf_mj_ref(f->mj);
-	if (pr)
-		*pr = f->parse_rc;
-	if (f->msg)
-		mf_errf(err, "%s", f->msg);
-}
-
 /*
- * Looks file up in the cache with the call's stamp for it: 1 (a hit, the
- * outcome given as file_answer does) or 0.
+ * Looks file up in the cache with the call's stamp for it: 1 (a hit: the
+ * outcome, the parsed value borrowed, the entry held by the call, and a
+ * reference to the parsed manifest.json) or 0; -ENOMEM.
  */
 static int file_lookup(struct mc_call *k, int i, int *read_rc, json_t **val,
 		       struct manifest_json **mj, int *pr, struct buf *err)
 {
 	struct manifest_cache *c = k->c;
 	struct fentry *f;
-	int hit = 0;
 
 	pthread_mutex_lock(&c->lock);
 	f = map_get(&c->files, k->files[i].name);
-	if (f && mf_stamp_equal(&f->st, &k->files[i].st)) {
-		touch(c, &f->e);
-		*read_rc = f->read_rc;
-		file_answer(f, val, mj, pr, err);
-		hit = 1;
+	if (!f || !mf_stamp_equal(&f->st, &k->files[i].st)) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
 	}
+	touch(c, &f->e);
+	entry_ref(&f->e);
 	pthread_mutex_unlock(&c->lock);
-	return hit;
+	/* f's fields never change once it is stored; holding it keeps them */
+	if (val)
+		*val = f->val;
+	if (mj)
+		*mj = mf_mj_ref(f->mj);
+	*read_rc = f->read_rc;
+	if (pr)
+		*pr = f->parse_rc;
+	if (f->msg)
+		mf_errf(err, "%s", f->msg);
+	return call_hold(k, &f->e) < 0 ? -ENOMEM : 1;
 }
 
-/* Stores what reading file gave: read_rc, and when it is 0, parse_rc with a value or msg. */
-static void file_store(struct mc_call *k, int i, int read_rc, int parse_rc, json_t *val,
-		       struct manifest_json *mj, const struct buf *msg)
+/*
+ * Stores what reading file gave: read_rc, and when it is 0, parse_rc with
+ * a value or msg. val is taken: stored with the entry (which the call then
+ * holds) or kept by the call, so the caller may go on borrowing it until
+ * the call ends. -ENOMEM (val dropped).
+ */
+static int file_store(struct mc_call *k, int i, int read_rc, int parse_rc, json_t *val,
+		      struct manifest_json *mj, const struct buf *msg)
 {
 	struct manifest_cache *c = k->c;
 	struct entry *dead = NULL;
-	struct fentry *f;
+	struct fentry *f = NULL;
 
 	/* Kept even when the call stores no answer: its stamp is that of what was read. */
-	if (k->files[i].serr || k->files[i].racy || read_rc == -ENOMEM || parse_rc == -ENOMEM)
-		return;
-	f = entry_new(sizeof(*f), E_FILE, k->files[i].name);
+	if (!k->files[i].serr && !k->files[i].racy && read_rc != -ENOMEM && parse_rc != -ENOMEM)
+		f = entry_new(sizeof(*f), E_FILE, k->files[i].name);
+	if (f && (read_rc < 0 || parse_rc < 0) && !(f->msg = strdup(msg ? buf_cstr(msg) : ""))) {
+		entry_free(&f->e);
+		f = NULL;
+	}
 	if (!f)
-		return;
+		return val ? call_own(k, val) : 0;
 	f->st = k->files[i].st;
 	f->read_rc = read_rc;
 	f->parse_rc = parse_rc;
-	f->val = json_incref(val);
-	f->mj = mf_mj_ref(mj);
-	if (read_rc < 0 || parse_rc < 0) {
-		f->msg = strdup(msg ? buf_cstr(msg) : "");
-		if (!f->msg) {
-			entry_free(&f->e);
-			return;
-		}
-	}
+	f->mj = mf_mj_ref(mj); /* immutable, its own atomic count (mjson.c) */
+	f->val = val;
 	f->e.bytes +=
 	    (val ? mf_json_bytes(val) : 0) + (mj ? mf_mj_bytes(mj) : 0) + str_bytes(f->msg);
+	entry_ref(&f->e); /* the call's, taken before another thread can see it */
 	pthread_mutex_lock(&c->lock);
 	list_entry(c, &f->e, &dead);
 	pthread_mutex_unlock(&c->lock);
 	unref_chain(dead);
+	return call_hold(k, &f->e);
 }
 
 /*
@@ -885,7 +935,11 @@ int mc_call_manifest(struct mc_call *k, struct manifest_json **mj, int *rc, stru
 		(void)0; /* read it to say why */
 	else if (k->files[i].st.err == -ENOENT)
 		return 0;
-	else if (file_lookup(k, i, &read_rc, NULL, &m, &pr, msg)) {
+	else if ((r = file_lookup(k, i, &read_rc, NULL, &m, &pr, msg)) != 0) {
+		if (r < 0) {
+			manifest_json_free(m);
+			return r;
+		}
 		*mj = m;
 		*rc = read_rc < 0 ? read_rc : pr;
 		return 0;
@@ -901,11 +955,9 @@ int mc_call_manifest(struct mc_call *k, struct manifest_json **mj, int *rc, stru
 
 		pr = t ? mf_mj_take(t, len, &m, msg) : -ENOMEM;
 	}
-	if (r == 0 || r == -EINVAL)
-		file_store(k, i, r, pr, NULL, m, msg);
 	*mj = m;
 	*rc = r < 0 ? r : pr;
-	r = 0;
+	r = r == 0 || r == -EINVAL ? file_store(k, i, r, pr, NULL, m, msg) : 0;
 out:
 	buf_release(&text);
 	return r;
@@ -922,33 +974,41 @@ int mc_call_md(struct mc_call *k, const char *name, json_t **raw, int *pr, struc
 
 	if (l > MANIFEST_MAX_NAME)
 		return -ENOENT; /* not a bottle name; src_get checked already */
+	n = call_node(k, name);
+	if (!n)
+		return -ENOMEM;
+	*pr = 0;
+	if (n->raw) { /* given before in this call */
+		*raw = n->raw;
+		return 0;
+	}
 	memcpy(file, name, l);
 	memcpy(file + l, ".md", 4);
 	i = call_stat(k, file);
-	n = i < 0 ? NULL : call_node(k, name);
-	if (!n)
-		return -ENOMEM;
+	if (i < 0)
+		return i;
 	n->md = i;
 	call_use(k, i);
-	*pr = 0;
 	if (k->files[i].serr)
 		(void)0; /* read it to say why */
 	else if (k->files[i].st.err == -ENOENT)
 		return -ENOENT;
-	else if (file_lookup(k, i, &read_rc, &val, NULL, pr, err)) {
+	else if ((r = file_lookup(k, i, &read_rc, &val, NULL, pr, err)) != 0) {
+		if (r < 0)
+			return r;
 		if (read_rc == 0 && *pr == 0)
-			*raw = val;
+			*raw = n->raw = val;
 		return read_rc;
 	}
 	r = file_read(k, i, &text, err);
 	if (r == 0) {
 		*pr = manifest_parse_md(name, text.data ? text.data : "", text.len, &val, err);
 		if (*pr == 0)
-			*raw = val;
+			*raw = n->raw = val;
 	}
-	if (r == 0 || r == -EINVAL)
-		file_store(k, i, r, *pr, val, NULL, err);
 	buf_release(&text);
+	if ((r == 0 || r == -EINVAL) && file_store(k, i, r, *pr, val, NULL, err) < 0)
+		return -ENOMEM;
 	return r;
 }
 
@@ -1075,9 +1135,16 @@ static bool has_real(const json_t *v)
  * booleans) unless it holds a real: %.15g reads back as another double,
  * which a route compared for equality would notice. Then NULL.
  */
-static json_t *from_text(struct manifest_cache *c, struct rentry *e)
+/*
+ * The resolved object of an answer that was only rendered, read back from
+ * its text, which the entry e (held by the call) keeps from now on when
+ * it is still listed; else the call does. Borrowed; NULL when it holds a
+ * real (see has_real) or out of memory.
+ */
+static json_t *from_text(struct mc_call *k, struct rentry *e, const char *text, size_t len)
 {
-	json_t *j = json_loadb(e->text, e->len, JSON_REJECT_DUPLICATES, NULL);
+	struct manifest_cache *c = k->c;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *v;
 	size_t b;
 
 	if (!j || has_real(j)) {
@@ -1088,41 +1155,52 @@ static json_t *from_text(struct manifest_cache *c, struct rentry *e)
 	pthread_mutex_lock(&c->lock);
 	if (!e->resolved && e->e.listed) {
 		/* a parent from now on: keep it */
-		e->resolved = json_incref(j);
+		e->resolved = j;
+		j = NULL;
 		e->e.bytes += b;
 		c->bytes += b;
 	}
+	v = e->resolved; /* ours, or one another call put there first */
 	pthread_mutex_unlock(&c->lock);
-	return j;
+	if (j)
+		return call_own(k, j) < 0 ? NULL : j;
+	return v;
 }
 
-int mc_call_shortcut(struct mc_call *k, const char *name, json_t **resolved)
+int mc_call_shortcut(struct mc_call *k, const char *name)
 {
 	struct manifest_cache *c = k->c;
 	struct entry *dead = NULL;
 	struct rentry *e;
 	struct knode *n;
-	json_t *j = NULL;
-	bool text = false;
-	size_t i;
+	json_t *j = NULL, *src = NULL;
+	const char *text = NULL;
+	size_t len = 0, i;
 
 	pthread_mutex_lock(&c->lock);
 	e = map_get(&c->results, name);
 	if (e && e->rc == 0 && (e->resolved || e->text)) {
 		touch(c, &e->e); /* a parent used again: what a scan of leaves should keep */
 		entry_ref(&e->e);
-		j = json_incref(e->resolved);
-		text = !j;
+		/* set once and then fixed: safe to read after the lock while e is held */
+		src = e->resolved;
+		text = src ? NULL : e->text;
+		len = e->len;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!j && !text)
+	if (!src && !text)
 		return 0;
 	n = call_node(k, name);
-	if (!n || !entry_valid(k, e) || (!j && !(j = from_text(c, e)))) {
-		json_decref(j);
+	if (!n || !entry_valid(k, e)) {
 		entry_unref(&e->e);
 		return 0;
 	}
+	if (call_hold(k, &e->e) < 0)
+		return 0;
+	/* e is held by the call from here on */
+	j = src ? src : from_text(k, e, text, len);
+	if (!j)
+		return 0;
 	/* The answer now depends on every file that resolution depended on. */
 	for (i = 0; i < e->ndeps; i++) {
 		int f = call_stat(k, e->deps[i].file); /* found: entry_valid looked */
@@ -1132,16 +1210,22 @@ int mc_call_shortcut(struct mc_call *k, const char *name, json_t **resolved)
 	}
 	n->over = n->over || e->ndeps > DEPSET_MAX;
 	n->done = true;
-	if (text) {
+	n->taken = j;
+	if (!src) {
 		pthread_mutex_lock(&c->lock);
-		evict(c, &dead);
+		evict(c, &dead); /* the object read back may have passed the limit */
 		pthread_mutex_unlock(&c->lock);
 		unref_chain(dead);
 	}
-	entry_unref(&e->e);
 	count(&c->n_reused);
-	*resolved = j;
 	return 1;
+}
+
+json_t *mc_call_taken(struct mc_call *k, const char *name)
+{
+	struct knode *n = map_get(&k->nodes, name);
+
+	return n ? n->taken : NULL;
 }
 
 int mc_call_done(struct mc_call *k, const char *name, json_t *resolved, json_t *parents, bool root)
@@ -1174,7 +1258,12 @@ int mc_call_done(struct mc_call *k, const char *name, json_t *resolved, json_t *
 	e = result_new(k, name, n->set, n->n);
 	if (!e)
 		return 0;
-	e->resolved = json_incref(resolved);
+	/* the walk goes on merging resolved into children: the entry gets a copy */
+	e->resolved = json_deep_copy(resolved);
+	if (!e->resolved) {
+		entry_free(&e->e);
+		return 0;
+	}
 	result_store(k->c, e, false);
 	return 0;
 }
@@ -1473,7 +1562,7 @@ int manifest_cache_source(struct manifest_cache *c, const char *name, char **tex
 	return r;
 }
 
-/* The answer of a valid entry: a copy of its text, or its error. */
+/* The answer of a valid entry the caller holds: a copy of its text, or its error. */
 static int result_answer(struct manifest_cache *c, struct rentry *e, char **json, size_t *len,
 			 struct buf *err)
 {
@@ -1494,7 +1583,7 @@ static int result_answer(struct manifest_cache *c, struct rentry *e, char **json
 			l = e->len;
 		}
 	} else {
-		j = json_incref(e->resolved);
+		j = e->resolved; /* fixed once set; the caller holds e */
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
@@ -1502,7 +1591,6 @@ static int result_answer(struct manifest_cache *c, struct rentry *e, char **json
 	if (j) {
 		/* resolved inside another bottle's walk: rendered the first time it is read */
 		r = manifest_dump(j, &text, &l);
-		json_decref(j);
 		if (r < 0) {
 			mf_errf(err, "bottle '%s': resolved form is too large", e->e.key);
 			return r;
@@ -1529,7 +1617,7 @@ static int result_answer(struct manifest_cache *c, struct rentry *e, char **json
 
 /* Stores the answer for the bottle asked for, with every file the call used. */
 static void root_store(struct mc_call *k, const char *name, int r, const char *text, size_t len,
-		       json_t *res, struct buf *err)
+		       json_t **res, struct buf *err)
 {
 	uint32_t *idx;
 	struct rentry *e;
@@ -1557,7 +1645,8 @@ static void root_store(struct mc_call *k, const char *name, int r, const char *t
 			goto fail;
 		memcpy(e->text, text, len + 1);
 		e->len = len;
-		e->resolved = json_incref(res);
+		e->resolved = *res; /* taken: nobody else holds it */
+		*res = NULL;
 	}
 	result_store(k->c, e, true);
 	return;
@@ -1603,7 +1692,7 @@ int manifest_cache_resolve(struct manifest_cache *c, const char *name, char **js
 	}
 	/* -ENOENT (not defined) and -EIO (may pass) are not kept. */
 	if (valid && (r == 0 || r == -EINVAL) && !k.nocache)
-		root_store(&k, name, r, text, l, res, &why);
+		root_store(&k, name, r, text, l, &res, &why);
 	if (r < 0 && err)
 		mf_errf(err, "%s", buf_cstr(&why));
 out:

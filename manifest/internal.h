@@ -101,12 +101,18 @@ int mc_call_dirfd(struct mc_call *k);
 int mc_call_manifest(struct mc_call *k, struct manifest_json **mj, int *rc, struct buf *msg);
 /*
  * NAME.md: returns what reading it gave (0, -ENOENT, -EINVAL or -EIO, the
- * reason in err); when 0, *pr is what parsing gave (0 with *raw new, or
- * -errno with the reason in err).
+ * reason in err); when 0, *pr is what parsing gave (0 with *raw, or -errno
+ * with the reason in err). *raw is borrowed until the call ends and may
+ * be shared with other threads: it must only be read (no reference taken).
  */
 int mc_call_md(struct mc_call *k, const char *name, json_t **raw, int *pr, struct buf *err);
-/* 1 and *resolved (new) when name has a valid memoised resolution; else 0. */
-int mc_call_shortcut(struct mc_call *k, const char *name, json_t **resolved);
+/*
+ * 1 when name has a valid memoised resolution, which the call takes whole
+ * (mc_call_taken gives it from then on); else 0.
+ */
+int mc_call_shortcut(struct mc_call *k, const char *name);
+/* What mc_call_shortcut took for name (borrowed like mc_call_md's raw), or NULL. */
+json_t *mc_call_taken(struct mc_call *k, const char *name);
 /* name resolved to resolved (borrowed) from parents (borrowed list of names or NULL). */
 int mc_call_done(struct mc_call *k, const char *name, json_t *resolved, json_t *parents, bool root);
 /* Appends " Available bottles: ..." from the name index. */

@@ -419,7 +419,8 @@ static int scan_all(struct manifest_json *mj)
 		r = 1;
 		goto out;
 	}
-	qsort(s.ents, s.n, sizeof(*s.ents), ent_cmp);
+	if (s.n)
+		qsort(s.ents, s.n, sizeof(*s.ents), ent_cmp);
 	mj->ents = s.ents;
 	mj->n = s.n;
 	s.ents = NULL;
@@ -505,13 +506,14 @@ int manifest_json_get(const struct manifest_json *mj, const char *name, json_t *
 	json_t *v;
 
 	if (mj->all) {
+		/* a copy: values are not shared between threads by reference (cache.c) */
 		v = json_object_get(mj->all, name);
 		if (!v)
 			return -ENOENT;
-		*out = json_incref(v);
-		return 0;
+		*out = json_deep_copy(v);
+		return *out ? 0 : -ENOMEM;
 	}
-	e = bsearch(&key, mj->ents, mj->n, sizeof(*e), ent_cmp);
+	e = mj->n ? bsearch(&key, mj->ents, mj->n, sizeof(*e), ent_cmp) : NULL;
 	if (!e)
 		return -ENOENT;
 	/* The scanner checked these bytes: jansson reads the same value from them. */
@@ -524,12 +526,21 @@ int manifest_json_get(const struct manifest_json *mj, const char *name, json_t *
 
 json_t *manifest_json_names(const struct manifest_json *mj)
 {
-	json_t *o;
+	json_t *o, *v;
 	size_t i;
 
-	if (mj->all)
-		return json_incref(mj->all);
 	o = json_object();
+	if (mj->all) {
+		const char *k;
+
+		json_object_foreach(mj->all, k,
+				    v) if (json_object_set_new_nocheck(o, k, json_true()) < 0)
+		{
+			json_decref(o);
+			return NULL;
+		}
+		return o;
+	}
 	for (i = 0; o && i < mj->n; i++)
 		if (json_object_setn_new_nocheck(o, mj->ents[i].key, mj->ents[i].klen,
 						 json_true()) < 0) {

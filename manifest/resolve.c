@@ -140,7 +140,8 @@ static json_t *src_mj_names(struct src *s)
 /*
  * Reads and parses NAME.md: returns what reading gave (0, -ENOENT, -EINVAL
  * or -EIO, the reason in err); when 0, *pr is what parsing gave (0 with
- * *raw new, or -errno with the reason in err).
+ * *raw, or -errno with the reason in err). *raw is new, or in cache mode
+ * borrowed until the call ends (shared: it is only read).
  */
 static int src_md(struct src *s, const char *name, json_t **raw, int *pr, struct buf *err)
 {
@@ -185,7 +186,8 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		*raw = v;
 		return 0;
 	}
-	v = json_object_get(s->md, name);
+	/* (in cache mode the cache call remembers what it gave) */
+	v = s->mc ? NULL : json_object_get(s->md, name);
 	if (v) {
 		*raw = v;
 		return 0;
@@ -196,7 +198,8 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 	r = src_md(s, name, &v, &pr, err);
 	if (r == 0) {
 		if (j) {
-			json_decref(v);
+			if (!s->mc)
+				json_decref(v);
 			mf_errf(err,
 				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
 				name, name);
@@ -204,7 +207,7 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		}
 		if (pr < 0)
 			return pr;
-		if (json_object_set_new(s->md, name, v) < 0)
+		if (!s->mc && json_object_set_new(s->md, name, v) < 0)
 			return -ENOMEM;
 		*raw = v;
 		return 0;
@@ -732,6 +735,14 @@ struct walk {
 	json_t *single;	 /* a one-string extends as a list (new), per frame; freed at end */
 };
 
+/* A resolved bottle of this walk, or one the cache call took whole (borrowed). */
+static json_t *memo_get(struct walk *w, const char *name)
+{
+	json_t *v = json_object_get(w->memo, name);
+
+	return v || !w->s->mc ? v : mc_call_taken(w->s->mc, name);
+}
+
 /* Checks extends, then pushes a frame for name. */
 static int walk_push(struct walk *w, const char *name, json_t *raw, struct buf *err)
 {
@@ -741,7 +752,11 @@ static int walk_push(struct walk *w, const char *name, json_t *raw, struct buf *
 	if (ext && !json_is_null(ext)) {
 		if (json_is_string(ext)) {
 			parents = json_array();
-			if (!parents || json_array_append(parents, ext) < 0 ||
+			/* a copy of the string: raw may be shared (cache mode) and is only read */
+			if (!parents ||
+			    json_array_append_new(
+				parents, json_stringn_nocheck(json_string_value(ext),
+							      json_string_length(ext))) < 0 ||
 			    json_array_append_new(w->single, parents) < 0) {
 				json_decref(parents);
 				return -ENOMEM;
@@ -833,7 +848,7 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 		if (f->parents && f->next < json_array_size(f->parents)) {
 			const char *p = json_string_value(json_array_get(f->parents, f->next));
 
-			if (json_object_get(w->memo, p)) {
+			if (memo_get(w, p)) {
 				f->next++;
 				continue;
 			}
@@ -848,9 +863,7 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 			 * resolved bottle reaches no bottle that reaches it), so it is taken
 			 * as it is, and none of its ancestors are read.
 			 */
-			if (w->s->mc && mc_call_shortcut(w->s->mc, p, &raw) == 1) {
-				if (json_object_set_new(w->memo, p, raw) < 0)
-					return -ENOMEM;
+			if (w->s->mc && mc_call_shortcut(w->s->mc, p) == 1) {
 				f->next++;
 				continue;
 			}
@@ -880,8 +893,7 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 		if (f->parents)
 			json_array_foreach(f->parents, i, x)
 			{
-				r = merge(acc, json_object_get(w->memo, json_string_value(x)),
-					  f->name, err);
+				r = merge(acc, memo_get(w, json_string_value(x)), f->name, err);
 				if (r < 0)
 					goto fail;
 			}
