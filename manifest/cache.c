@@ -1583,6 +1583,7 @@ int manifest_cache_source(struct manifest_cache *c, const char *name, char **tex
 static int result_answer(struct manifest_cache *c, struct rentry *e, char **json, size_t *len,
 			 struct buf *err)
 {
+	struct entry *dead = NULL;
 	json_t *j = NULL;
 	char *text = NULL;
 	size_t l = 0;
@@ -1620,9 +1621,11 @@ static int result_answer(struct manifest_cache *c, struct rentry *e, char **json
 				e->len = l;
 				e->e.bytes += chunk(l + 1);
 				c->bytes += chunk(l + 1);
+				evict(c, &dead);
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
+		unref_chain(c, dead);
 	}
 	if (!text)
 		return -ENOMEM;
