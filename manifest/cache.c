@@ -608,20 +608,6 @@ const char *mc_call_dir(struct mc_call *k)
 	return k->c->dir;
 }
 
-static struct mf_stamp stamp_of_stat(const struct stat *st)
-{
-	return (struct mf_stamp){
-	    .dev = st->st_dev,
-	    .ino = st->st_ino,
-	    .size = st->st_size,
-	    .mt_s = st->st_mtim.tv_sec,
-	    .ct_s = st->st_ctim.tv_sec,
-	    .mt_ns = (int32_t)st->st_mtim.tv_nsec,
-	    .ct_ns = (int32_t)st->st_ctim.tv_nsec,
-	    .mode = st->st_mode,
-	};
-}
-
 /*
  * Changed too recently to trust the stamp. A file whose ctime is close to
  * when the call began (racy_ns) may still change within the same tick of
@@ -661,7 +647,7 @@ static void call_dir(struct mc_call *k)
 		k->dir_state = -errno;
 		return;
 	}
-	k->dir_st = stamp_of_stat(&st);
+	mf_stamp_of(&st, &k->dir_st);
 	k->dir_state = 1;
 	pthread_mutex_lock(&c->lock);
 	d = c->dirh;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "util/buf.h"
 
@@ -41,6 +42,8 @@ struct mf_stamp {
  * at (then nothing about it can be remembered).
  */
 int mf_stat(int dfd, const char *dir, const char *file, struct mf_stamp *st);
+/* The stamp of what stat() gave. */
+void mf_stamp_of(const struct stat *st, struct mf_stamp *out);
 bool mf_stamp_equal(const struct mf_stamp *a, const struct mf_stamp *b);
 
 /*

@@ -71,7 +71,7 @@ int manifest_name_valid(const char *name)
 	return 1;
 }
 
-static void stamp_of(const struct stat *st, struct mf_stamp *out)
+void mf_stamp_of(const struct stat *st, struct mf_stamp *out)
 {
 	*out = (struct mf_stamp){
 	    .dev = (uint64_t)st->st_dev,
@@ -99,7 +99,7 @@ int mf_stat(int dfd, const char *dir, const char *file, struct mf_stamp *out)
 	else
 		goto out;
 	if (r == 0) {
-		stamp_of(&st, out);
+		mf_stamp_of(&st, out);
 	} else if (errno == ENOENT) {
 		*out = (struct mf_stamp){.err = -ENOENT};
 		r = 0;
@@ -151,7 +151,7 @@ int mf_read_file(int dfd, const char *dir, const char *file, struct buf *out,
 		goto out;
 	}
 	if (stamp)
-		stamp_of(&st, stamp);
+		mf_stamp_of(&st, stamp);
 	if (!S_ISREG(st.st_mode)) {
 		mf_errf(err, "'%s' is not a regular file", file);
 		r = -EINVAL;
