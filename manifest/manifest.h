@@ -7,7 +7,8 @@
  * manifest.json ({"bottles": {"<name>": {...}}}). manifest_list,
  * manifest_resolve and manifest_source re-read the files they need from
  * disk on every call; only manifest.json (when present) and the .md files
- * of the requested bottle's extends chain are read.
+ * of the requested bottle's extends chain are read, and of manifest.json
+ * only the bottles of the chain are parsed (struct manifest_json, below).
  *
  * The cache (struct manifest_cache, below) gives the same answers, byte for
  * byte, for a daemon that asks many times: a file is parsed once until its
@@ -96,6 +97,8 @@ struct manifest_cache;
  * estimate of what malloc gave for them (values, text, stamps, keys). The
  * name index is not part of the list (it is needed for every lookup): it
  * holds one name per bottle beside the limit (manifest_cache_stats).
+ * After every 16 MiB evicted the cache calls malloc_trim(0), which hands
+ * free memory of the whole process back to the system.
  *
  * racy_ns: a file whose ctime is less than this before a call began is
  * read again by the next call, not kept: a rewrite within one tick of the
