@@ -5,66 +5,68 @@
 #include <string.h>
 #include <time.h>
 
-#include "manifest/manifest.h"
-
-static bool defined(const char *dir, const char *name, struct buf *err)
+static bool defined(struct manifest_cache *mc, const char *name, struct buf *err)
 {
-	char **names;
-	size_t n, i;
-	bool found = false;
-
-	if (!dir || manifest_list(dir, &names, &n, err) < 0)
-		return false;
-	for (i = 0; i < n && !found; i++)
-		found = strcmp(names[i], name) == 0;
-	manifest_names_free(names, n);
-	return found;
+	return mc && manifest_cache_defined(mc, name, err) == 1;
 }
 
 /*
- * The bytes of one bottle file. For B_ERROR, -ENOENT when the bottle
- * resolves; for B_RESOLVED, -EIO when it does not (the reason in err).
+ * The bytes of one bottle file (new, in *text and *len). For B_ERROR,
+ * -ENOENT when the bottle resolves; for B_RESOLVED, -EIO when it does not
+ * (the reason in err).
  */
-static int render(const char *dir, const struct node *n, struct buf *out, struct buf *err)
+static int render(struct manifest_cache *mc, const struct node *n, char **text, size_t *len,
+		  struct buf *err)
 {
 	struct buf why = BUF_INIT(64 << 10);
-	char *text = NULL;
-	size_t len;
+	struct buf out = BUF_INIT(MANIFEST_MAX_FILE * 2);
+	char *json = NULL;
 	int r;
 
-	if (!dir)
+	if (!mc)
 		return -ENOENT;
 	if (n->bfile == B_SOURCE) {
-		r = manifest_source(dir, n->bottle, &text, &len, err);
-		if (r == 0)
-			r = buf_append(out, text, len);
-		free(text);
-		return r == -EINVAL ? 0 : r;
+		r = manifest_cache_source(mc, n->bottle, text, len, err);
+		if (r == -EINVAL) { /* defined twice: the file is empty, the error says why */
+			*text = NULL;
+			*len = 0;
+			r = 0;
+		}
+		return r;
 	}
-	r = manifest_resolve(dir, n->bottle, &text, &why);
+	r = manifest_cache_resolve(mc, n->bottle, &json, len, &why);
 	if (n->bfile == B_RESOLVED) {
-		if (r == 0)
-			r = buf_puts(out, text);
-		else if (r == -EINVAL)
+		if (r == 0) {
+			*text = json;
+			json = NULL;
+		} else if (r == -EINVAL) {
 			r = -EIO;
+		}
 		if (r < 0 && err)
 			buf_puts(err, buf_cstr(&why));
 	} else if (r == 0) {
 		r = -ENOENT; /* a good bottle has no error file */
 	} else if (r == -EINVAL || r == -EIO) {
-		r = buf_printf(out, "%s\n", buf_cstr(&why));
+		r = buf_printf(&out, "%s\n", buf_cstr(&why));
+		if (r == 0)
+			*text = buf_steal(&out, len);
+		if (r == 0 && !*text)
+			r = -ENOMEM;
 	}
-	free(text);
+	free(json);
+	buf_release(&out);
 	buf_release(&why);
 	return r;
 }
 
-int bottles_getattr(const char *dir, const struct node *n, struct view_attr *out, struct buf *err)
+int bottles_getattr(struct manifest_cache *mc, const struct node *n, struct view_attr *out,
+		    struct buf *err)
 {
-	struct buf content = BUF_INIT(MANIFEST_MAX_FILE * 2);
+	char *text = NULL;
+	size_t len = 0;
 	int r;
 
-	if (!defined(dir, n->bottle, err))
+	if (!defined(mc, n->bottle, err))
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->mtime = time(NULL);
@@ -75,33 +77,44 @@ int bottles_getattr(const char *dir, const struct node *n, struct view_attr *out
 		return 0;
 	}
 	out->mode = 0444;
-	r = render(dir, n, &content, NULL);
+	r = render(mc, n, &text, &len, NULL);
 	/* A broken bottle's resolved.json exists; reading it is what fails. */
-	if (r == -EIO && n->bfile == B_RESOLVED)
+	if (r == -EIO && n->bfile == B_RESOLVED) {
 		r = 0;
-	out->size = content.len;
-	buf_release(&content);
+		len = 0;
+	}
+	/* The size of what a read shows, which holds at most this much. */
+	if (r == 0 && len > MANIFEST_MAX_FILE * 2)
+		r = -E2BIG;
+	out->size = r == 0 ? len : 0;
+	free(text);
 	return r;
 }
 
-int bottles_read(const char *dir, const struct node *n, struct buf *out, struct buf *err)
+int bottles_read(struct manifest_cache *mc, const struct node *n, struct buf *out, struct buf *err)
 {
-	return render(dir, n, out, err);
+	char *text = NULL;
+	size_t len = 0;
+	int r = render(mc, n, &text, &len, err);
+
+	if (r == 0 && len)
+		r = buf_append(out, text, len);
+	free(text);
+	return r;
 }
 
-int bottles_list(const char *dir, const struct node *n, view_fill_fn fill, void *ud,
+int bottles_list(struct manifest_cache *mc, const struct node *n, view_fill_fn fill, void *ud,
 		 struct buf *err)
 {
 	struct view_attr a = {.dir = true, .mode = 0555, .volatile_content = true};
-	struct buf content = BUF_INIT(MANIFEST_MAX_FILE * 2);
-	char **names;
-	size_t count, i;
+	char **names, *text = NULL;
+	size_t count, i, len;
 	int r;
 
-	if (!dir)
+	if (!mc)
 		return 0;
 	if (n->kind == N_BOTTLES) {
-		r = manifest_list(dir, &names, &count, err);
+		r = manifest_cache_list(mc, &names, &count, err);
 		if (r < 0)
 			return r;
 		a.mtime = time(NULL);
@@ -111,7 +124,7 @@ int bottles_list(const char *dir, const struct node *n, view_fill_fn fill, void 
 		manifest_names_free(names, count);
 		return 0;
 	}
-	if (!defined(dir, n->bottle, err))
+	if (!defined(mc, n->bottle, err))
 		return -ENOENT;
 	fill(ud, "resolved.json", NULL);
 	fill(ud, "source", NULL);
@@ -120,9 +133,9 @@ int bottles_list(const char *dir, const struct node *n, view_fill_fn fill, void 
 
 		e.kind = N_BOTTLE_FILE;
 		e.bfile = B_ERROR;
-		if (render(dir, &e, &content, NULL) == 0)
+		if (render(mc, &e, &text, &len, NULL) == 0)
 			fill(ud, "error", NULL);
+		free(text);
 	}
-	buf_release(&content);
 	return 0;
 }

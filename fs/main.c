@@ -455,6 +455,7 @@ static int run_mount(int argc, char **argv)
 	struct files_options fo = {0};
 	struct mount_ctx mc = {0};
 	char *token = NULL, *state_path = NULL, *queue_path = NULL, *bottles_path = NULL;
+	struct manifest_cache *bottles = NULL;
 	int r = 1;
 
 	scope_init(&mc.scope);
@@ -504,7 +505,11 @@ static int run_mount(int argc, char **argv)
 	vo.cache_ttl_ms = (int64_t)o.cache_ttl_s * 1000;
 	if (o.bottles && !(bottles_path = absolute(o.bottles)))
 		goto out;
-	vo.bottles_dir = bottles_path;
+	if (bottles_path && manifest_cache_new(bottles_path, NULL, &bottles) < 0) {
+		fprintf(stderr, "bottlefs: out of memory\n");
+		goto out;
+	}
+	vo.bottles = bottles;
 	if (o.assign && scope_assign(&mc.scope, o.assign, &err) < 0) {
 		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
 		goto out;
@@ -568,6 +573,7 @@ out:
 	wlog_free(mc.log);
 	writes_free(mc.writes);
 	view_free(mc.view);
+	manifest_cache_free(bottles);
 	state_free(mc.state);
 	scope_release(&mc.scope);
 	ratelimit_release(&mc.log_limit);

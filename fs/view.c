@@ -699,7 +699,7 @@ int view_read(struct view *v, const struct node *n, struct buf *out, struct buf 
 	case N_DONE:
 		return 0;
 	case N_BOTTLE_FILE:
-		return bottles_read(v->opt.bottles_dir, n, out, err);
+		return bottles_read(v->opt.bottles, n, out, err);
 	case N_META_FILE:
 		return meta_read(v, n, out);
 	default:
@@ -746,7 +746,7 @@ int view_getattr(struct view *v, const struct node *n, struct view_attr *out, st
 		return 0;
 	case N_BOTTLE:
 	case N_BOTTLE_FILE:
-		return bottles_getattr(v->opt.bottles_dir, n, out, err);
+		return bottles_getattr(v->opt.bottles, n, out, err);
 	default:
 		break;
 	}
@@ -856,7 +856,7 @@ int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *u
 		return list_comments_dir(v, dir, fill, ud, err);
 	case N_BOTTLES:
 	case N_BOTTLE:
-		return bottles_list(v->opt.bottles_dir, dir, fill, ud, err);
+		return bottles_list(v->opt.bottles, dir, fill, ud, err);
 	case N_ITEM: {
 		/* The item must exist before its fixed files are listed. */
 		int64_t mtime;

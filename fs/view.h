@@ -45,13 +45,14 @@
 #include "fs/tree.h"
 #include "util/buf.h"
 
+struct manifest_cache;
 struct state;
 struct view;
 
 struct view_options {
-	struct forge *forge;	 /* borrowed; outlives the view */
-	int64_t cache_ttl_ms;	 /* how long an answer is served without asking */
-	const char *bottles_dir; /* borrowed; NULL: /bottles is empty */
+	struct forge *forge;		/* borrowed; outlives the view */
+	int64_t cache_ttl_ms;		/* how long an answer is served without asking */
+	struct manifest_cache *bottles; /* borrowed; NULL: /bottles is empty */
 	/* Borrowed; outlives the view; NULL: nothing persists across restarts. */
 	struct state *state;
 	/* Clock for tests; NULL: CLOCK_MONOTONIC-based milliseconds. */

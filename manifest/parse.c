@@ -71,21 +71,71 @@ int manifest_name_valid(const char *name)
 	return 1;
 }
 
-int mf_read_file(const char *dir, const char *file, struct buf *out, struct buf *err)
+void mf_stamp_of(const struct stat *st, struct mf_stamp *out)
+{
+	*out = (struct mf_stamp){
+	    .dev = (uint64_t)st->st_dev,
+	    .ino = (uint64_t)st->st_ino,
+	    .size = (int64_t)st->st_size,
+	    .mt_s = (int64_t)st->st_mtim.tv_sec,
+	    .ct_s = (int64_t)st->st_ctim.tv_sec,
+	    .mt_ns = (int32_t)st->st_mtim.tv_nsec,
+	    .ct_ns = (int32_t)st->st_ctim.tv_nsec,
+	    .mode = (uint32_t)st->st_mode,
+	    .err = 0,
+	};
+}
+
+int mf_stat(int dfd, const char *dir, const char *file, struct mf_stamp *out)
+{
+	struct buf path = BUF_INIT(8192);
+	struct stat st;
+	int r = 0;
+
+	if (dfd >= 0)
+		r = fstatat(dfd, file, &st, 0);
+	else if ((r = buf_printf(&path, "%s/%s", dir, file)) == 0)
+		r = stat(buf_cstr(&path), &st);
+	else
+		goto out;
+	if (r == 0) {
+		mf_stamp_of(&st, out);
+	} else if (errno == ENOENT) {
+		*out = (struct mf_stamp){.err = -ENOENT};
+		r = 0;
+	} else {
+		r = -errno;
+	}
+out:
+	buf_release(&path);
+	return r;
+}
+
+bool mf_stamp_equal(const struct mf_stamp *a, const struct mf_stamp *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mt_s == b->mt_s && a->mt_ns == b->mt_ns && a->ct_s == b->ct_s &&
+	       a->ct_ns == b->ct_ns && a->mode == b->mode;
+}
+
+int mf_read_file(int dfd, const char *dir, const char *file, struct buf *out,
+		 struct mf_stamp *stamp, struct buf *err)
 {
 	struct buf path = BUF_INIT(8192);
 	struct stat st;
 	char chunk[65536], eb[128]; /* strerror_r (GNU): strerror is not thread-safe */
 	int fd = -1, r;
 
-	r = buf_printf(&path, "%s/%s", dir, file);
-	if (r < 0) {
+	if (dfd < 0 && buf_printf(&path, "%s/%s", dir, file) < 0) {
 		mf_errf(err, "cannot read '%s': path too long", file);
 		r = -EIO;
 		goto out;
 	}
 	/* O_NONBLOCK: a FIFO named x.md must not hang the daemon in open(). */
-	fd = open(buf_cstr(&path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (dfd >= 0)
+		fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	else
+		fd = open(buf_cstr(&path), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
 		if (r != -ENOENT) {
@@ -100,6 +150,8 @@ int mf_read_file(const char *dir, const char *file, struct buf *out, struct buf 
 		r = -EIO;
 		goto out;
 	}
+	if (stamp)
+		mf_stamp_of(&st, stamp);
 	if (!S_ISREG(st.st_mode)) {
 		mf_errf(err, "'%s' is not a regular file", file);
 		r = -EINVAL;

@@ -24,12 +24,19 @@
 /* Longest cycle printed in full; longer ones are elided in the middle. */
 #define CYCLE_PRINT_MAX 20
 
-/* Where bottles come from during one call: a directory or an in-memory set. */
+/*
+ * Where bottles come from during one call: a directory, the same directory
+ * through a cache call (manifest/cache.c: the same files, parsed once
+ * while their stamps hold), or an in-memory set.
+ */
 struct src {
-	const char *dir; /* NULL for an in-memory set */
-	json_t *set;	 /* in-memory: borrowed, name -> raw bottle */
-	json_t *mj;	 /* manifest.json bottles (new), NULL when absent or broken */
-	int mj_rc;	 /* < 0 when manifest.json exists but cannot be used */
+	const char *dir;	  /* NULL for an in-memory set */
+	json_t *set;		  /* in-memory: borrowed, name -> raw bottle */
+	struct mc_call *mc;	  /* cached: borrowed; dir is its directory */
+	struct manifest_json *mj; /* new; NULL when absent or broken */
+	json_t *mjv;		  /* name -> raw bottle taken from mj during this call (new) */
+	json_t *mjnames;	  /* keys: the names mj defines, once asked for (new) */
+	int mj_rc;		  /* < 0 when manifest.json exists but cannot be used */
 	struct buf mj_msg;
 	json_t *md; /* name -> raw bottle parsed from <name>.md during this call (new) */
 	struct manifest_stats *st;
@@ -45,23 +52,43 @@ static int src_open_dir(struct src *s, const char *dir, struct manifest_stats *s
 	s->st = st;
 	buf_init(&s->mj_msg, 4096);
 	s->md = json_object();
-	if (!s->md)
+	s->mjv = json_object();
+	if (!s->md || !s->mjv)
 		return -ENOMEM;
-	r = mf_read_file(dir, "manifest.json", &text, &s->mj_msg);
+	r = mf_read_file(-1, dir, "manifest.json", &text, NULL, &s->mj_msg);
 	if (r == -ENOENT) {
 		r = 0;
 		goto out;
 	}
 	if (st && r != -EIO)
 		st->files_read++;
-	if (r == 0)
-		r = manifest_parse_json(text.data ? text.data : "", text.len, &s->mj, &s->mj_msg);
+	if (r == 0) {
+		size_t len;
+		char *t = buf_steal(&text, &len);
+
+		/* Parsed lazily: a bottle's value when it is asked for (mjson.c). */
+		r = t ? mf_mj_take(t, len, &s->mj, &s->mj_msg) : -ENOMEM;
+	}
 	/* A broken manifest.json only hurts bottles that might be defined in it. */
 	s->mj_rc = r;
 	r = 0;
 out:
 	buf_release(&text);
 	return r;
+}
+
+static int src_open_cached(struct src *s, struct mc_call *mc)
+{
+	memset(s, 0, sizeof(*s));
+	s->dir = mc_call_dir(mc);
+	s->mc = mc;
+	buf_init(&s->mj_msg, 4096);
+	s->md = json_object();
+	s->mjv = json_object();
+	if (!s->md || !s->mjv)
+		return -ENOMEM;
+	/* A broken manifest.json only hurts bottles that might be defined in it. */
+	return mc_call_manifest(mc, &s->mj, &s->mj_rc, &s->mj_msg);
 }
 
 static void src_open_set(struct src *s, json_t *set, struct manifest_stats *st)
@@ -74,22 +101,77 @@ static void src_open_set(struct src *s, json_t *set, struct manifest_stats *st)
 
 static void src_close(struct src *s)
 {
-	json_decref(s->mj);
+	manifest_json_free(s->mj);
+	json_decref(s->mjv);
+	json_decref(s->mjnames);
 	json_decref(s->md);
 	buf_release(&s->mj_msg);
+}
+
+/* manifest.json's bottle name: 0 and *v (borrowed, NULL when not there), or -ENOMEM. */
+static int src_mj(struct src *s, const char *name, json_t **v)
+{
+	json_t *x;
+	int r;
+
+	*v = NULL;
+	if (!s->mj)
+		return 0;
+	x = json_object_get(s->mjv, name);
+	if (!x) {
+		r = manifest_json_get(s->mj, name, &x);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0 || json_object_set_new(s->mjv, name, x) < 0)
+			return -ENOMEM;
+	}
+	*v = x;
+	return 0;
+}
+
+/* The names manifest.json defines, as keys (borrowed; NULL when none or out of memory). */
+static json_t *src_mj_names(struct src *s)
+{
+	if (s->mj && !s->mjnames)
+		s->mjnames = manifest_json_names(s->mj);
+	return s->mjnames;
+}
+
+/*
+ * Reads and parses NAME.md: returns what reading gave (0, -ENOENT, -EINVAL
+ * or -EIO, the reason in err); when 0, *pr is what parsing gave (0 with
+ * *raw, or -errno with the reason in err). *raw is new, or in cache mode
+ * borrowed until the call ends (shared: it is only read).
+ */
+static int src_md(struct src *s, const char *name, json_t **raw, int *pr, struct buf *err)
+{
+	struct buf text = BUF_INIT(MANIFEST_MAX_FILE);
+	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
+	int r;
+
+	if (s->mc)
+		return mc_call_md(s->mc, name, raw, pr, err);
+	if (buf_printf(&file, "%s.md", name) < 0)
+		return -ENOMEM;
+	r = mf_read_file(-1, s->dir, buf_cstr(&file), &text, NULL, err);
+	if (r == 0) {
+		if (s->st)
+			s->st->files_read++;
+		*pr = manifest_parse_md(name, text.data ? text.data : "", text.len, raw, err);
+	}
+	buf_release(&text);
+	buf_release(&file);
+	return r;
 }
 
 /*
  * The raw bottle called name (borrowed, valid until src_close).
  * -ENOENT (no message) when not defined; -EINVAL / -EIO with err.
- * *from says which file it came from ("x.md" or "manifest.json").
  */
 static int src_get(struct src *s, const char *name, json_t **raw, struct buf *err)
 {
-	struct buf text = BUF_INIT(MANIFEST_MAX_FILE);
-	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
 	json_t *v = NULL, *j;
-	int r;
+	int r, pr = 0;
 
 	if (!manifest_name_valid(name))
 		return -ENOENT;
@@ -104,32 +186,31 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		*raw = v;
 		return 0;
 	}
-	v = json_object_get(s->md, name);
+	/* (in cache mode the cache call remembers what it gave) */
+	v = s->mc ? NULL : json_object_get(s->md, name);
 	if (v) {
 		*raw = v;
 		return 0;
 	}
-	j = s->mj ? json_object_get(s->mj, name) : NULL;
-	if (buf_printf(&file, "%s.md", name) < 0)
+	if (src_mj(s, name, &j) < 0)
 		return -ENOMEM;
-	r = mf_read_file(s->dir, buf_cstr(&file), &text, err);
+	v = NULL;
+	r = src_md(s, name, &v, &pr, err);
 	if (r == 0) {
-		if (s->st)
-			s->st->files_read++;
 		if (j) {
+			if (!s->mc)
+				json_decref(v);
 			mf_errf(err,
 				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
 				name, name);
-			r = -EINVAL;
-			goto out;
+			return -EINVAL;
 		}
-		r = manifest_parse_md(name, text.data ? text.data : "", text.len, &v, err);
-		if (r < 0)
-			goto out;
-		r = json_object_set_new(s->md, name, v) < 0 ? -ENOMEM : 0;
-		if (r == 0)
-			*raw = v;
-		goto out;
+		if (pr < 0)
+			return pr;
+		if (!s->mc && json_object_set_new(s->md, name, v) < 0)
+			return -ENOMEM;
+		*raw = v;
+		return 0;
 	}
 	if (r == -EINVAL) {
 		/* e.g. too big: name the bottle so a parent's problem is findable */
@@ -138,32 +219,24 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		buf_printf(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
 		mf_errf(err, "%s", buf_cstr(&m));
 		buf_release(&m);
-		goto out;
+		return r;
 	}
 	if (r != -ENOENT)
-		goto out;
+		return r;
 	if (s->mj_rc < 0) {
 		/* name may be defined in the manifest.json we could not use */
 		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s->mj_msg));
-		r = s->mj_rc == -EIO ? -EIO : -EINVAL;
-		goto out;
+		return s->mj_rc == -EIO ? -EIO : -EINVAL;
 	}
-	if (!j) {
-		r = -ENOENT;
-		goto out;
-	}
+	if (!j)
+		return -ENOENT;
 	if (!json_is_object(j)) {
 		mf_errf(err, "bottle '%s' in manifest.json must be a map (was %s)", name,
 			mf_kind(j));
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	*raw = j;
-	r = 0;
-out:
-	buf_release(&text);
-	buf_release(&file);
-	return r;
+	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -172,7 +245,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Sorted names of json object keys plus extra (may be NULL); duplicates removed. */
-static int names_from(json_t *a, json_t *b, char ***names, size_t *n)
+int mf_names_from(json_t *a, json_t *b, char ***names, size_t *n)
 {
 	size_t cap = json_object_size(a) + (b ? json_object_size(b) : 0), k = 0, i, w;
 	char **v = calloc(cap ? cap : 1, sizeof(*v));
@@ -220,12 +293,50 @@ void manifest_names_free(char **names, size_t n)
 	free(names);
 }
 
-/* Names of the .md bottles in dir as keys of a new object. */
-static int list_md(const char *dir, json_t **out, struct buf *err)
+/*
+ * Whether the directory entry de of d is a regular file, following symlinks
+ * (a linked bottle is a bottle; a directory is not). *link says whether
+ * the entry itself is a symlink, whose target may change without the
+ * directory changing.
+ */
+static bool entry_regular(DIR *d, const struct dirent *de, bool *link)
+{
+	struct stat st;
+
+	*link = false;
+	switch (de->d_type) {
+	case DT_REG:
+		return true;
+	case DT_LNK:
+		*link = true;
+		break;
+	case DT_UNKNOWN:
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return false;
+		if (S_ISREG(st.st_mode))
+			return true;
+		if (!S_ISLNK(st.st_mode))
+			return false;
+		*link = true;
+		break;
+	default:
+		return false;
+	}
+	return fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * Names of the .md bottles in dir as keys of a new object. links (may be
+ * NULL) gets every valid name whose .md entry is a symlink, mapped to
+ * whether it counted (its target was a regular file). all (may be NULL)
+ * gets the file name of every entry NAME.md of a valid NAME, whatever its
+ * type, and manifest.json when there is such an entry.
+ */
+int mf_list_md(const char *dir, json_t **out, json_t **links, json_t **all, struct buf *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	json_t *o;
+	json_t *o, *l = NULL, *a = NULL;
 	char stem[MANIFEST_MAX_NAME + 1], eb[128];
 	int r = 0;
 
@@ -236,34 +347,56 @@ static int list_md(const char *dir, json_t **out, struct buf *err)
 		return r == -ENOENT || r == -ENOTDIR ? -ENOENT : -EIO;
 	}
 	o = json_object();
-	if (!o) {
-		closedir(d);
-		return -ENOMEM;
+	if (links)
+		l = json_object();
+	if (all)
+		a = json_object();
+	if (!o || (links && !l) || (all && !a)) {
+		r = -ENOMEM;
+		goto out;
 	}
 	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		struct stat st;
+		size_t len = strlen(de->d_name);
+		bool regular, link;
 
-		if (l <= 3 || l - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + l - 3, ".md"))
+		if (a && !strcmp(de->d_name, "manifest.json") &&
+		    json_object_set_new(a, de->d_name, json_true()) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (len <= 3 || len - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + len - 3, ".md"))
 			continue;
-		memcpy(stem, de->d_name, l - 3);
-		stem[l - 3] = '\0';
+		memcpy(stem, de->d_name, len - 3);
+		stem[len - 3] = '\0';
 		if (!manifest_name_valid(stem))
 			continue;
-		/* Follows symlinks: a linked bottle is a bottle; a directory is not. */
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (json_object_set_new(o, stem, json_true()) < 0) {
+		if (a && json_object_set_new(a, de->d_name, json_true()) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		regular = entry_regular(d, de, &link);
+		if (link && l && json_object_set_new(l, stem, json_boolean(regular)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (regular && json_object_set_new(o, stem, json_true()) < 0) {
 			r = -ENOMEM;
 			break;
 		}
 	}
+out:
 	closedir(d);
 	if (r < 0) {
 		json_decref(o);
+		json_decref(l);
+		json_decref(a);
 		return r;
 	}
 	*out = o;
+	if (links)
+		*links = l;
+	if (all)
+		*all = a;
 	return 0;
 }
 
@@ -273,7 +406,7 @@ int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
 	json_t *md = NULL;
 	int r;
 
-	r = list_md(dir, &md, err);
+	r = mf_list_md(dir, &md, NULL, NULL, err);
 	if (r < 0)
 		return r;
 	r = src_open_dir(&s, dir, NULL);
@@ -281,37 +414,17 @@ int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err)
 		goto out;
 	if (s.mj_rc < 0)
 		mf_errf(err, "%s", buf_cstr(&s.mj_msg));
-	r = names_from(md, s.mj, names, n);
+	r = mf_names_from(md, src_mj_names(&s), names, n);
 	src_close(&s);
 out:
 	json_decref(md);
 	return r;
 }
 
-/* "Available bottles: a, b, c" for an undefined-name message. */
-static void put_available(struct src *s, struct buf *out)
+void mf_put_names(struct buf *out, char **names, size_t n)
 {
-	char **names = NULL;
-	size_t n = 0, i;
-	json_t *md = NULL;
-	int r;
+	size_t i;
 
-	if (s->set)
-		r = names_from(s->set, NULL, &names, &n);
-	else {
-		r = list_md(s->dir, &md, NULL);
-		if (r == -ENOENT) {
-			md = json_object();
-			r = md ? 0 : -ENOMEM;
-		}
-		if (r == 0)
-			r = names_from(md, s->mj, &names, &n);
-		json_decref(md);
-	}
-	if (r < 0) {
-		buf_puts(out, " Available bottles: (could not list them)");
-		return;
-	}
 	buf_puts(out, " Available bottles: ");
 	if (n == 0)
 		buf_puts(out, "(none)");
@@ -319,6 +432,37 @@ static void put_available(struct src *s, struct buf *out)
 		buf_printf(out, "%s%s", i ? ", " : "", names[i]);
 	if (n > AVAILABLE_MAX)
 		buf_printf(out, " (and %zu more)", n - AVAILABLE_MAX);
+}
+
+/* "Available bottles: a, b, c" for an undefined-name message. */
+static void put_available(struct src *s, struct buf *out)
+{
+	char **names = NULL;
+	size_t n = 0;
+	json_t *md = NULL;
+	int r;
+
+	if (s->mc) {
+		mc_call_available(s->mc, out);
+		return;
+	}
+	if (s->set)
+		r = mf_names_from(s->set, NULL, &names, &n);
+	else {
+		r = mf_list_md(s->dir, &md, NULL, NULL, NULL);
+		if (r == -ENOENT) {
+			md = json_object();
+			r = md ? 0 : -ENOMEM;
+		}
+		if (r == 0)
+			r = mf_names_from(md, src_mj_names(s), &names, &n);
+		json_decref(md);
+	}
+	if (r < 0) {
+		buf_puts(out, " Available bottles: (could not list them)");
+		return;
+	}
+	mf_put_names(out, names, n);
 	manifest_names_free(names, n);
 }
 
@@ -591,6 +735,14 @@ struct walk {
 	json_t *single;	 /* a one-string extends as a list (new), per frame; freed at end */
 };
 
+/* A resolved bottle of this walk, or one the cache call took whole (borrowed). */
+static json_t *memo_get(struct walk *w, const char *name)
+{
+	json_t *v = json_object_get(w->memo, name);
+
+	return v || !w->s->mc ? v : mc_call_taken(w->s->mc, name);
+}
+
 /* Checks extends, then pushes a frame for name. */
 static int walk_push(struct walk *w, const char *name, json_t *raw, struct buf *err)
 {
@@ -600,7 +752,11 @@ static int walk_push(struct walk *w, const char *name, json_t *raw, struct buf *
 	if (ext && !json_is_null(ext)) {
 		if (json_is_string(ext)) {
 			parents = json_array();
-			if (!parents || json_array_append(parents, ext) < 0 ||
+			/* a copy of the string: raw may be shared (cache mode) and is only read */
+			if (!parents ||
+			    json_array_append_new(
+				parents, json_stringn_nocheck(json_string_value(ext),
+							      json_string_length(ext))) < 0 ||
 			    json_array_append_new(w->single, parents) < 0) {
 				json_decref(parents);
 				return -ENOMEM;
@@ -692,7 +848,7 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 		if (f->parents && f->next < json_array_size(f->parents)) {
 			const char *p = json_string_value(json_array_get(f->parents, f->next));
 
-			if (json_object_get(w->memo, p)) {
+			if (memo_get(w, p)) {
 				f->next++;
 				continue;
 			}
@@ -700,6 +856,16 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 			if (x) {
 				cycle_error(w, p, (size_t)json_integer_value(x), err);
 				return -EINVAL;
+			}
+			/*
+			 * A parent that resolved before (in another call) and whose files did
+			 * not change since: its resolution cannot depend on this walk (a
+			 * resolved bottle reaches no bottle that reaches it), so it is taken
+			 * as it is, and none of its ancestors are read.
+			 */
+			if (w->s->mc && mc_call_shortcut(w->s->mc, p) == 1) {
+				f->next++;
+				continue;
 			}
 			r = src_get(w->s, p, &raw, err);
 			if (r == -ENOENT) {
@@ -727,14 +893,18 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 		if (f->parents)
 			json_array_foreach(f->parents, i, x)
 			{
-				r = merge(acc, json_object_get(w->memo, json_string_value(x)),
-					  f->name, err);
+				r = merge(acc, memo_get(w, json_string_value(x)), f->name, err);
 				if (r < 0)
 					goto fail;
 			}
 		r = merge(acc, f->raw, f->name, err);
 		if (r < 0)
 			goto fail;
+		if (w->s->mc) {
+			r = mc_call_done(w->s->mc, f->name, acc, f->parents, w->depth == 1);
+			if (r < 0)
+				goto fail;
+		}
 		if (w->s->st)
 			w->s->st->resolved++;
 		json_object_del(w->onstack, f->name);
@@ -831,26 +1001,23 @@ int manifest_resolve(const char *dir, const char *name, char **json, struct buf 
 	return manifest_resolve_ex(dir, name, json, NULL, err);
 }
 
-int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err)
+/* The manifest text name came from (see manifest_source), from an open source. */
+static int source_src(struct src *s, const char *name, char **text, size_t *len, struct buf *err)
 {
-	struct src s;
 	struct buf file = BUF_INIT(MANIFEST_MAX_NAME + 8);
 	struct buf t = BUF_INIT(MANIFEST_MAX_FILE);
 	json_t *j;
 	int r;
 
-	if (!manifest_name_valid(name)) {
-		mf_errf(err, "bottle '%s' is not defined", name);
-		return -ENOENT;
-	}
-	r = src_open_dir(&s, dir, NULL);
-	if (r < 0)
-		goto out;
 	/* The text is shown even when it does not parse: that is when it is needed most. */
 	buf_printf(&file, "%s.md", name);
-	r = mf_read_file(dir, buf_cstr(&file), &t, err);
+	r = mf_read_file(s->mc ? mc_call_dirfd(s->mc) : -1, s->dir, buf_cstr(&file), &t, NULL, err);
 	if (r == 0) {
-		if (s.mj && json_object_get(s.mj, name)) {
+		if (src_mj(s, name, &j) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (j) {
 			mf_errf(err,
 				"bottle '%s' is defined twice: %s.md and manifest.json; remove one",
 				name, name);
@@ -863,10 +1030,13 @@ int manifest_source(const char *dir, const char *name, char **text, size_t *len,
 	}
 	if (r != -ENOENT)
 		goto out;
-	j = s.mj ? json_object_get(s.mj, name) : NULL;
-	if (!j && s.mj_rc < 0) {
-		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s.mj_msg));
-		r = s.mj_rc == -EIO ? -EIO : -EINVAL;
+	if (src_mj(s, name, &j) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!j && s->mj_rc < 0) {
+		mf_errf(err, "bottle '%s': %s", name, buf_cstr(&s->mj_msg));
+		r = s->mj_rc == -EIO ? -EIO : -EINVAL;
 		goto out;
 	}
 	if (!j) {
@@ -878,6 +1048,51 @@ int manifest_source(const char *dir, const char *name, char **text, size_t *len,
 out:
 	buf_release(&file);
 	buf_release(&t);
+	return r;
+}
+
+int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	if (!manifest_name_valid(name)) {
+		mf_errf(err, "bottle '%s' is not defined", name);
+		return -ENOENT;
+	}
+	r = src_open_dir(&s, dir, NULL);
+	if (r == 0)
+		r = source_src(&s, name, text, len, err);
+	src_close(&s);
+	return r;
+}
+
+int mf_source_cached(struct mc_call *k, const char *name, char **text, size_t *len, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	if (!manifest_name_valid(name)) {
+		mf_errf(err, "bottle '%s' is not defined", name);
+		return -ENOENT;
+	}
+	r = src_open_cached(&s, k);
+	if (r == 0)
+		r = source_src(&s, name, text, len, err);
+	src_close(&s);
+	return r;
+}
+
+int mf_resolve_cached(struct mc_call *k, const char *name, json_t **resolved, struct buf *err)
+{
+	struct src s;
+	int r;
+
+	r = src_open_cached(&s, k);
+	if (r < 0)
+		mf_errf(err, "bottle '%s': out of memory", name);
+	else
+		r = resolve_src(&s, name, resolved, err);
 	src_close(&s);
 	return r;
 }

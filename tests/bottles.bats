@@ -77,6 +77,39 @@ broken="broken orphan loop-a loop-b selfish conflict"
 	wait_for 3 test ! -e "$MNT/bottles/dev/error"
 }
 
+# The cache keeps parsed files and answers while every file of the chain
+# stats the same (SEMANTICS.md): these edits must all show on the next read.
+@test "a parent rewritten in place with the same size is seen on the next read" {
+	diff "$MNT/bottles/dev/resolved.json" "$EXP/dev.json"
+	# same bytes but one: EDITOR nano -> nanx, in place (same inode, same size)
+	sed 's/EDITOR: nano/EDITOR: nanx/' "$T/bottles/net.md" >"$T/net.new"
+	[ "$(wc -c <"$T/net.new")" -eq "$(wc -c <"$T/bottles/net.md")" ]
+	cat "$T/net.new" >"$T/bottles/net.md"
+	grep -q '"EDITOR": "nanx"' "$MNT/bottles/dev/resolved.json"
+	cp "$REPO_ROOT/tests/fixtures/bottles/net.md" "$T/bottles/net.md"
+	diff "$MNT/bottles/dev/resolved.json" "$EXP/dev.json"
+}
+
+@test "a resolved.json that grew is read whole at once, whatever size the kernel remembers" {
+	stat "$MNT/bottles/dev/resolved.json" >/dev/null # the kernel keeps this size for --kernel-ttl
+	big=$(printf 'X%.0s' $(seq 3000))
+	printf -- '---\nenv: {PROXY: "http://proxy:3128", EDITOR: nano, BIG: "%s"}\n---\n' "$big" >"$T/bottles/net.md"
+	"$BOTTLEFS" resolve "$T/bottles" dev >"$T/dev.want"
+	diff "$MNT/bottles/dev/resolved.json" "$T/dev.want"
+	cp "$REPO_ROOT/tests/fixtures/bottles/net.md" "$T/bottles/net.md"
+	diff "$MNT/bottles/dev/resolved.json" "$EXP/dev.json"
+}
+
+@test "a new bottle is there at once, and a removed one goes" {
+	printf -- '---\nextends: base\nenv: {NEWCOMER: "1"}\n---\n' >"$T/bottles/newcomer.md"
+	ls "$MNT/bottles" | grep -qx newcomer
+	grep -q NEWCOMER "$MNT/bottles/newcomer/resolved.json"
+	rm "$T/bottles/newcomer.md"
+	# The kernel may keep the name for --kernel-ttl (1 s, SEMANTICS.md).
+	wait_for 3 test ! -e "$MNT/bottles/newcomer"
+	! ls "$MNT/bottles" | grep -qx newcomer
+}
+
 @test "bottlefs resolve prints the bottle or the error, with no mount" {
 	run "$BOTTLEFS" resolve "$REPO_ROOT/tests/fixtures/bottles" diamond
 	[ "$status" -eq 0 ]

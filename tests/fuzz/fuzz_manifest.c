@@ -2,7 +2,10 @@
  * libFuzzer target for manifest/: every input is tried as <name>.md text
  * and as manifest.json text. Whatever parses is resolved (in memory), and
  * each resolved form must re-resolve to the same bytes (SPEC section 4:
- * resolved.json is itself a valid bottle) -- a difference aborts.
+ * resolved.json is itself a valid bottle) -- a difference aborts. The
+ * manifest.json text is also read lazily (manifest_json_parse, whose
+ * scanner must never vouch for text jansson would read otherwise): the
+ * error, or every bottle's value and the set of names, must be the same.
  *
  * Seed corpus: tests/fuzz/manifest/. Build and run: see tests/fuzz/README
  * or the manifest section of the handover (clang -fsanitize=fuzzer).
@@ -56,6 +59,50 @@ static void check(json_t *set, const char *name)
 	json_decref(set2);
 }
 
+/* The lazy reading of manifest.json agrees with the whole one. */
+static void check_lazy(const char *text, size_t size)
+{
+	struct buf e1 = BUF_INIT(1 << 20), e2 = BUF_INIT(1 << 20);
+	struct manifest_json *mj = NULL;
+	json_t *all = NULL, *v, *w, *names;
+	const char *k;
+	int r1 = manifest_parse_json(text, size, &all, &e1);
+	int r2 = manifest_json_parse(text, size, &mj, &e2);
+
+	if (r1 != r2 || strcmp(buf_cstr(&e1), buf_cstr(&e2))) {
+		fprintf(stderr, "lazy manifest.json differs: %d '%s' / %d '%s'\n", r1,
+			buf_cstr(&e1), r2, buf_cstr(&e2));
+		abort();
+	}
+	if (r1 == 0) {
+		json_object_foreach(all, k, v)
+		{
+			char *a, *b;
+
+			if (manifest_json_get(mj, k, &w) != 0)
+				abort();
+			a = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+			b = json_dumps(w, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+			if (!a || !b || strcmp(a, b) || !json_equal(v, w)) {
+				fprintf(stderr, "lazy manifest.json: '%s' differs\n", k);
+				abort();
+			}
+			free(a);
+			free(b);
+			json_decref(w);
+		}
+		names = manifest_json_names(mj);
+		if (!names || json_object_size(names) != json_object_size(all))
+			abort();
+		json_object_foreach(names, k, v) if (!json_object_get(all, k)) abort();
+		json_decref(names);
+	}
+	json_decref(all);
+	manifest_json_free(mj);
+	buf_release(&e1);
+	buf_release(&e2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -75,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_decref(set);
 		}
 	}
+	check_lazy(text, size);
 	if (manifest_parse_json(text, size, &bottles, &err) == 0) {
 		json_object_foreach(bottles, k, v) check(bottles, k);
 		json_decref(bottles);

@@ -1049,6 +1049,133 @@ static void test_yaml_scalars_and_nesting(void **state)
 	buf_release(&err);
 }
 
+/*
+ * manifest.json read lazily gives exactly what manifest_parse_json gives:
+ * the same error text, or the same value for every name. The scanner must
+ * be sure (lazy) for ordinary files, and hand over whatever it cannot
+ * vouch for.
+ */
+static void check_mj_same(const char *text, int want_lazy)
+{
+	struct buf e1 = BUF_INIT(1 << 20), e2 = BUF_INIT(1 << 20);
+	struct manifest_json *mj = NULL;
+	json_t *all = NULL, *v, *w, *names;
+	const char *k;
+	size_t len = strlen(text), count = 0;
+	int r1 = manifest_parse_json(text, len, &all, &e1);
+	int r2 = manifest_json_parse(text, len, &mj, &e2);
+
+	if (r1 != r2 || strcmp(buf_cstr(&e1), buf_cstr(&e2)))
+		fail_msg("%s: full %d '%s', lazy %d '%s'", text, r1, buf_cstr(&e1), r2,
+			 buf_cstr(&e2));
+	if (r1 == 0) {
+		if (want_lazy >= 0 && manifest_json_lazy(mj) != want_lazy)
+			fail_msg("%s: lazy should be %d", text, want_lazy);
+		json_object_foreach(all, k, v)
+		{
+			char *a = NULL, *b = NULL;
+
+			assert_int_equal(manifest_json_get(mj, k, &w), 0);
+			a = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+			b = json_dumps(w, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+			assert_non_null(a);
+			assert_non_null(b);
+			if (strcmp(a, b) || !json_equal(v, w))
+				fail_msg("%s: '%s' differs:\n%s\n%s", text, k, a, b);
+			free(a);
+			free(b);
+			json_decref(w);
+		}
+		names = manifest_json_names(mj);
+		json_object_foreach(names, k, v)
+		{
+			assert_non_null(json_object_get(all, k));
+			count++;
+		}
+		assert_int_equal(count, json_object_size(all));
+		assert_int_equal(manifest_json_get(mj, "no-such", &w), -ENOENT);
+		json_decref(names);
+	}
+	json_decref(all);
+	manifest_json_free(mj);
+	buf_release(&e1);
+	buf_release(&e2);
+}
+
+static void test_manifest_json_lazy_same(void **state)
+{
+	struct buf deep = BUF_INIT(0);
+
+	(void)state;
+	/* ordinary files: the scanner is sure */
+	check_mj_same("{}", 1);
+	check_mj_same("{\"bottles\": {}}", 1);
+	check_mj_same(" {\"x\": [1, {\"a\": null}], \"bottles\": {\"a\": {\"env\": {\"K\": \"v\"}, "
+		      "\"extends\": [\"b\"], \"supervise\": true, \"n\": -0.5e-3, "
+		      "\"i\": -9223372036854775808, \"j\": 9223372036854775807},"
+		      " \"b\": 3, \"../x\": {}, \"\": {}, \"s\": \"\\u00e9\\n\\\"\\/\"}}\r\n",
+		      1);
+	check_mj_same(
+	    "{\"bottles\": {\"a\": {}}, \"other\": {\"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4, "
+	    "\"e\": 5, \"f\": 6, \"g\": 7, \"h\": 8, \"i\": 9, \"j\": 10}}",
+	    1);
+	/* what jansson refuses, and what manifest_parse_json refuses */
+	check_mj_same("", -1);
+	check_mj_same("{\"bottles\": {\"a\": {}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": {}}} x", -1);
+	check_mj_same("{\"bottles\": {\"a\": {}, \"a\": {}}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": {\"k\": 1, \"k\": 2}}}", -1);
+	check_mj_same(
+	    "{\"o\": {\"1\": 1, \"2\": 1, \"3\": 1, \"4\": 1, \"5\": 1, \"6\": 1, \"7\": 1, "
+	    "\"8\": 1, \"9\": 1, \"3\": 2}}",
+	    -1);
+	check_mj_same("{\"bottles\": {\"a\": 01}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": 1.}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": -}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": 9223372036854775808}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": -9223372036854775809}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": 1e999}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": truex}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": [1,]}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": \"\x01\"}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": \"\\u0000\"}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": \"\\ud83d\\ude00\"}}", 0);
+	check_mj_same("{\"bottles\": {\"a\": \"\\ud83d\"}}", -1);
+	check_mj_same("{\"bottles\": {\"a\": \"\\x\"}}", -1);
+	check_mj_same("{\"bottles\": {\"\\u0061\": {}, \"a\": {}}}", -1);
+	check_mj_same("{\"bottles\": {\"\\u0062\": {}}}", 0);
+	check_mj_same("{\"bottles\": []}", -1);
+	check_mj_same("{\"bottles\": null}", -1);
+	check_mj_same("[]", -1);
+	check_mj_same("\xEF\xBB\xBF{}", -1);
+	check_mj_same("{\"bottles\": {\"a\": \"\xC3\"}}", -1);
+	/* nesting: the limit of manifest.json, and deeper elsewhere */
+	buf_puts(&deep, "{\"bottles\": {\"a\": ");
+	for (int i = 0; i < 64; i++)
+		buf_putc(&deep, '[');
+	for (int i = 0; i < 64; i++)
+		buf_putc(&deep, ']');
+	buf_puts(&deep, "}}");
+	check_mj_same(buf_cstr(&deep), 1);
+	buf_reset(&deep);
+	buf_puts(&deep, "{\"bottles\": {\"a\": ");
+	for (int i = 0; i < 65; i++)
+		buf_putc(&deep, '[');
+	for (int i = 0; i < 65; i++)
+		buf_putc(&deep, ']');
+	buf_puts(&deep, "}}");
+	check_mj_same(buf_cstr(&deep), -1);
+	buf_reset(&deep);
+	buf_puts(&deep, "{\"x\": ");
+	for (int i = 0; i < 100; i++)
+		buf_putc(&deep, '[');
+	for (int i = 0; i < 100; i++)
+		buf_putc(&deep, ']');
+	buf_puts(&deep, "}");
+	check_mj_same(buf_cstr(&deep), 0);
+	buf_release(&deep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1090,6 +1217,7 @@ int main(void)
 	    cmocka_unit_test(test_source),
 	    cmocka_unit_test(test_edits_seen_on_next_read),
 	    cmocka_unit_test(test_yaml_scalars_and_nesting),
+	    cmocka_unit_test(test_manifest_json_lazy_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
