@@ -10,6 +10,7 @@
 #include "state/state.h"
 #include "util/map.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /* An entry larger than this is not kept (a huge diff, say): it is refetched. */
 #define CS_ENTRY_MAX ((size_t)16 << 20)
@@ -29,14 +30,6 @@ struct cachestore {
 	int64_t stop_by;     /* wall ms after which queued keys are dropped; lock */
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_one(struct cachestore *cs, const char *key)
 {
 	struct buf out = BUF_INIT(CS_ENTRY_MAX);
@@ -45,9 +38,9 @@ static void write_one(struct cachestore *cs, const char *key)
 
 	/* A failed write loses nothing but warmth after a restart: not reported. */
 	if (r == 0)
-		(void)state_cache_put(cs->st, key, out.data, out.len, wall_ms() - age, NULL);
+		(void)state_cache_put(cs->st, key, out.data, out.len, time_wall_ms() - age, NULL);
 	else if (r == -ENOENT || r == -E2BIG)
-		(void)state_cache_put(cs->st, key, "", 0, wall_ms(), NULL);
+		(void)state_cache_put(cs->st, key, "", 0, time_wall_ms(), NULL);
 	buf_release(&out);
 }
 
@@ -60,7 +53,7 @@ static void *writer(void *arg)
 	for (;;) {
 		while (!cs->n && !cs->stop)
 			pthread_cond_wait(&cs->cond, &cs->lock);
-		if (!cs->n || (cs->stop && wall_ms() > cs->stop_by))
+		if (!cs->n || (cs->stop && time_wall_ms() > cs->stop_by))
 			break;
 		key = cs->fifo[cs->head];
 		cs->head++;
@@ -110,7 +103,7 @@ void cachestore_free(struct cachestore *cs)
 		return;
 	pthread_mutex_lock(&cs->lock);
 	cs->stop = true;
-	cs->stop_by = wall_ms() + 2000;
+	cs->stop_by = time_wall_ms() + 2000;
 	pthread_cond_broadcast(&cs->cond);
 	pthread_mutex_unlock(&cs->lock);
 	pthread_join(cs->thread, NULL);
@@ -196,7 +189,7 @@ int cachestore_load(struct cachestore *cs, const char *key, char **json, int64_t
 		return -ENOENT;
 	}
 	*json = data;
-	*age_ms = wall_ms() - ms < 0 ? 0 : wall_ms() - ms;
+	*age_ms = time_wall_ms() - ms < 0 ? 0 : time_wall_ms() - ms;
 	return 0;
 }
 

@@ -28,9 +28,6 @@ int content_comment(const struct forge_comment *c, struct buf *out);
 /* Appends s, then a newline when s is non-empty and does not end in one. */
 int content_text(struct buf *out, const char *s);
 
-/* Seconds since the epoch of an RFC 3339 time, or 0 when it cannot be read. */
-int64_t content_time(const char *rfc3339);
-
 /* True when the file needs the item's comments (thread.md). */
 static inline int content_needs_comments(enum item_file f)
 {

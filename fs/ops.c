@@ -28,6 +28,7 @@
 #include "fs/view.h"
 #include "util/buf.h"
 #include "util/str.h"
+#include "util/time.h"
 
 static struct mount_ctx *ctx(void)
 {
@@ -45,7 +46,6 @@ static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
 {
 	struct buf line = BUF_INIT(16384);
 
-	struct timespec ts;
 	uint64_t refused = 0;
 
 	if ((err && err->len) || c->debug) {
@@ -56,10 +56,8 @@ static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
 			str_escape_log(&line, err->data, err->len);
 		else
 			buf_puts(&line, strerror(-r));
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (c->debug || ratelimit_allow(&c->log_limit, line.data, line.len,
-						(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-						&refused)) {
+		if (c->debug ||
+		    ratelimit_allow(&c->log_limit, line.data, line.len, time_mono_ms(), &refused)) {
 			if (refused)
 				fprintf(stderr, "bottlefs: %llu similar log lines suppressed\n",
 					(unsigned long long)refused);

@@ -15,6 +15,7 @@
 #include "fs/content.h"
 #include "fs/viewcache.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /*
  * `since` is the newest updated_at seen minus this. Gitea compares
@@ -138,7 +139,7 @@ static void note_newest(char **newest, const char *t)
 {
 	char *c;
 
-	if (!t || (*newest && content_time(t) <= content_time(*newest)))
+	if (!t || (*newest && time_from_rfc3339(t) <= time_from_rfc3339(*newest)))
 		return;
 	c = str_dup(t);
 	if (c) {
@@ -150,14 +151,10 @@ static void note_newest(char **newest, const char *t)
 /* The `since` to ask after seeing newest (new), NULL when it cannot be read. */
 static char *since_query(const char *newest)
 {
-	time_t t = (time_t)content_time(newest);
-	struct tm tm;
-	char s[32];
+	int64_t t = time_from_rfc3339(newest);
+	char s[TIME_RFC3339_SIZE];
 
-	if (t <= SINCE_SKEW_S)
-		return NULL;
-	t -= SINCE_SKEW_S;
-	if (!gmtime_r(&t, &tm) || strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t <= SINCE_SKEW_S || time_to_rfc3339(t - SINCE_SKEW_S, s, sizeof(s)) < 0)
 		return NULL;
 	return str_dup(s);
 }
@@ -377,7 +374,7 @@ struct newest_args {
 
 static int64_t list_newest(const struct list *l)
 {
-	return l && !l->missing && l->since ? content_time(l->since) : 0;
+	return l && !l->missing && l->since ? time_from_rfc3339(l->since) : 0;
 }
 
 static void newest_cb(void *ud, const char *key, void *val)

@@ -13,6 +13,7 @@
 #include "fs/viewcache.h"
 #include "util/map.h"
 #include "util/str.h"
+#include "util/time.h"
 
 struct repos {
 	bool missing; /* the forge said the owner does not exist (404) */
@@ -28,11 +29,8 @@ enum need {
 
 static int64_t mono_ms(void *ud)
 {
-	struct timespec ts;
-
 	(void)ud;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return time_mono_ms();
 }
 
 int64_t vc_now(struct view *v)
@@ -565,14 +563,14 @@ static int item_render(const struct snap *s, const struct node *n, struct buf *o
 			const struct forge_comment *c = &s->comments.v[i];
 
 			if (c->id == n->comment) {
-				*mtime = content_time(c->updated_at);
+				*mtime = time_from_rfc3339(c->updated_at);
 				r = out ? content_comment(c, out) : 0;
 				return r == -E2BIG ? -EFBIG : r;
 			}
 		}
 		return -ENOENT;
 	}
-	*mtime = content_time(s->issue.updated_at);
+	*mtime = time_from_rfc3339(s->issue.updated_at);
 	if (n->kind != N_ITEM_FILE || !out)
 		return 0;
 	r = content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
@@ -781,8 +779,8 @@ static int list_children(struct view *v, const struct node *dir, view_fill_fn fi
 
 		pthread_mutex_lock(&v->lock);
 		it = vc_item_find(v, dir->owner, dir->repo, dir->pull, numbers[i]);
-		dir_attr(&a, it && !it->missing && content_time(it->issue.updated_at)
-				 ? content_time(it->issue.updated_at)
+		dir_attr(&a, it && !it->missing && time_from_rfc3339(it->issue.updated_at)
+				 ? time_from_rfc3339(it->issue.updated_at)
 				 : v->start_s);
 		pthread_mutex_unlock(&v->lock);
 		snprintf(name, sizeof(name), "%llu", (unsigned long long)numbers[i]);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/str.h"
+#include "util/time.h"
 
 struct wlog {
 	pthread_mutex_t lock;
@@ -82,15 +83,14 @@ void wlog_add_at(struct wlog *l, time_t when, const char *path, int r, const cha
 {
 	struct buf b = BUF_INIT(WLOG_LINE_MAX * 4 + 64);
 	const char *name = r ? strerrorname_np(-r) : "ok";
-	char stamp[32];
-	struct tm tm;
+	char stamp[TIME_RFC3339_SIZE];
 	size_t len;
 	char *line;
 
 	if (!l)
 		return;
-	if (!gmtime_r(&when, &tm) || !strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(stamp, sizeof(stamp), "%lld", (long long)when);
+	/* A time gmtime cannot give stays a number: the line is written all the same. */
+	(void)!time_to_rfc3339((int64_t)when, stamp, sizeof(stamp));
 	buf_printf(&b, "%s\t", stamp);
 	put_escaped(&b, path ? path : "?");
 	buf_printf(&b, "\t%s\t", name ? name : "?");

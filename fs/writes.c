@@ -12,6 +12,7 @@
 #include "state/done.h"
 #include "state/queue.h"
 #include "util/str.h"
+#include "util/time.h"
 
 /* Content an agent may write to one file (a body is the largest). */
 #define WRITE_MAX ((size_t)8 << 20)
@@ -1053,7 +1054,7 @@ static int comment_is_ours(struct recovery *rc, const struct journal_entry *e,
 
 	if (strcmp(c->body ? c->body : "", e->payload) != 0 ||
 	    strcmp(c->author ? c->author : "", login) != 0 ||
-	    content_time(c->created_at) < e->created - CLOCK_SLACK_S)
+	    time_from_rfc3339(c->created_at) < e->created - CLOCK_SLACK_S)
 		return 0;
 	r = state_journal_claims(rc->w->opt.state, "comment", e->owner, e->repo, c->id, e->id,
 				 NULL);
@@ -1143,7 +1144,7 @@ static int pull_verdict(struct recovery *rc, const struct journal_entry *e,
 				"#%llu existed before this write was sent (the repository had "
 				"reached #%llu)",
 				(unsigned long long)pr->number, (unsigned long long)e->floor);
-	if (content_time(pr->created_at) < e->created - CLOCK_SLACK_S)
+	if (time_from_rfc3339(pr->created_at) < e->created - CLOCK_SLACK_S)
 		return buf_fail(why_not, 0, "#%llu was created at %s, before this write",
 				(unsigned long long)pr->number,
 				pr->created_at && *pr->created_at ? pr->created_at

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "util/str.h"
+#include "util/time.h"
 
 #define STDIN_MAX ((size_t)16 << 20)
 
@@ -32,10 +33,10 @@ static int usage(FILE *f)
  * whatever the agent wrote): invalid bytes become U+FFFD, so a line of
  * output is always valid JSON. New reference; JSON null for NULL.
  */
-static json_t *json_text(const char *s)
+static json_t *json_lossy(const char *s)
 {
 	struct buf b = BUF_INIT(0);
-	size_t n, i = 0, run, best;
+	size_t n;
 	json_t *j;
 
 	if (!s)
@@ -43,34 +44,17 @@ static json_t *json_text(const char *s)
 	n = strlen(s);
 	if (str_utf8_valid(s, n))
 		return json_stringn(s, n);
-	while (i < n) {
-		/* The longest valid piece of up to 4 bytes here, else one U+FFFD for this byte. */
-		best = 0;
-		for (run = 1; run <= 4 && i + run <= n; run++)
-			if (str_utf8_valid(s + i, run))
-				best = run;
-		if (best) {
-			if (buf_append(&b, s + i, best) < 0)
-				break;
-			i += best;
-		} else {
-			if (buf_puts(&b, "\xef\xbf\xbd") < 0)
-				break;
-			i++;
-		}
-	}
+	/* What fits of an over-long text is shown: the buffer keeps it. */
+	(void)!str_sanitize(&b, s, n, "\xef\xbf\xbd", false);
 	j = json_stringn(buf_cstr(&b), b.len);
 	buf_release(&b);
 	return j;
 }
 
+/* A time gmtime cannot give is printed as the number it is. */
 static void rfc3339(int64_t t, char *out, size_t n)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, n, "%" PRId64, t);
+	(void)!time_to_rfc3339(t, out, n);
 }
 
 /* Prints j compact on one line; consumes j. */
@@ -119,7 +103,7 @@ static int provenance_cb(void *ud, int64_t id, int64_t when, const char *what, c
 
 	rfc3339(when, t, sizeof(t));
 	j = json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)id, "time", t, "what",
-		      json_text(what), "where", json_text(where), "answer", json_text(answer));
+		      json_lossy(what), "where", json_lossy(where), "answer", json_lossy(answer));
 	return print_json(ud, j);
 }
 
@@ -150,11 +134,11 @@ static int journal_cb(void *ud, const struct journal_entry *e)
 		return -ENOMEM;
 	j = json_pack("{s:I, s:s, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
 		      "id", (json_int_t)e->id, "status", journal_status_name(e->status), "kind",
-		      json_text(e->kind), "owner", json_text(e->owner), "repo", json_text(e->repo),
-		      "number", (json_int_t)e->number, "field", json_text(e->field), "payload",
-		      json_text(e->payload), "marker", json_text(e->marker), "answer",
-		      json_text(e->answer), "created", t, "assign",
-		      json_text(e->assign_owner ? buf_cstr(&assign) : NULL), "forge_id",
+		      json_lossy(e->kind), "owner", json_lossy(e->owner), "repo",
+		      json_lossy(e->repo), "number", (json_int_t)e->number, "field",
+		      json_lossy(e->field), "payload", json_lossy(e->payload), "marker",
+		      json_lossy(e->marker), "answer", json_lossy(e->answer), "created", t,
+		      "assign", json_lossy(e->assign_owner ? buf_cstr(&assign) : NULL), "forge_id",
 		      json_number_or_null(e->forge_id != 0, e->forge_id), "floor",
 		      json_number_or_null(e->has_floor, e->floor));
 	buf_release(&assign);

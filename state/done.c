@@ -54,21 +54,8 @@ static void quote(struct buf *err, const char *s, size_t n)
  */
 static void put_clean(struct buf *err, const char *s)
 {
-	size_t n = strlen(s), i = 0, run;
-
-	while (i < n) {
-		/* The shortest valid run from here is exactly one character. */
-		for (run = 1; run <= 4 && i + run <= n; run++)
-			if (str_utf8_valid(s + i, run))
-				break;
-		if (run > 4 || i + run > n || (unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			buf_putc(err, '?');
-			i++;
-			continue;
-		}
-		buf_append(err, s + i, run);
-		i += run;
-	}
+	/* A reason is best effort: what fits is kept. */
+	(void)!str_sanitize(err, s, strlen(s), "?", true);
 }
 
 static int fail(struct buf *err, const char *msg)
@@ -257,7 +244,7 @@ char *done_signal_text(const struct done_signal *s)
 		      s->summary ? s->summary : "");
 	if (!j)
 		return NULL;
-	text = json_text(j);
+	text = jsontext_pretty(j);
 	json_decref(j);
 	return text;
 }

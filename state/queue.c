@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/dir.h"
 #include "util/str.h"
 
 #define NAME_PART_MAX 64
@@ -44,32 +45,6 @@ static int random_hex(char out[17])
 	}
 	out[16] = '\0';
 	return 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-	struct buf b = BUF_INIT(PATH_MAX);
-	size_t i;
-	int r;
-
-	r = buf_puts(&b, dir);
-	if (r < 0)
-		goto out;
-	for (i = 1; i <= b.len; i++) {
-		if (i < b.len && b.data[i] != '/')
-			continue;
-		b.data[i] = '\0';
-		if (mkdir(b.data, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			goto out;
-		}
-		if (i < b.len)
-			b.data[i] = '/';
-	}
-	r = 0;
-out:
-	buf_release(&b);
-	return r;
 }
 
 static int name_part(struct buf *b, const char *s)
@@ -125,7 +100,7 @@ static char *item_json(const struct queue_item *it, const char *when)
 		      "pull_requests", prs);
 	if (!j)
 		return NULL;
-	text = json_text(j);
+	text = jsontext_pretty(j);
 	json_decref(j);
 	return text;
 }
@@ -181,7 +156,7 @@ int queue_write(const char *dir, const struct queue_item *item, char **name, str
 		goto out_quiet;
 	}
 	what = "create";
-	r = mkdir_p(dir);
+	r = dir_make(dir, 0700);
 	if (r < 0)
 		goto out;
 	what = "open";

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/dir.h"
 #include "util/str.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -225,32 +226,6 @@ static int exec(struct state *st, const char *sql)
 	return rc == SQLITE_OK ? 0 : state_errno(st->db, rc);
 }
 
-/* mkdir -p of every directory above path, mode 0700 for the new ones. */
-static int make_parents(const char *path)
-{
-	struct buf b = BUF_INIT(PATH_MAX);
-	size_t i;
-	int r;
-
-	r = buf_puts(&b, path);
-	if (r < 0)
-		goto out;
-	for (i = 1; i < b.len; i++) {
-		if (b.data[i] != '/')
-			continue;
-		b.data[i] = '\0';
-		if (mkdir(b.data, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			goto out;
-		}
-		b.data[i] = '/';
-	}
-	r = 0;
-out:
-	buf_release(&b);
-	return r;
-}
-
 /*
  * Creates the file ourselves so that it is born 0600 whatever the umask,
  * without touching the process-wide umask (other threads may create files).
@@ -366,7 +341,7 @@ int state_open(const char *path, struct state **out, struct buf *err)
 	pthread_mutexattr_destroy(&attr);
 
 	what = "create the directory of";
-	r = make_parents(path);
+	r = dir_make_parents(path, 0700);
 	if (r < 0)
 		goto out;
 	what = "create";

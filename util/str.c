@@ -282,6 +282,28 @@ bool str_branch_name_valid(const char *s, size_t n)
 	return true;
 }
 
+int str_sanitize(struct buf *out, const char *s, size_t n, const char *bad, bool controls)
+{
+	size_t i = 0, run;
+	int r = 0;
+
+	while (i < n && r == 0) {
+		/* The shortest valid run from here is exactly one character. */
+		for (run = 1; run <= 4 && i + run <= n; run++)
+			if (str_utf8_valid(s + i, run))
+				break;
+		if (run > 4 || i + run > n ||
+		    (controls && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
+			r = buf_puts(out, bad);
+			i++;
+			continue;
+		}
+		r = buf_append(out, s + i, run);
+		i += run;
+	}
+	return r;
+}
+
 char *str_dup(const char *s)
 {
 	return s ? strdup(s) : NULL;

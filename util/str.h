@@ -72,6 +72,15 @@ int str_escape_log_cstr(struct buf *out, const char *s);
  */
 bool str_branch_name_valid(const char *s, size_t n);
 
+/*
+ * Appends s[0..n) to out with every byte that is not part of valid UTF-8
+ * replaced by bad (and, with controls, every byte below 0x20 and DEL as
+ * well), so what an agent or a forge wrote can go into one line of a
+ * message, or into a JSON string. 0, or -E2BIG / -ENOMEM from out (what
+ * fit is kept).
+ */
+int str_sanitize(struct buf *out, const char *s, size_t n, const char *bad, bool controls);
+
 /* strdup that returns NULL for NULL. New. */
 char *str_dup(const char *s);
 

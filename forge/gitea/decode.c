@@ -214,7 +214,7 @@ out:
 /* The object re-serialised for issue.json / pr.json, ending "\n". */
 static int dump(json_t *o, char **out, struct buf *err)
 {
-	char *text = json_text(o);
+	char *text = jsontext_pretty(o);
 
 	if (!text)
 		return buf_fail(err, -ENOMEM, "out of memory");

@@ -780,7 +780,7 @@ static int gitea_whoami(struct forge *f, char **login, struct buf *err)
 /* ---- writes ---------------------------------------------------------- */
 
 /* Compact JSON text of o (new), or NULL. Takes o. */
-static char *json_text(json_t *o)
+static char *json_body_take(json_t *o)
 {
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
@@ -830,7 +830,7 @@ static int gitea_post_comment(struct forge *f, const char *owner, const char *re
 	}
 	if ((r = add_str(o, "body", body, err)) < 0)
 		goto out;
-	text = json_text(o);
+	text = json_body_take(o);
 	o = NULL;
 	if (!text) {
 		r = buf_fail(err, -ENOMEM, "out of memory");
@@ -910,7 +910,7 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 		    (r = add_str(o, "body", patch->body, err)) < 0 ||
 		    (r = add_str(o, "state", patch->state, err)) < 0)
 			goto out;
-		text = json_text(o);
+		text = json_body_take(o);
 		o = NULL;
 		if (!text) {
 			r = buf_fail(err, -ENOMEM, "out of memory");
@@ -944,7 +944,7 @@ static int gitea_update_issue(struct forge *f, const char *owner, const char *re
 		}
 		json_object_set_new(o, "labels", labels);
 		labels = NULL;
-		text = json_text(o);
+		text = json_body_take(o);
 		o = NULL;
 		if (!text || buf_puts(&path, "/labels") < 0) {
 			r = buf_fail(err, -ENOMEM, "out of memory");
@@ -1046,7 +1046,7 @@ static int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 	    (r = add_str(o, "base", req->base, err)) < 0 ||
 	    (r = add_str(o, "body", buf_cstr(&desc), err)) < 0)
 		goto out;
-	text = json_text(o);
+	text = json_body_take(o);
 	o = NULL;
 	r = text ? repo_path(&path, owner, repo) : -ENOMEM;
 	if (!r)
@@ -1117,7 +1117,7 @@ static int gitea_update_pr_status(struct forge *f, const char *owner, const char
 	if (!state || !valid_state(state))
 		return buf_fail(err, -EINVAL, "state must be 'open' or 'closed'");
 	o = json_pack("{s:s}", "state", state);
-	text = json_text(o);
+	text = json_body_take(o);
 	r = text ? repo_path(&path, owner, repo) : -ENOMEM;
 	if (!r)
 		r = buf_printf(&path, "/pulls/%llu", (unsigned long long)number);
