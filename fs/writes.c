@@ -26,19 +26,12 @@ struct writes {
 	unsigned prs_opening; /* pulls/new being sent now (max_prs counts them); lock */
 };
 
-static void assignment_key(const struct scope *s, char *key, size_t size)
-{
-	snprintf(key, size, "done:%s/%s#%llu", s->owner, s->repo, (unsigned long long)s->issue);
-}
-
 int writes_new(const struct writes_options *opt, struct writes **out, struct buf *err)
 {
 	struct writes *w = calloc(1, sizeof(*w));
-	char key[TREE_OWNER_MAX + TREE_REPO_MAX + 40];
 	uint64_t *prs = NULL;
 	size_t n = 0, i;
-	void *data;
-	size_t len;
+	char *text;
 	int r;
 
 	if (!w)
@@ -59,9 +52,9 @@ int writes_new(const struct writes_options *opt, struct writes **out, struct buf
 		for (i = 0; i < n; i++)
 			scope_add_pr(opt->scope, prs[i]);
 		free(prs);
-		assignment_key(opt->scope, key, sizeof(key));
-		if (state_cache_get(opt->state, key, &data, &len, NULL, NULL) == 0) {
-			w->done_text = data;
+		if (state_done_get(opt->state, opt->scope->owner, opt->scope->repo,
+				   opt->scope->issue, &text) == 0) {
+			w->done_text = text;
 			scope_set_done(opt->scope);
 		}
 	}
@@ -531,7 +524,6 @@ static int queue_done(struct writes *w, const struct done_signal *sig, char **te
 		      struct buf *err)
 {
 	struct scope *s = w->opt.scope;
-	char key[TREE_OWNER_MAX + TREE_REPO_MAX + 40];
 	struct queue_item item = {0};
 	uint64_t *prs = NULL;
 	int r;
@@ -547,8 +539,7 @@ static int queue_done(struct writes *w, const struct done_signal *sig, char **te
 	item.time = time(NULL);
 	r = queue_write(w->opt.queue_dir, &item, name, err);
 	if (r == 0) {
-		assignment_key(s, key, sizeof(key));
-		state_cache_put(w->opt.state, key, *text, strlen(*text) + 1, 0, NULL);
+		state_done_put(w->opt.state, s->owner, s->repo, s->issue, *text);
 		w->done_text = *text;
 		*text = NULL;
 		scope_set_done(s);

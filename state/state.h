@@ -1,11 +1,15 @@
 /*
  * state: the one SQLite database of bottlefs (SPEC section 6).
  *
- * It holds the orchestrator's forge state records, the pull requests each
- * assignment opened, the write journal (every write is journaled before it
- * is sent, so nothing an agent wrote is lost and nothing is posted twice),
- * the provenance log of every write made through the mount (never the
- * token), and a persistent content cache for the forge view.
+ * Storage only, one table a file: the orchestrator's forge state records
+ * (records.c), the pull requests each assignment opened (prs.c), the write
+ * journal (journal.c: every write is journaled before it is sent, so
+ * nothing an agent wrote is lost and nothing is posted twice), the
+ * provenance log of every write made through the mount, never the token
+ * (provenance.c), the done signal that stands per assignment (signals.c),
+ * and a persistent content cache for the forge view (cache.c); db.c opens
+ * and migrates the file. What the rows mean is the writers' business
+ * (write/, cache/); this module keeps them.
  *
  * On disk: WAL mode, synchronous=FULL (a committed transaction survives a
  * crash or power loss, which the journal's "durably committed before
@@ -53,7 +57,7 @@
 
 #include "util/buf.h"
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 /*
  * The answer of an unfinished journal row written by schema version 1 that
@@ -186,6 +190,16 @@ int state_provenance_each(struct state *st,
 			  int (*cb)(void *ud, int64_t id, int64_t when, const char *what,
 				    const char *where, const char *answer),
 			  void *ud);
+
+/*
+ * The done signal that stands for an assignment (owner/repo#issue): text is
+ * what /done shows. put replaces; get is -ENOENT when none stands.
+ */
+int state_done_put(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		   const char *text);
+/* *text is new. */
+int state_done_get(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		   char **text);
 
 /*
  * A persistent content cache for the forge view: key -> blob + fetched time

@@ -590,7 +590,7 @@ static void test_migrate_v1(void **state)
 	sqlite3_close(db);
 
 	st = open_ok(f);
-	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	/* Everything version 1 held is still there. */
 	assert_int_equal(state_record_get(st, "alice", "dotfiles", 2, &json), 0);
 	assert_string_equal(json, "{\"k\":1}");
@@ -631,7 +631,7 @@ static void test_migrate_v1(void **state)
 		assert_null(e.assign_owner);
 		state_journal_entry_release(&e);
 	}
-	/* Opening again is a no-op: the version is 2 now. */
+	/* Opening again is a no-op: the version is the current one now. */
 	state_free(st);
 	f->st = NULL;
 	st = open_ok(f);
@@ -999,6 +999,67 @@ static void test_two_connections(void **state)
 	state_free(other);
 }
 
+static void test_done_signal(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = open_ok(f);
+	char *text = NULL;
+
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 2, &text), -ENOENT);
+	assert_int_equal(state_done_put(st, "alice", "dotfiles", 2, "{\"status\": \"success\"}\n"),
+			 0);
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 2, &text), 0);
+	assert_string_equal(text, "{\"status\": \"success\"}\n");
+	free(text);
+	/* One per assignment: another issue has none. */
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 3, &text), -ENOENT);
+	assert_int_equal(state_done_put(st, "alice", "dotfiles", 0, "x"), -EINVAL);
+	assert_int_equal(state_done_put(st, "", "dotfiles", 2, "x"), -EINVAL);
+	assert_int_equal(state_done_put(st, "alice", "dotfiles", 2, NULL), -EINVAL);
+	/* Not in the content cache any more. */
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache"), 0);
+}
+
+/*
+ * Version 2 kept the done signal in the cache table under "done:o/r#n",
+ * NUL included; version 3 moves it to its own table.
+ */
+static void test_migrate_v2_done(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = open_ok(f);
+	char *text = NULL;
+	sqlite3 *db;
+
+	state_free(st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "DROP TABLE done_signals;"
+			 "INSERT INTO cache VALUES ('done:alice/dotfiles#12',"
+			 " CAST('{\"status\": \"blocked\"}' AS BLOB) || x'00', 0, NULL);"
+			 "INSERT INTO cache VALUES ('done:a.b/c-d_e#7', CAST('x' AS BLOB), 0,"
+			 " NULL);"
+			 "INSERT INTO cache VALUES ('item:i:alice/dotfiles#12', x'7b7d', 5, NULL);"
+			 "PRAGMA user_version = 2;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(f);
+	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 12, &text), 0);
+	assert_string_equal(text, "{\"status\": \"blocked\"}");
+	free(text);
+	assert_int_equal(state_done_get(st, "a.b", "c-d_e", 7, &text), 0);
+	assert_string_equal(text, "x");
+	free(text);
+	/* The rest of the cache stays; the done rows left it. */
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache"), 1);
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache WHERE key GLOB 'done:*'"),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1019,6 +1080,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pr_holders, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_done_signal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v2_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provenance_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_records, setup, teardown),
