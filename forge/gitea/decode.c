@@ -464,8 +464,8 @@ int gitea_decode_comment_list_root(json_t *root, uint64_t issue, struct forge_co
 {
 	void *v;
 	size_t n;
-	int r = decode_array(root, sizeof(*out->v), comment_one, &issue, comment_release, &v, &n,
-			     err);
+	int r =
+	    decode_array(root, sizeof(*out->v), comment_one, &issue, comment_release, &v, &n, err);
 
 	if (r == 0) {
 		out->v = v;
