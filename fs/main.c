@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "forge/gitea/gitea.h"
-#include "fs/mount.h"
-#include "fs/view.h"
-#include "fs/writes.h"
+#include "tree/mount.h"
+#include "cache/cache.h"
+#include "write/write.h"
 #include "manifest/manifest.h"
-#include "state/queue.h"
+#include "write/queue.h"
 #include "state/state.h"
 #include "util/buf.h"
 #include "util/str.h"

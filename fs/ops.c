@@ -21,11 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs/files.h"
-#include "fs/mount.h"
+#include "tree/files.h"
+#include "tree/mount.h"
 #include "fs/notify.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
 #include "util/buf.h"
 #include "util/str.h"
 #include "util/time.h"

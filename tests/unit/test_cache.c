@@ -19,9 +19,9 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "fs/cachestore.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "cache/store.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
 #include "state/state.h"
 #include "util/buf.h"
 

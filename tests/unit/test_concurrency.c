@@ -31,9 +31,9 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "fs/content.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "tree/content.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
 #include "util/buf.h"
 
 #define OWNER "alice"

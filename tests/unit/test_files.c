@@ -27,9 +27,9 @@
 
 #include <cmocka.h>
 
-#include "fs/files.h"
-#include "fs/tree.h"
-#include "fs/wlog.h"
+#include "tree/files.h"
+#include "tree/tree.h"
+#include "write/wlog.h"
 #include "util/buf.h"
 
 /* ---- the fake commit ---- */

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "fs/tree.h"
-#include "fs/writes.h"
+#include "tree/tree.h"
+#include "write/write.h"
 #include "util/buf.h"
 #include "util/str.h"
 

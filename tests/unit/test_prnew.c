@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "fs/prnew.h"
+#include "write/prnew.h"
 #include "util/str.h"
 
 #define BUNDLE                                                                                     \

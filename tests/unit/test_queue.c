@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "state/done.h"
-#include "state/queue.h"
+#include "write/done.h"
+#include "write/queue.h"
 
 /* Parses a string literal (without its NUL) and checks the outcome. */
 static void parse_ok(const char *text, size_t len, enum done_status want, const char *summary)

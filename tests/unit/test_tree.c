@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "fs/tree.h"
+#include "tree/tree.h"
 
 static struct node resolve_ok(const char *path)
 {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "fs/wlog.h"
+#include "write/wlog.h"
 #include "util/buf.h"
 
 /* 2025-01-31T12:00:00Z */

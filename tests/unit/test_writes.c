@@ -26,10 +26,10 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "fs/scope.h"
-#include "fs/tree.h"
-#include "fs/view.h"
-#include "fs/writes.h"
+#include "write/scope.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
+#include "write/write.h"
 #include "state/state.h"
 #include "util/buf.h"
 

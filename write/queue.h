@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "state/done.h"
+#include "write/done.h"
 #include "util/buf.h"
 
 /* Every pointer is borrowed. prs may be NULL when n_prs is 0. time is unix seconds. */

@@ -50,8 +50,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs/tree.h"
-#include "fs/wlog.h"
+#include "tree/tree.h"
+#include "write/wlog.h"
 #include "util/buf.h"
 
 /* What one write handle or scratch file may hold (a field, a comment, done). */

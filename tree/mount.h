@@ -15,11 +15,11 @@
 #include <stdint.h>
 
 #include "forge/forge.h"
-#include "fs/files.h"
-#include "fs/scope.h"
-#include "fs/view.h"
-#include "fs/wlog.h"
-#include "fs/writes.h"
+#include "tree/files.h"
+#include "write/scope.h"
+#include "cache/cache.h"
+#include "write/wlog.h"
+#include "write/write.h"
 #include "state/state.h"
 #include "util/buf.h"
 #include "util/ratelimit.h"

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs/tree.h"
+#include "tree/tree.h"
 #include "util/buf.h"
 
 struct scope {

@@ -1,4 +1,4 @@
-#include "fs/writes.h"
+#include "write/write.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "fs/content.h"
-#include "fs/prnew.h"
-#include "state/done.h"
-#include "state/queue.h"
+#include "tree/content.h"
+#include "write/prnew.h"
+#include "write/done.h"
+#include "write/queue.h"
 #include "util/str.h"
 #include "util/time.h"
 

@@ -1,4 +1,4 @@
-#include "state/queue.h"
+#include "write/queue.h"
 #include "util/jsontext.h"
 
 #include <dirent.h>

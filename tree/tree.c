@@ -1,4 +1,4 @@
-#include "fs/mount.h"
+#include "tree/mount.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "fs/tree.h"
+#include "tree/tree.h"
 
 #include <errno.h>
 #include <string.h>

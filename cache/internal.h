@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 #include "forge/forge.h"
-#include "fs/cachestore.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "cache/store.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
 #include "util/map.h"
 
 /* One issue or pull request, with what has been fetched about it. */

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fs/content.h"
-#include "fs/viewcache.h"
+#include "tree/content.h"
+#include "cache/internal.h"
 #include "util/str.h"
 #include "util/time.h"
 

@@ -1,4 +1,4 @@
-#include "fs/wlog.h"
+#include "write/wlog.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "forge/forge.h"
-#include "fs/tree.h"
+#include "tree/tree.h"
 #include "util/buf.h"
 
 /*

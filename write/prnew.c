@@ -1,4 +1,4 @@
-#include "fs/prnew.h"
+#include "write/prnew.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,4 +1,4 @@
-#include "fs/files.h"
+#include "tree/files.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fs/prnew.h"
-#include "fs/writes.h"
+#include "write/prnew.h"
+#include "write/write.h"
 
 /*
  * The bytes of one open file or scratch file. Not a struct buf: its

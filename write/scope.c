@@ -1,4 +1,4 @@
-#include "fs/scope.h"
+#include "write/scope.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "fs/cachestore.h"
+#include "cache/store.h"
 
 #include <errno.h>
 #include <jansson.h>

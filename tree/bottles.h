@@ -14,8 +14,8 @@
 #ifndef BOTTLEFS_FS_BOTTLES_H
 #define BOTTLEFS_FS_BOTTLES_H
 
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
 #include "manifest/manifest.h"
 #include "util/buf.h"
 

@@ -1,4 +1,4 @@
-#include "fs/view.h"
+#include "cache/cache.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "fs/bottles.h"
-#include "fs/content.h"
-#include "fs/viewcache.h"
+#include "tree/bottles.h"
+#include "tree/content.h"
+#include "cache/internal.h"
 #include "util/map.h"
 #include "util/str.h"
 #include "util/time.h"

@@ -24,10 +24,10 @@
 #include <stddef.h>
 
 #include "forge/forge.h"
-#include "fs/scope.h"
-#include "fs/tree.h"
-#include "fs/view.h"
-#include "fs/wlog.h"
+#include "write/scope.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
+#include "write/wlog.h"
 #include "state/state.h"
 #include "util/buf.h"
 

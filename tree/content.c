@@ -1,4 +1,4 @@
-#include "fs/content.h"
+#include "tree/content.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "state/done.h"
+#include "write/done.h"
 #include "util/jsontext.h"
 
 #include <errno.h>

@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #include "forge/forge.h"
-#include "fs/tree.h"
+#include "tree/tree.h"
 #include "util/buf.h"
 
 struct manifest_cache;

@@ -1,4 +1,4 @@
-#include "fs/bottles.h"
+#include "tree/bottles.h"
 
 #include <errno.h>
 #include <stdlib.h>
