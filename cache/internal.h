@@ -87,7 +87,7 @@ struct view {
 	atomic_uint_fast64_t requests;
 };
 
-#define KEY_MAX (TREE_OWNER_MAX + TREE_REPO_MAX + 32)
+#define KEY_MAX (NAMES_OWNER_MAX + NAMES_REPO_MAX + 32)
 
 int64_t vc_now(struct view *v);
 bool vc_fresh(struct view *v, int64_t ms);

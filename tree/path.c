@@ -37,58 +37,6 @@ const char *tree_meta_file_name(enum meta_file f)
 	return meta_children[f];
 }
 
-static bool is_word(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_';
-}
-
-/* Gitea: alphanumerics, '-', '_', '.'; a user name starts with a word character. */
-bool tree_valid_owner(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > TREE_OWNER_MAX || !is_word(s[0]))
-		return false;
-	for (i = 1; i < n; i++)
-		if ((!is_word(s[i]) && s[i] != '-' && s[i] != '.') ||
-		    (s[i] == '.' && s[i - 1] == '.'))
-			return false;
-	return true;
-}
-
-/*
- * Gitea: [-.\w]+ but never "." and no ".." anywhere (Gitea refuses two dots
- * in a row in a name, and so does the adapter: such a name can name
- * nothing). ".profile" is a real repository.
- */
-bool tree_valid_repo(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > TREE_REPO_MAX)
-		return false;
-	if (n == 1 && s[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if ((!is_word(s[i]) && s[i] != '-' && s[i] != '.') ||
-		    (s[i] == '.' && i > 0 && s[i - 1] == '.'))
-			return false;
-	return true;
-}
-
-bool tree_valid_bottle(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > TREE_BOTTLE_MAX || s[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!is_word(s[i]) && s[i] != '-' && s[i] != '.')
-			return false;
-	return true;
-}
-
 /* Splits a path into at most max components; -ENOENT if there are more. */
 struct comp {
 	const char *s;
@@ -161,14 +109,14 @@ static int resolve_forge(const struct comp *c, size_t k, struct node *out)
 	out->kind = N_FORGE;
 	if (k == 1)
 		return 0;
-	if (!tree_valid_owner(c[1].s, c[1].n))
+	if (!names_valid_owner(c[1].s, c[1].n))
 		return -ENOENT;
 	memcpy(out->owner, c[1].s, c[1].n);
 	out->owner[c[1].n] = '\0';
 	out->kind = N_OWNER;
 	if (k == 2)
 		return 0;
-	if (!tree_valid_repo(c[2].s, c[2].n))
+	if (!names_valid_repo(c[2].s, c[2].n))
 		return -ENOENT;
 	memcpy(out->repo, c[2].s, c[2].n);
 	out->repo[c[2].n] = '\0';
@@ -216,7 +164,7 @@ static int resolve_bottles(const struct comp *c, size_t k, struct node *out)
 	out->kind = N_BOTTLES;
 	if (k == 1)
 		return 0;
-	if (!tree_valid_bottle(c[1].s, c[1].n))
+	if (!names_valid_bottle(c[1].s, c[1].n))
 		return -ENOENT;
 	memcpy(out->bottle, c[1].s, c[1].n);
 	out->bottle[c[1].n] = '\0';

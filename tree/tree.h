@@ -17,10 +17,8 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/names.h"
 
-#define TREE_OWNER_MAX 40
-#define TREE_REPO_MAX 100
-#define TREE_BOTTLE_MAX 128
 /* A file name (Linux NAME_MAX): the longest scratch file name. */
 #define TREE_NAME_MAX 255
 /* Gitea numbers and ids are int64. */
@@ -75,12 +73,12 @@ enum meta_file { M_SCOPE, M_CAPABILITIES, M_LOG };
 struct node {
 	enum node_kind kind;
 	bool pull; /* under pulls/ rather than issues/ */
-	char owner[TREE_OWNER_MAX + 1];
-	char repo[TREE_REPO_MAX + 1];
+	char owner[NAMES_OWNER_MAX + 1];
+	char repo[NAMES_REPO_MAX + 1];
 	uint64_t number;
 	uint64_t comment;
 	enum item_file file;
-	char bottle[TREE_BOTTLE_MAX + 1];
+	char bottle[NAMES_BOTTLE_MAX + 1];
 	enum bottle_file bfile;
 	enum meta_file mfile;
 	char name[TREE_NAME_MAX + 1]; /* N_SCRATCH: the file's name */
@@ -122,10 +120,5 @@ const char *tree_meta_file_name(enum meta_file f);
  * when the directory's contents come from elsewhere.
  */
 int tree_fixed_children(const struct node *dir, const char *const **names);
-
-/* Name validators, exposed for tests and for the bottles directory. */
-bool tree_valid_owner(const char *s, size_t n);
-bool tree_valid_repo(const char *s, size_t n);
-bool tree_valid_bottle(const char *s, size_t n);
 
 #endif

@@ -239,7 +239,7 @@ struct job {
 	const char *kind, *field, *owner, *repo, *payload;
 	uint64_t number;
 	uint64_t forge_id; /* what the forge created (comment id, PR number), once known */
-	char at[TREE_OWNER_MAX + TREE_REPO_MAX + 40];
+	char at[NAMES_OWNER_MAX + NAMES_REPO_MAX + 40];
 };
 
 static int journal_begin(struct writes *w, const struct job *j, int64_t *id, struct buf *err)

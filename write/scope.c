@@ -26,8 +26,8 @@ int scope_assign(struct scope *s, const char *assign, struct buf *err)
 	uint64_t n;
 
 	if (!slash || !hash || hash < slash ||
-	    !tree_valid_owner(assign, (size_t)(slash - assign)) ||
-	    !tree_valid_repo(slash + 1, (size_t)(hash - slash - 1)) ||
+	    !names_valid_owner(assign, (size_t)(slash - assign)) ||
+	    !names_valid_repo(slash + 1, (size_t)(hash - slash - 1)) ||
 	    str_to_u64(hash + 1, TREE_NUMBER_MAX, false, &n) < 0) {
 		if (err)
 			buf_printf(err, "--assign must be OWNER/REPO#N (was '%s')", assign);

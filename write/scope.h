@@ -25,8 +25,8 @@
 
 struct scope {
 	bool assigned;
-	char owner[TREE_OWNER_MAX + 1];
-	char repo[TREE_REPO_MAX + 1];
+	char owner[NAMES_OWNER_MAX + 1];
+	char repo[NAMES_REPO_MAX + 1];
 	uint64_t issue;
 	pthread_mutex_t lock;
 	uint64_t *prs; /* opened through this mount; lock */

@@ -399,7 +399,7 @@ static const char *prs_of(struct fx *f, const char *owner, const char *repo, uin
 static bool in_scope(struct fx *f, uint64_t pr)
 {
 	struct node n;
-	char path[TREE_OWNER_MAX + TREE_REPO_MAX + 64];
+	char path[NAMES_OWNER_MAX + NAMES_REPO_MAX + 64];
 
 	snprintf(path, sizeof(path), "/forge/%s/%s/pulls/%llu/body", f->scope.owner, f->scope.repo,
 		 (unsigned long long)pr);
