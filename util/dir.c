@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "util/buf.h"
@@ -43,4 +44,18 @@ int dir_make(const char *dir, mode_t mode)
 int dir_make_parents(const char *path, mode_t mode)
 {
 	return make(path, mode, false);
+}
+
+char *dir_default(const char *name)
+{
+	const char *home = getenv("HOME");
+	struct buf b = BUF_INIT(4096);
+
+	if (!home || !*home)
+		home = "/root";
+	if (buf_printf(&b, "%s/.bot-bottle/%s", home, name) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
 }

@@ -19,4 +19,10 @@ MUST_CHECK int dir_make(const char *dir, mode_t mode);
 /* The same for the directories above path only (the file's own directory included). */
 MUST_CHECK int dir_make_parents(const char *path, mode_t mode);
 
+/*
+ * ~/.bot-bottle/<name> ($HOME, else /root): where the state store and the
+ * queue are kept by default. New, NULL when out of memory.
+ */
+char *dir_default(const char *name);
+
 #endif

@@ -1,6 +1,7 @@
 #include "util/str.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -302,6 +303,45 @@ int str_sanitize(struct buf *out, const char *s, size_t n, const char *bad, bool
 		i += run;
 	}
 	return r;
+}
+
+int str_random_hex(char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[8];
+	size_t got = 0;
+	ssize_t n;
+	int i;
+
+	while (got < sizeof(b)) {
+		n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	for (i = 0; i < 8; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[16] = '\0';
+	return 0;
+}
+
+const char *str_arg_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0' || *i + 1 >= argc)
+		return NULL;
+	(*i)++;
+	return argv[*i];
 }
 
 char *str_dup(const char *s)

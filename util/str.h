@@ -81,6 +81,16 @@ bool str_branch_name_valid(const char *s, size_t n);
  */
 int str_sanitize(struct buf *out, const char *s, size_t n, const char *bad, bool controls);
 
+/* 16 hex digits from the kernel's random source, and a NUL. 0 or -errno. */
+int str_random_hex(char out[17]);
+
+/*
+ * A command-line option with a value, "--name value" or "--name=value", at
+ * argv[*i]: the value (borrowed), with *i advanced past what it used, or
+ * NULL when argv[*i] is not that option (or its value is missing).
+ */
+const char *str_arg_value(int argc, char **argv, int *i, const char *name);
+
 /* strdup that returns NULL for NULL. New. */
 char *str_dup(const char *s);
 
