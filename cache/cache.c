@@ -1,4 +1,10 @@
-#include "cache/cache.h"
+/*
+ * cache: the forge cache (cache.h): its life, one item's issue, comments
+ * and diff, an owner's repositories, forgetting. Lists, their `since`
+ * revalidation and the repository-wide comments are in lists.c, the
+ * persistent store in store.c.
+ */
+#include "cache/internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -6,11 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "tree/bottles.h"
-#include "tree/content.h"
-#include "cache/internal.h"
 #include "util/map.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -21,42 +23,41 @@ struct repos {
 	int64_t ms;
 };
 
-enum need {
-	NEED_ISSUE = 1,
-	NEED_COMMENTS = 2,
-	NEED_DIFF = 4,
-};
-
 static int64_t mono_ms(void *ud)
 {
 	(void)ud;
 	return time_mono_ms();
 }
 
-int64_t vc_now(struct view *v)
+int64_t ch_now(struct cache *c)
 {
-	return v->opt.now_ms(v->opt.now_ud);
+	return c->opt.now_ms(c->opt.now_ud);
 }
 
-bool vc_fresh(struct view *v, int64_t ms)
+bool ch_fresh(struct cache *c, int64_t ms)
 {
-	return vc_now(v) - ms < v->opt.cache_ttl_ms;
+	return ch_now(c) - ms < c->opt.ttl_ms;
 }
 
-bool vc_backing_off(struct view *v, int64_t failed_ms)
+bool ch_backing_off(struct cache *c, int64_t failed_ms)
 {
-	return failed_ms && vc_now(v) - failed_ms < VC_FAILED_BACKOFF_MS;
+	return failed_ms && ch_now(c) - failed_ms < CACHE_FAILED_BACKOFF_MS;
 }
 
-void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, size_t err_mark)
+uint64_t ch_count(struct cache *c)
 {
-	int64_t *ms = map_get(&v->failed, key);
+	return atomic_fetch_add(&c->requests, 1) + 1;
+}
+
+void ch_failed_report(struct cache *c, const char *key, int r, struct buf *err, size_t err_mark)
+{
+	int64_t *ms = map_get(&c->failed, key);
 
 	if (r != -EIO) {
-		free(map_del(&v->failed, key));
+		free(map_del(&c->failed, key));
 		return;
 	}
-	if (ms && vc_backing_off(v, *ms)) {
+	if (ms && ch_backing_off(c, *ms)) {
 		/* Reported already: the same failure again is not news. */
 		if (err && err->len > err_mark) {
 			err->len = err_mark;
@@ -66,18 +67,15 @@ void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, s
 	}
 	if (!ms) {
 		ms = malloc(sizeof(*ms));
-		if (!ms || map_put(&v->failed, key, ms, NULL) < 0) {
+		if (!ms || map_put(&c->failed, key, ms, NULL) < 0) {
 			free(ms);
 			return;
 		}
 	}
-	*ms = vc_now(v);
+	*ms = ch_now(c);
 }
 
-#define now vc_now
-#define fresh vc_fresh
-
-void vc_item_free(struct item *it)
+void ch_item_free(struct item *it)
 {
 	if (!it)
 		return;
@@ -87,7 +85,7 @@ void vc_item_free(struct item *it)
 	free(it);
 }
 
-void vc_list_free(struct list *l)
+void ch_list_free(struct list *l)
 {
 	if (l) {
 		free(l->numbers);
@@ -107,14 +105,14 @@ static void free_item_cb(void *ud, const char *key, void *val)
 {
 	(void)ud;
 	(void)key;
-	vc_item_free(val);
+	ch_item_free(val);
 }
 
 static void free_list_cb(void *ud, const char *key, void *val)
 {
 	(void)ud;
 	(void)key;
-	vc_list_free(val);
+	ch_list_free(val);
 }
 
 static void free_repos_cb(void *ud, const char *key, void *val)
@@ -131,121 +129,125 @@ static void free_plain_cb(void *ud, const char *key, void *val)
 	free(val);
 }
 
-int view_new(const struct view_options *opt, struct view **out)
+int cache_new(const struct cache_options *opt, struct cache **out)
 {
-	struct view *v = calloc(1, sizeof(*v));
+	struct cache *c = calloc(1, sizeof(*c));
 	int r;
 
-	if (!v)
+	if (!c)
 		return -ENOMEM;
-	v->opt = *opt;
-	if (!v->opt.now_ms)
-		v->opt.now_ms = mono_ms;
-	pthread_mutex_init(&v->lock, NULL);
-	pthread_cond_init(&v->done, NULL);
-	map_init(&v->items);
-	map_init(&v->lists);
-	map_init(&v->repos);
-	map_init(&v->bulks);
-	map_init(&v->inflight);
-	map_init(&v->failed);
-	atomic_init(&v->requests, 0);
-	v->start_s = (int64_t)time(NULL);
+	c->opt = *opt;
+	if (!c->opt.now_ms)
+		c->opt.now_ms = mono_ms;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->done, NULL);
+	map_init(&c->items);
+	map_init(&c->lists);
+	map_init(&c->repos);
+	map_init(&c->bulks);
+	map_init(&c->inflight);
+	map_init(&c->failed);
+	atomic_init(&c->requests, 0);
 	if (opt->state) {
-		r = cachestore_new(opt->state, vc_produce, v, &v->store);
+		r = cachestore_new(opt->state, ch_produce, c, &c->store);
 		if (r < 0) {
-			view_free(v);
+			cache_free(c);
 			return r;
 		}
 	}
-	*out = v;
+	*out = c;
 	return 0;
 }
 
-void view_free(struct view *v)
+void cache_free(struct cache *c)
 {
-	if (!v)
+	if (!c)
 		return;
 	/* First: its thread reads the maps below. */
-	cachestore_free(v->store);
-	map_each(&v->items, free_item_cb, NULL);
-	map_each(&v->lists, free_list_cb, NULL);
-	map_each(&v->repos, free_repos_cb, NULL);
-	map_each(&v->bulks, free_plain_cb, NULL);
-	map_release(&v->items);
-	map_release(&v->lists);
-	map_release(&v->repos);
-	map_release(&v->bulks);
-	map_each(&v->failed, free_plain_cb, NULL);
-	map_release(&v->failed);
-	map_release(&v->inflight);
-	pthread_cond_destroy(&v->done);
-	pthread_mutex_destroy(&v->lock);
-	free(v);
+	cachestore_free(c->store);
+	map_each(&c->items, free_item_cb, NULL);
+	map_each(&c->lists, free_list_cb, NULL);
+	map_each(&c->repos, free_repos_cb, NULL);
+	map_each(&c->bulks, free_plain_cb, NULL);
+	map_release(&c->items);
+	map_release(&c->lists);
+	map_release(&c->repos);
+	map_release(&c->bulks);
+	map_each(&c->failed, free_plain_cb, NULL);
+	map_release(&c->failed);
+	map_release(&c->inflight);
+	pthread_cond_destroy(&c->done);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
-uint64_t view_requests(struct view *v)
+uint64_t cache_requests(struct cache *c)
 {
-	return atomic_load(&v->requests);
+	return atomic_load(&c->requests);
 }
 
-int view_flush(struct view *v, int64_t timeout_ms)
+int cache_flush(struct cache *c, int64_t timeout_ms)
 {
-	return cachestore_flush(v->store, timeout_ms);
+	return cachestore_flush(c->store, timeout_ms);
 }
 
-void vc_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
+void cache_capabilities(struct cache *c, struct forge_capabilities *out)
+{
+	c->opt.forge->ops->capabilities(c->opt.forge, out);
+}
+
+void ch_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
 		 uint64_t number)
 {
 	snprintf(key, size, "%c:%s/%s#%llu", pull ? 'p' : 'i', owner, repo,
 		 (unsigned long long)number);
 }
 
-void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull)
+void ch_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull)
 {
 	snprintf(key, size, "%c:%s/%s", pull ? 'p' : 'i', owner, repo);
 }
 
-void vc_mark(struct view *v, const char *prefix, const char *key)
+void ch_mark(struct cache *c, const char *prefix, const char *key)
 {
 	char skey[KEY_MAX + 8];
 
-	if (!v->store)
+	if (!c->store)
 		return;
 	snprintf(skey, sizeof(skey), "%s%s", prefix, key);
-	cachestore_mark(v->store, skey);
+	cachestore_mark(c->store, skey);
 }
 
-bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b)
+bool ch_same_version(const struct forge_issue *a, const struct forge_issue *b)
 {
 	return a->updated_at && b->updated_at && strcmp(a->updated_at, b->updated_at) == 0;
 }
 
 /* The item under key, created empty if absent. */
-static struct item *item_slot(struct view *v, const char *key)
+static struct item *item_slot(struct cache *c, const char *key)
 {
-	struct item *it = map_get(&v->items, key);
+	struct item *it = map_get(&c->items, key);
 
 	if (it)
 		return it;
 	it = calloc(1, sizeof(*it));
 	if (!it)
 		return NULL;
-	if (map_put(&v->items, key, it, NULL) < 0) {
+	if (map_put(&c->items, key, it, NULL) < 0) {
 		free(it);
 		return NULL;
 	}
 	return it;
 }
 
-int vc_item_store(struct view *v, const char *key, struct forge_issue *issue, int64_t ms)
+int ch_item_store(struct cache *c, const char *key, struct forge_issue *issue, int64_t ms)
 {
-	struct item *it = item_slot(v, key);
+	struct item *it = item_slot(c, key);
 	bool changed;
 
 	if (!it)
 		return -ENOMEM;
-	changed = it->missing || !vc_same_version(&it->issue, issue);
+	changed = it->missing || !ch_same_version(&it->issue, issue);
 	forge_issue_release(&it->issue);
 	it->issue = *issue;
 	memset(issue, 0, sizeof(*issue));
@@ -259,13 +261,13 @@ int vc_item_store(struct view *v, const char *key, struct forge_issue *issue, in
 		free(it->diff);
 		it->diff = NULL;
 	}
-	vc_mark(v, "item:", key);
+	ch_mark(c, "item:", key);
 	return 0;
 }
 
-static void item_store_missing(struct view *v, const char *key, int64_t ms)
+static void item_store_missing(struct cache *c, const char *key, int64_t ms)
 {
-	struct item *it = item_slot(v, key);
+	struct item *it = item_slot(c, key);
 
 	if (!it)
 		return;
@@ -275,42 +277,22 @@ static void item_store_missing(struct view *v, const char *key, int64_t ms)
 	memset(it, 0, sizeof(*it));
 	it->missing = true;
 	it->issue_ms = ms;
-	vc_mark(v, "item:", key); /* a tombstone: a restart asks again */
+	ch_mark(c, "item:", key); /* a tombstone: a restart asks again */
 }
 
 /* True when a fresh list of the repository says number is not in it. */
-static bool listed_absent(struct view *v, const char *owner, const char *repo, bool pull,
+static bool listed_absent(struct cache *c, const char *owner, const char *repo, bool pull,
 			  uint64_t number)
 {
-	struct list *l = vc_list_find(v, owner, repo, pull);
+	struct list *l = ch_list_find(c, owner, repo, pull);
 	size_t i;
 
-	if (!l || !fresh(v, l->ms))
+	if (!l || !ch_fresh(c, l->ms))
 		return false;
 	for (i = 0; i < l->n; i++)
 		if (l->numbers[i] == number)
 			return false;
 	return true;
-}
-
-/*
- * What one call knows about an item: its own copies, assembled from the
- * cache and from what the call fetched. Rendering from a snapshot, not
- * from the cache, means a forget (after a write) landing between the fetch
- * and the render can never take what was just fetched.
- */
-struct snap {
-	struct forge_issue issue;
-	struct forge_comment_list comments;
-	char *diff;
-};
-
-static void snap_release(struct snap *s)
-{
-	forge_issue_release(&s->issue);
-	forge_comment_list_release(&s->comments);
-	free(s->diff);
-	memset(s, 0, sizeof(*s));
 }
 
 static int comments_copy(struct forge_comment_list *dst, const struct forge_comment_list *src)
@@ -329,290 +311,233 @@ static int comments_copy(struct forge_comment_list *dst, const struct forge_comm
 	return 0;
 }
 
-static bool item_fresh(struct view *v, const struct item *it)
+static bool item_fresh(struct cache *c, const struct item *it)
 {
-	return it && !it->stale && fresh(v, it->issue_ms);
-}
-
-/* The cached issue of a fresh item into s (-ENOENT when missing). */
-static int from_cache(struct item *it, struct snap *s)
-{
-	return it->missing ? -ENOENT : forge_issue_copy(&s->issue, &it->issue);
+	return it && !it->stale && ch_fresh(c, it->issue_ms);
 }
 
 /*
- * The issue part of a snapshot: cached when fresh, else fetched (or stale
- * on -EIO). An expired item is asked for on its own, one request, even in
- * a listed repository: a walk revalidates through its directory listing
- * first (one `since` request for the whole list, vc_list_ensure), so the
- * items it then reads are fresh already.
+ * An item's issue: cached when fresh, else fetched (or stale on -EIO). An
+ * expired item is asked for on its own, one request, even in a listed
+ * repository: a walk revalidates through its directory listing first (one
+ * `since` request for the whole list, ch_list_ensure), so the items it
+ * then reads are fresh already.
  */
-static int snap_issue(struct view *v, const char *key, const struct node *n, struct snap *s,
-		      struct buf *err)
+static int get_item(struct cache *c, const char *owner, const char *repo, bool pull,
+		    uint64_t number, struct forge_issue *out, struct buf *err)
 {
-	struct forge *f = v->opt.forge;
-	struct forge_issue fetched, copy;
+	struct forge *f = c->opt.forge;
+	struct forge_issue fetched, copy, got;
 	size_t mark = err ? err->len : 0;
+	char key[KEY_MAX];
 	struct item *it;
 	int r;
 
-	pthread_mutex_lock(&v->lock);
-	it = vc_item_find(v, n->owner, n->repo, n->pull, n->number);
-	if (item_fresh(v, it) || (it && !it->missing && vc_backing_off(v, it->failed_ms)))
-		goto cached;
-	if (!it && listed_absent(v, n->owner, n->repo, n->pull, n->number))
-		goto absent;
-	pthread_mutex_unlock(&v->lock);
+	ch_item_key(key, sizeof(key), owner, repo, pull, number);
+	pthread_mutex_lock(&c->lock);
+	it = ch_item_find(c, owner, repo, pull, number);
+	if (item_fresh(c, it) || (it && !it->missing && ch_backing_off(c, it->failed_ms))) {
+		r = it->missing ? -ENOENT : forge_issue_copy(&got, &it->issue);
+		goto out;
+	}
+	if (!it && listed_absent(c, owner, repo, pull, number)) {
+		r = -ENOENT;
+		goto out;
+	}
+	pthread_mutex_unlock(&c->lock);
 
-	atomic_fetch_add(&v->requests, 1);
-	r = n->pull ? f->ops->get_pull(f, n->owner, n->repo, n->number, &fetched, err)
-		    : f->ops->get_issue(f, n->owner, n->repo, n->number, &fetched, err);
-	pthread_mutex_lock(&v->lock);
-	if (r != -EIO || !(it = map_get(&v->items, key)) || it->missing)
-		vc_failed_report(v, key, r, err, mark);
+	ch_count(c);
+	r = pull ? f->ops->get_pull(f, owner, repo, number, &fetched, err)
+		 : f->ops->get_issue(f, owner, repo, number, &fetched, err);
+	pthread_mutex_lock(&c->lock);
+	if (r != -EIO || !(it = map_get(&c->items, key)) || it->missing)
+		ch_failed_report(c, key, r, err, mark);
 	if (r == -ENOENT) {
-		item_store_missing(v, key, now(v));
+		item_store_missing(c, key, ch_now(c));
 	} else if (r == -EIO) {
 		/* A forge that fails: what was read before is served, stale. */
-		it = map_get(&v->items, key);
+		it = map_get(&c->items, key);
 		if (it && !it->missing) {
-			it->failed_ms = now(v);
-			r = forge_issue_copy(&s->issue, &it->issue);
+			it->failed_ms = ch_now(c);
+			r = forge_issue_copy(&got, &it->issue);
 		}
 	} else if (r == 0) {
-		r = forge_issue_copy(&copy, &fetched);
-		if (r == 0 && vc_item_store(v, key, &copy, now(v)) < 0)
+		if (forge_issue_copy(&copy, &fetched) == 0 &&
+		    ch_item_store(c, key, &copy, ch_now(c)) < 0)
 			forge_issue_release(&copy);
-		s->issue = fetched;
-		r = 0;
+		got = fetched;
 	}
-	pthread_mutex_unlock(&v->lock);
+out:
+	pthread_mutex_unlock(&c->lock);
+	if (r == 0)
+		*out = got;
 	return r;
-cached:
-	r = from_cache(it, s);
-	pthread_mutex_unlock(&v->lock);
-	return r;
-absent:
-	pthread_mutex_unlock(&v->lock);
-	return -ENOENT;
 }
 
-/* The cached comments of the item under key for the version s holds, if fresh. */
-static bool comments_cached(struct view *v, const char *key, struct snap *s, int *r)
+int cache_get_issue(struct cache *c, const char *owner, const char *repo, uint64_t number,
+		    struct forge_issue *out, struct buf *err)
 {
-	struct item *it = map_get(&v->items, key);
+	return get_item(c, owner, repo, false, number, out, err);
+}
+
+int cache_get_pull(struct cache *c, const char *owner, const char *repo, uint64_t number,
+		   struct forge_issue *out, struct buf *err)
+{
+	return get_item(c, owner, repo, true, number, out, err);
+}
+
+/* The cached comments of the item under key for the version of, if fresh (lock held). */
+static bool comments_cached(struct cache *c, const char *key, const struct forge_issue *of,
+			    struct forge_comment_list *out, int *r)
+{
+	struct item *it = map_get(&c->items, key);
 
 	if (!it || !it->have_comments ||
-	    !(fresh(v, it->comments_ms) || vc_backing_off(v, it->failed_ms)) ||
-	    !vc_same_version(&it->issue, &s->issue))
+	    !(ch_fresh(c, it->comments_ms) || ch_backing_off(c, it->failed_ms)) ||
+	    !ch_same_version(&it->issue, of))
 		return false;
-	*r = comments_copy(&s->comments, &it->comments);
+	*r = comments_copy(out, &it->comments);
 	return true;
 }
 
 /*
- * The comments part: cached for this version of the item, else fetched,
- * for the whole repository at once when many listed items need theirs.
+ * The comments of the version of an item the caller holds: cached for that
+ * version, else fetched, for the whole repository at once when many listed
+ * items need theirs (lists.c).
  */
-static int snap_comments(struct view *v, const char *key, const struct node *n, struct snap *s,
-			 struct buf *err)
+int cache_list_comments(struct cache *c, const char *owner, const char *repo, enum forge_kind kind,
+			const struct forge_issue *of, struct forge_comment_list *out,
+			struct buf *err)
 {
-	struct forge *f = v->opt.forge;
-	struct forge_comment_list cl, copy;
+	struct forge *f = c->opt.forge;
+	struct forge_comment_list cl, copy, got = {NULL, 0};
+	char key[KEY_MAX];
 	struct item *it;
 	bool bulk;
 	int r;
 
-	if (s->issue.n_comments == 0) /* the item says it has none: nothing to ask */
-		return comments_copy(&s->comments, &(struct forge_comment_list){NULL, 0});
-	pthread_mutex_lock(&v->lock);
-	if (comments_cached(v, key, s, &r))
+	if (of->n_comments == 0) { /* the item says it has none: nothing to ask */
+		r = comments_copy(&got, &(struct forge_comment_list){NULL, 0});
+		goto done;
+	}
+	ch_item_key(key, sizeof(key), owner, repo, kind == FORGE_PULLS, of->number);
+	pthread_mutex_lock(&c->lock);
+	if (comments_cached(c, key, of, &got, &r))
 		goto out;
-	bulk = vc_bulk_worth(v, n->owner, n->repo);
-	pthread_mutex_unlock(&v->lock);
-	if (bulk && vc_bulk_comments(v, n->owner, n->repo, err) == 0) {
-		pthread_mutex_lock(&v->lock);
-		if (comments_cached(v, key, s, &r))
+	bulk = ch_bulk_worth(c, owner, repo);
+	pthread_mutex_unlock(&c->lock);
+	if (bulk && ch_bulk_comments(c, owner, repo, err) == 0) {
+		pthread_mutex_lock(&c->lock);
+		if (comments_cached(c, key, of, &got, &r))
 			goto out;
-		pthread_mutex_unlock(&v->lock);
+		pthread_mutex_unlock(&c->lock);
 	}
 
-	atomic_fetch_add(&v->requests, 1);
-	r = f->ops->list_comments(f, n->owner, n->repo, n->number, &cl, err);
-	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
+	ch_count(c);
+	r = f->ops->list_comments(f, owner, repo, of->number, &cl, err);
+	pthread_mutex_lock(&c->lock);
+	it = map_get(&c->items, key);
 	if (r == 0) {
-		if (it && !it->missing && vc_same_version(&it->issue, &s->issue) &&
+		if (it && !it->missing && ch_same_version(&it->issue, of) &&
 		    comments_copy(&copy, &cl) == 0) {
 			forge_comment_list_release(&it->comments);
 			it->comments = copy;
 			it->have_comments = true;
-			it->comments_ms = now(v);
-			vc_mark(v, "item:", key);
+			it->comments_ms = ch_now(c);
+			ch_mark(c, "item:", key);
 		}
-		s->comments = cl;
+		got = cl;
 	} else if (r == -EIO && it && it->have_comments) {
-		it->failed_ms = now(v);
-		r = comments_copy(&s->comments, &it->comments);
+		it->failed_ms = ch_now(c);
+		r = comments_copy(&got, &it->comments);
 	}
 out:
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
+done:
+	if (r == 0)
+		*out = got;
 	return r;
 }
 
-/* The diff part (pull requests). */
-static int snap_diff(struct view *v, const char *key, const struct node *n, struct snap *s,
-		     struct buf *err)
+/*
+ * The diff of the version of a pull request the caller holds. A diff too
+ * large to hold is an answer, not a failure: out gets one line saying so
+ * ("bottlefs: <why>"), cached like a diff, so the forge is not asked for
+ * the whole thing at every stat.
+ */
+int cache_get_diff(struct cache *c, const char *owner, const char *repo,
+		   const struct forge_issue *of, struct buf *out, struct buf *err)
 {
-	struct forge *f = v->opt.forge;
+	struct forge *f = c->opt.forge;
 	struct buf d = BUF_INIT(0), why = BUF_INIT(4096);
+	char key[KEY_MAX];
 	struct item *it;
 	int r;
 
-	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
-	if (it && it->diff && (fresh(v, it->diff_ms) || vc_backing_off(v, it->failed_ms)) &&
-	    vc_same_version(&it->issue, &s->issue)) {
-		s->diff = strdup(it->diff);
-		pthread_mutex_unlock(&v->lock);
-		return s->diff ? 0 : -ENOMEM;
+	ch_item_key(key, sizeof(key), owner, repo, true, of->number);
+	pthread_mutex_lock(&c->lock);
+	it = map_get(&c->items, key);
+	if (it && it->diff && (ch_fresh(c, it->diff_ms) || ch_backing_off(c, it->failed_ms)) &&
+	    ch_same_version(&it->issue, of)) {
+		r = buf_puts(out, it->diff);
+		pthread_mutex_unlock(&c->lock);
+		return r;
 	}
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 
-	atomic_fetch_add(&v->requests, 1);
-	r = f->ops->get_diff(f, n->owner, n->repo, n->number, &d, &why);
+	ch_count(c);
+	r = f->ops->get_diff(f, owner, repo, of->number, &d, &why);
 	if (r == -EFBIG) {
-		/*
-		 * Too large to hold is an answer, not a failure: the file says so
-		 * in one line, and that line is cached like a diff so the forge
-		 * is not asked for the whole thing at every stat.
-		 */
 		buf_reset(&d);
 		r = buf_printf(&d, "bottlefs: %s\n", buf_cstr(&why));
 	} else if (r < 0 && err) {
-		buf_puts(err, buf_cstr(&why));
+		/* The reason is best effort: what fits of it is kept. */
+		(void)!buf_puts(err, buf_cstr(&why));
 	}
 	buf_release(&why);
-	pthread_mutex_lock(&v->lock);
-	it = map_get(&v->items, key);
+	pthread_mutex_lock(&c->lock);
+	it = map_get(&c->items, key);
 	if (r == 0) {
-		s->diff = buf_steal(&d, NULL);
-		if (s->diff && it && !it->missing && vc_same_version(&it->issue, &s->issue)) {
-			free(it->diff);
-			it->diff = strdup(s->diff);
-			it->diff_ms = now(v);
-			vc_mark(v, "item:", key);
+		r = buf_append(out, d.data ? d.data : "", d.len);
+		if (r == 0 && it && !it->missing && ch_same_version(&it->issue, of)) {
+			char *copy = str_dup(buf_cstr(&d));
+
+			if (copy) {
+				free(it->diff);
+				it->diff = copy;
+				it->diff_ms = ch_now(c);
+				ch_mark(c, "item:", key);
+			}
 		}
-		if (!s->diff)
-			r = -ENOMEM;
 	} else if (r == -EIO && it && it->diff) {
-		it->failed_ms = now(v);
-		s->diff = strdup(it->diff);
-		r = s->diff ? 0 : -ENOMEM;
+		it->failed_ms = ch_now(c);
+		r = buf_puts(out, it->diff);
 	}
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 	buf_release(&d);
 	return r;
 }
 
-static unsigned need_for(const struct node *n)
+static int repos_ensure(struct cache *c, const char *owner, struct buf *err)
 {
-	switch (n->kind) {
-	case N_ITEM_FILE:
-		if (n->file == F_DIFF)
-			return NEED_ISSUE | NEED_DIFF;
-		return content_needs_comments(n->file) ? NEED_ISSUE | NEED_COMMENTS : NEED_ISSUE;
-	case N_COMMENTS:
-	case N_COMMENT:
-		return NEED_ISSUE | NEED_COMMENTS;
-	default:
-		return NEED_ISSUE;
-	}
-}
-
-/*
- * A snapshot of the item under n with what need asks for: from the cache
- * while fresh, from the forge otherwise. 0 or -errno; release with
- * snap_release.
- */
-static int item_get(struct view *v, const struct node *n, unsigned need, struct snap *s,
-		    struct buf *err)
-{
-	char key[KEY_MAX];
-	int r;
-
-	memset(s, 0, sizeof(*s));
-	vc_item_key(key, sizeof(key), n->owner, n->repo, n->pull, n->number);
-	r = snap_issue(v, key, n, s, err);
-	if (r == 0 && (need & NEED_COMMENTS))
-		r = snap_comments(v, key, n, s, err);
-	if (r == 0 && (need & NEED_DIFF))
-		r = snap_diff(v, key, n, s, err);
-	if (r < 0)
-		snap_release(s);
-	return r;
-}
-
-static int item_render(const struct snap *s, const struct node *n, struct buf *out, int64_t *mtime)
-{
-	size_t i;
-	int r;
-
-	if (n->kind == N_COMMENT) {
-		for (i = 0; i < s->comments.n; i++) {
-			const struct forge_comment *c = &s->comments.v[i];
-
-			if (c->id == n->comment) {
-				*mtime = time_from_rfc3339(c->updated_at);
-				r = out ? content_comment(c, out) : 0;
-				return r == -E2BIG ? -EFBIG : r;
-			}
-		}
-		return -ENOENT;
-	}
-	*mtime = time_from_rfc3339(s->issue.updated_at);
-	if (n->kind != N_ITEM_FILE || !out)
-		return 0;
-	r = content_item_file(n->file, &s->issue, &s->comments, s->diff, out);
-	/* A file longer than a buffer may hold (64 MiB) is "file too large". */
-	return r == -E2BIG ? -EFBIG : r;
-}
-
-/* Gets and renders an item node; out may be NULL for attributes only. */
-static int item_node(struct view *v, const struct node *n, struct buf *out, int64_t *mtime,
-		     struct buf *err)
-{
-	struct snap s;
-	int r;
-
-	r = item_get(v, n, need_for(n), &s, err);
-	if (r < 0)
-		return r;
-	r = item_render(&s, n, out, mtime);
-	snap_release(&s);
-	return r;
-}
-
-static int repos_ensure(struct view *v, const char *owner, struct buf *err)
-{
-	struct forge *f = v->opt.forge;
+	struct forge *f = c->opt.forge;
 	struct repos *rp, *old = NULL;
 	bool have;
 	int r;
 
-	pthread_mutex_lock(&v->lock);
-	rp = map_get(&v->repos, owner);
+	pthread_mutex_lock(&c->lock);
+	rp = map_get(&c->repos, owner);
 	have = rp != NULL && !rp->missing;
-	if (rp && fresh(v, rp->ms)) {
+	if (rp && ch_fresh(c, rp->ms)) {
 		r = rp->missing ? -ENOENT : 0;
-		pthread_mutex_unlock(&v->lock);
+		pthread_mutex_unlock(&c->lock);
 		return r;
 	}
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 	rp = calloc(1, sizeof(*rp));
 	if (!rp)
 		return -ENOMEM;
-	atomic_fetch_add(&v->requests, 1);
+	ch_count(c);
 	r = f->ops->list_repos(f, owner, &rp->names, err);
 	if (r < 0 && r != -ENOENT) {
 		free(rp);
@@ -620,10 +545,10 @@ static int repos_ensure(struct view *v, const char *owner, struct buf *err)
 	}
 	/* A missing owner is remembered for the TTL too: no request per ls. */
 	rp->missing = r == -ENOENT;
-	pthread_mutex_lock(&v->lock);
-	rp->ms = now(v);
-	r = map_put(&v->repos, owner, rp, (void **)&old);
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&c->lock);
+	rp->ms = ch_now(c);
+	r = map_put(&c->repos, owner, rp, (void **)&old);
+	pthread_mutex_unlock(&c->lock);
 	repos_free(old);
 	if (r < 0) {
 		repos_free(rp);
@@ -632,289 +557,56 @@ static int repos_ensure(struct view *v, const char *owner, struct buf *err)
 	return rp->missing ? -ENOENT : 0;
 }
 
-static void dir_attr(struct view_attr *a, int64_t mtime)
+int cache_list_repos(struct cache *c, const char *owner, struct forge_name_list *out,
+		     struct buf *err)
 {
-	memset(a, 0, sizeof(*a));
-	a->dir = true;
-	a->mode = 0555;
-	a->mtime = mtime;
-}
-
-static void file_attr(struct view_attr *a, uint64_t size, int64_t mtime)
-{
-	memset(a, 0, sizeof(*a));
-	a->mode = 0444;
-	a->size = size;
-	a->mtime = mtime;
-}
-
-/*
- * A directory the forge gives no time for: the newest item time the cache
- * knows below it, else the mount's start (never 1970).
- */
-static int64_t dir_time(struct view *v, const struct node *n)
-{
-	int64_t t = 0;
-
-	pthread_mutex_lock(&v->lock);
-	if (n->kind == N_OWNER)
-		t = vc_newest(v, n->owner, NULL, -1);
-	else if (n->kind == N_REPO)
-		t = vc_newest(v, n->owner, n->repo, -1);
-	else if (n->kind == N_LIST)
-		t = vc_newest(v, n->owner, n->repo, n->pull ? 1 : 0);
-	pthread_mutex_unlock(&v->lock);
-	return t ? t : v->start_s;
-}
-
-static int meta_read(struct view *v, const struct node *n, struct buf *out)
-{
-	struct forge_capabilities caps;
-	char *json;
-	int r;
-
-	if (n->mfile == M_SCOPE)
-		return buf_puts(out, "read-only: this mount has no assignment (--assign)\n");
-	v->opt.forge->ops->capabilities(v->opt.forge, &caps);
-	json = forge_capabilities_json(&caps);
-	if (!json)
-		return -ENOMEM;
-	r = buf_puts(out, json);
-	free(json);
-	return r;
-}
-
-int view_read(struct view *v, const struct node *n, struct buf *out, struct buf *err)
-{
-	int64_t mtime;
-
-	switch (n->kind) {
-	case N_ITEM_FILE:
-	case N_COMMENT:
-		return item_node(v, n, out, &mtime, err);
-	case N_COMMENT_NEW:
-	case N_PULLS_NEW:
-	case N_DONE:
-		return 0;
-	case N_BOTTLE_FILE:
-		return bottles_read(v->opt.bottles, n, out, err);
-	case N_META_FILE:
-		return meta_read(v, n, out);
-	default:
-		return -EISDIR;
-	}
-}
-
-int view_getattr(struct view *v, const struct node *n, struct view_attr *out, struct buf *err)
-{
-	struct buf content = BUF_INIT(0);
-	int64_t mtime = 0;
-	int r = 0;
-
-	switch (n->kind) {
-	case N_ROOT:
-	case N_FORGE:
-	case N_OWNER:
-	case N_REPO:
-	case N_LIST:
-	case N_BOTTLES:
-	case N_META:
-		/* Looked up by name without asking the forge (SEMANTICS.md). */
-		dir_attr(out, dir_time(v, n));
-		return 0;
-	case N_ITEM:
-	case N_COMMENTS: {
-		/* A directory's attributes need the item, not its comments. */
-		struct node item = *n;
-
-		item.kind = N_ITEM;
-		r = item_node(v, &item, NULL, &mtime, err);
-		if (r == 0)
-			dir_attr(out, mtime ? mtime : v->start_s);
-		return r;
-	}
-	case N_COMMENT_NEW:
-		r = item_node(v, n, NULL, &mtime, err);
-		if (r == 0)
-			file_attr(out, 0, mtime ? mtime : v->start_s);
-		return r;
-	case N_PULLS_NEW:
-	case N_DONE:
-		file_attr(out, 0, v->start_s);
-		return 0;
-	case N_BOTTLE:
-	case N_BOTTLE_FILE:
-		return bottles_getattr(v->opt.bottles, n, out, err);
-	default:
-		break;
-	}
-	if (n->kind == N_META_FILE) {
-		r = meta_read(v, n, &content);
-		mtime = v->start_s;
-	} else {
-		r = item_node(v, n, &content, &mtime, err);
-	}
-	if (r == 0)
-		file_attr(out, content.len, mtime ? mtime : v->start_s);
-	buf_release(&content);
-	return r;
-}
-
-static int list_children(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
-			 struct buf *err)
-{
-	char name[24];
-	struct view_attr a;
-	uint64_t *numbers;
-	size_t count, i;
-	int r;
-
-	r = vc_list_ensure(v, dir->owner, dir->repo, dir->pull, &numbers, &count, err);
-	if (r < 0)
-		return r;
-	if (dir->pull && fill(ud, "new", NULL) != 0)
-		goto out;
-	for (i = 0; i < count; i++) {
-		struct item *it;
-
-		pthread_mutex_lock(&v->lock);
-		it = vc_item_find(v, dir->owner, dir->repo, dir->pull, numbers[i]);
-		dir_attr(&a, it && !it->missing && time_from_rfc3339(it->issue.updated_at)
-				 ? time_from_rfc3339(it->issue.updated_at)
-				 : v->start_s);
-		pthread_mutex_unlock(&v->lock);
-		snprintf(name, sizeof(name), "%llu", (unsigned long long)numbers[i]);
-		if (fill(ud, name, &a) != 0)
-			break;
-	}
-out:
-	free(numbers);
-	return 0;
-}
-
-static int list_comments_dir(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
-			     struct buf *err)
-{
-	char name[24];
-	struct snap s;
-	size_t i;
-	int r;
-
-	r = item_get(v, dir, NEED_ISSUE | NEED_COMMENTS, &s, err);
-	if (r < 0)
-		return r;
-	if (fill(ud, "new", NULL) == 0)
-		for (i = 0; i < s.comments.n; i++) {
-			snprintf(name, sizeof(name), "%llu",
-				 (unsigned long long)s.comments.v[i].id);
-			if (fill(ud, name, NULL) != 0)
-				break;
-		}
-	snap_release(&s);
-	return 0;
-}
-
-static int list_repos(struct view *v, const struct node *dir, view_fill_fn fill, void *ud,
-		      struct buf *err)
-{
-	struct view_attr a;
+	struct forge_name_list l = {NULL, 0};
 	struct repos *rp;
 	size_t i;
-	int r;
+	int r = repos_ensure(c, owner, err);
 
-	r = repos_ensure(v, dir->owner, err);
-	if (r < 0)
+	if (r < 0 || !out)
 		return r;
-	pthread_mutex_lock(&v->lock);
-	rp = map_get(&v->repos, dir->owner);
-	for (i = 0; rp && i < rp->names.n; i++) {
-		int64_t t = vc_newest(v, dir->owner, rp->names.v[i], -1);
-
-		dir_attr(&a, t ? t : v->start_s);
-		if (fill(ud, rp->names.v[i], &a) != 0)
-			break;
+	pthread_mutex_lock(&c->lock);
+	rp = map_get(&c->repos, owner);
+	if (rp && rp->names.n) {
+		l.v = calloc(rp->names.n, sizeof(*l.v));
+		r = l.v ? 0 : -ENOMEM;
+		for (i = 0; r == 0 && i < rp->names.n; i++, l.n++)
+			if (!(l.v[i] = str_dup(rp->names.v[i])))
+				r = -ENOMEM;
 	}
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
+	if (r < 0) {
+		forge_name_list_release(&l);
+		return r;
+	}
+	*out = l;
 	return 0;
 }
 
-int view_list(struct view *v, const struct node *dir, view_fill_fn fill, void *ud, struct buf *err)
-{
-	const char *const *names;
-	int n, i, r;
-
-	switch (dir->kind) {
-	case N_FORGE:
-		return 0;
-	case N_OWNER:
-		return list_repos(v, dir, fill, ud, err);
-	case N_LIST:
-		return list_children(v, dir, fill, ud, err);
-	case N_COMMENTS:
-		return list_comments_dir(v, dir, fill, ud, err);
-	case N_BOTTLES:
-	case N_BOTTLE:
-		return bottles_list(v->opt.bottles, dir, fill, ud, err);
-	case N_ITEM: {
-		/* The item must exist before its fixed files are listed. */
-		int64_t mtime;
-
-		r = item_node(v, dir, NULL, &mtime, err);
-		if (r < 0)
-			return r;
-		break;
-	}
-	default:
-		break;
-	}
-	n = tree_fixed_children(dir, &names);
-	if (n < 0)
-		return -ENOTDIR;
-	for (i = 0; i < n; i++)
-		if (fill(ud, names[i], NULL) != 0)
-			break;
-	return 0;
-}
-
-int view_open_dir(struct view *v, const struct node *dir, struct buf *err)
-{
-	int64_t mtime;
-
-	switch (dir->kind) {
-	case N_OWNER:
-		return repos_ensure(v, dir->owner, err);
-	case N_LIST:
-		return vc_list_ensure(v, dir->owner, dir->repo, dir->pull, NULL, NULL, err);
-	case N_ITEM:
-	case N_COMMENTS:
-		return item_node(v, dir, NULL, &mtime, err);
-	default:
-		return 0;
-	}
-}
-
-void view_forget_item(struct view *v, const char *owner, const char *repo, bool pull,
-		      uint64_t number)
+void cache_forget_item(struct cache *c, const char *owner, const char *repo, enum forge_kind kind,
+		       uint64_t number)
 {
 	char key[KEY_MAX];
 
-	vc_item_key(key, sizeof(key), owner, repo, pull, number);
-	pthread_mutex_lock(&v->lock);
-	vc_item_free(map_del(&v->items, key));
-	vc_mark(v, "item:", key); /* a tombstone, so a restart does not bring it back */
-	pthread_mutex_unlock(&v->lock);
+	ch_item_key(key, sizeof(key), owner, repo, kind == FORGE_PULLS, number);
+	pthread_mutex_lock(&c->lock);
+	ch_item_free(map_del(&c->items, key));
+	ch_mark(c, "item:", key); /* a tombstone, so a restart does not bring it back */
+	pthread_mutex_unlock(&c->lock);
 }
 
-void view_forget_lists(struct view *v, const char *owner, const char *repo)
+void cache_forget_lists(struct cache *c, const char *owner, const char *repo)
 {
 	char key[KEY_MAX];
 
-	pthread_mutex_lock(&v->lock);
-	vc_list_key(key, sizeof(key), owner, repo, false);
-	vc_list_free(map_del(&v->lists, key));
-	vc_mark(v, "list:", key);
-	vc_list_key(key, sizeof(key), owner, repo, true);
-	vc_list_free(map_del(&v->lists, key));
-	vc_mark(v, "list:", key);
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&c->lock);
+	ch_list_key(key, sizeof(key), owner, repo, false);
+	ch_list_free(map_del(&c->lists, key));
+	ch_mark(c, "list:", key);
+	ch_list_key(key, sizeof(key), owner, repo, true);
+	ch_list_free(map_del(&c->lists, key));
+	ch_mark(c, "list:", key);
+	pthread_mutex_unlock(&c->lock);
 }

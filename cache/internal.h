@@ -1,14 +1,14 @@
 /*
- * viewcache: the inside of struct view, shared by fs/view.c (snapshots,
- * rendering, the public API) and fs/sync.c (lists and their revalidation
- * with `since`, repository-wide comments, the persistent store). Not for
- * other modules: they use fs/view.h.
+ * cache/internal: the inside of struct cache, shared by cache.c (items,
+ * repositories, the public API) and lists.c (lists and their revalidation
+ * with `since`, repository-wide comments, loading from the persistent
+ * store). Not for other folders: they use cache/cache.h.
  *
- * Every function here is called with view.lock held unless it says it
+ * Every function here is called with cache.lock held unless it says it
  * takes the lock itself.
  */
-#ifndef BOTTLEFS_FS_VIEWCACHE_H
-#define BOTTLEFS_FS_VIEWCACHE_H
+#ifndef BOTTLEFS_CACHE_INTERNAL_H
+#define BOTTLEFS_CACHE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 #include "forge/forge.h"
-#include "cache/store.h"
-#include "tree/tree.h"
 #include "cache/cache.h"
+#include "cache/store.h"
 #include "util/map.h"
+#include "util/names.h"
 
 /* One issue or pull request, with what has been fetched about it. */
 struct item {
@@ -40,14 +40,12 @@ struct item {
 	int64_t diff_ms;
 	/*
 	 * When a request for this item last failed with -EIO (0: never). For
-	 * VC_FAILED_BACKOFF_MS after that, what is cached is served stale
+	 * CACHE_FAILED_BACKOFF_MS after that, what is cached is served stale
 	 * without asking again: one cat is several FUSE operations, and each
 	 * waiting out the forge's timeout would break the bound.
 	 */
 	int64_t failed_ms;
 };
-
-#define VC_FAILED_BACKOFF_MS 10000
 
 /* The numbers of a repository's issues or pulls, newest first. */
 struct list {
@@ -65,8 +63,8 @@ struct list {
 	int64_t failed_ms; /* as item.failed_ms */
 };
 
-struct view {
-	struct view_options opt;
+struct cache {
+	struct cache_options opt;
 	pthread_mutex_t lock;
 	pthread_cond_t done; /* broadcast when a shared fetch (inflight) ends */
 	struct map items;    /* "i:o/r#n" or "p:o/r#n" -> struct item; lock */
@@ -77,78 +75,80 @@ struct view {
 	/*
 	 * Item or list key -> int64_t *: when a failure (-EIO) of its fetch
 	 * with nothing cached to serve was last reported. The same failure
-	 * within VC_FAILED_BACKOFF_MS is answered -EIO again (the forge is
+	 * within CACHE_FAILED_BACKOFF_MS is answered -EIO again (the forge is
 	 * asked each time, as before) but without a reason: a failure is
 	 * logged once, not once per call. lock.
 	 */
 	struct map failed;
 	struct cachestore *store; /* NULL without opt.state */
-	int64_t start_s;	  /* when the view was made (epoch seconds): directory times */
+	/* Requests sent to the forge: every one is counted by ch_count, nowhere else. */
 	atomic_uint_fast64_t requests;
 };
 
 #define KEY_MAX (NAMES_OWNER_MAX + NAMES_REPO_MAX + 32)
 
-int64_t vc_now(struct view *v);
-bool vc_fresh(struct view *v, int64_t ms);
-void vc_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
+int64_t ch_now(struct cache *c);
+/* Counts one request to the forge (cache_requests); call it right before each. Any lock. */
+uint64_t ch_count(struct cache *c);
+bool ch_fresh(struct cache *c, int64_t ms);
+void ch_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
 		 uint64_t number);
-void vc_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull);
-bool vc_same_version(const struct forge_issue *a, const struct forge_issue *b);
+void ch_list_key(char *key, size_t size, const char *owner, const char *repo, bool pull);
+bool ch_same_version(const struct forge_issue *a, const struct forge_issue *b);
 /* True while a failure at failed_ms says to serve stale without asking. */
-bool vc_backing_off(struct view *v, int64_t failed_ms);
+bool ch_backing_off(struct cache *c, int64_t failed_ms);
 /*
  * After a fetch of key answered r with nothing cached to serve: for -EIO,
  * whether this failure is news (then it is recorded) or was reported
  * within the backoff (then the reason the fetch appended to err after
  * err_mark is dropped, so nobody logs it again); any other r forgets key.
  */
-void vc_failed_report(struct view *v, const char *key, int r, struct buf *err, size_t err_mark);
+void ch_failed_report(struct cache *c, const char *key, int r, struct buf *err, size_t err_mark);
 
 /* The cached item (loaded from the store if need be), or NULL. */
-struct item *vc_item_find(struct view *v, const char *owner, const char *repo, bool pull,
+struct item *ch_item_find(struct cache *c, const char *owner, const char *repo, bool pull,
 			  uint64_t number);
 /* The cached list (loaded from the store if need be), or NULL. */
-struct list *vc_list_find(struct view *v, const char *owner, const char *repo, bool pull);
+struct list *ch_list_find(struct cache *c, const char *owner, const char *repo, bool pull);
 /*
  * Stores a freshly fetched issue, taking its contents; comments and diff
  * are kept only if the version did not change. Queues it for the store.
  */
-int vc_item_store(struct view *v, const char *key, struct forge_issue *issue, int64_t ms);
-void vc_item_free(struct item *it);
-void vc_list_free(struct list *l);
+int ch_item_store(struct cache *c, const char *key, struct forge_issue *issue, int64_t ms);
+void ch_item_free(struct item *it);
+void ch_list_free(struct list *l);
 /* Queue an item or list key for the persistent store (no-op without one). */
-void vc_mark(struct view *v, const char *prefix, const char *key);
+void ch_mark(struct cache *c, const char *prefix, const char *key);
 
 /*
  * The newest updated_at (epoch seconds) any cached list of owner's
  * repositories has seen (repo NULL: every repository of owner; pull < 0:
  * issues and pulls), or 0 when none is known.
  */
-int64_t vc_newest(struct view *v, const char *owner, const char *repo, int pull);
+int64_t ch_newest(struct cache *c, const char *owner, const char *repo, int pull);
 
 /*
- * sync.c. Both take and release the lock themselves (call them unlocked).
+ * lists.c. Both take and release the lock themselves (call them unlocked).
  *
- * vc_list_ensure: afterwards the list is in the cache, fresh, or stale
+ * ch_list_ensure: afterwards the list is in the cache, fresh, or stale
  * when the forge failed (-EIO is returned only when nothing was cached).
  * A repository the forge says does not exist is -ENOENT, remembered for
  * the cache TTL (no request while it lasts).
  * An expired list is revalidated with one `since` request. When numbers
  * is not NULL it gets a copy (new) of the list's numbers, newest first.
  */
-int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pull,
+int ch_list_ensure(struct cache *c, const char *owner, const char *repo, bool pull,
 		   uint64_t **numbers, size_t *count, struct buf *err);
 /*
  * Whether to fetch the whole repository's comments rather than one item's
  * (lock held): several listed items still need theirs, and fewer pages
  * than items would be asked for.
  */
-bool vc_bulk_worth(struct view *v, const char *owner, const char *repo);
+bool ch_bulk_worth(struct cache *c, const char *owner, const char *repo);
 /* Fills the comments of every listed item of the repository. */
-int vc_bulk_comments(struct view *v, const char *owner, const char *repo, struct buf *err);
+int ch_bulk_comments(struct cache *c, const char *owner, const char *repo, struct buf *err);
 
 /* The persistent store's view of the cache (cachestore_produce_fn). */
-int vc_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms);
+int ch_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * sync: the parts of the view's cache that work on a whole repository at
- * once: listing, revalidating a list with `since`, filling every item's
- * comments from the repository-wide comment list, and loading what the
- * persistent store kept. See fs/view.h for the behaviour and
- * fs/viewcache.h for the shared structures.
+ * lists: the parts of the cache that work on a whole repository at once:
+ * listing, revalidating a list with `since`, filling every item's comments
+ * from the repository-wide comment list, and loading what the persistent
+ * store kept. See cache/cache.h for the behaviour and cache/internal.h for
+ * the shared structures.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "tree/content.h"
 #include "cache/internal.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -32,33 +31,33 @@
 
 /* ---- lazy loading from the persistent store --------------------------- */
 
-struct list *vc_list_find(struct view *v, const char *owner, const char *repo, bool pull)
+struct list *ch_list_find(struct cache *c, const char *owner, const char *repo, bool pull)
 {
 	char key[KEY_MAX], skey[KEY_MAX + 8];
 	struct list *l;
 	char *json = NULL;
 	int64_t age;
 
-	vc_list_key(key, sizeof(key), owner, repo, pull);
-	l = map_get(&v->lists, key);
-	if (l || !v->store)
+	ch_list_key(key, sizeof(key), owner, repo, pull);
+	l = map_get(&c->lists, key);
+	if (l || !c->store)
 		return l;
 	snprintf(skey, sizeof(skey), "list:%s", key);
-	if (cachestore_load(v->store, skey, &json, &age) < 0)
+	if (cachestore_load(c->store, skey, &json, &age) < 0)
 		return NULL;
 	l = calloc(1, sizeof(*l));
 	if (!l || cs_list_parse(json, &l->numbers, &l->n, &l->since) < 0 ||
-	    map_put(&v->lists, key, l, NULL) < 0) {
+	    map_put(&c->lists, key, l, NULL) < 0) {
 		free(l);
 		l = NULL;
 	} else {
-		l->ms = vc_now(v) - age;
+		l->ms = ch_now(c) - age;
 	}
 	free(json);
 	return l;
 }
 
-struct item *vc_item_find(struct view *v, const char *owner, const char *repo, bool pull,
+struct item *ch_item_find(struct cache *c, const char *owner, const char *repo, bool pull,
 			  uint64_t number)
 {
 	char key[KEY_MAX], skey[KEY_MAX + 8];
@@ -68,12 +67,12 @@ struct item *vc_item_find(struct view *v, const char *owner, const char *repo, b
 	char *json = NULL;
 	int64_t age, ms;
 
-	vc_item_key(key, sizeof(key), owner, repo, pull, number);
-	it = map_get(&v->items, key);
-	if (it || !v->store)
+	ch_item_key(key, sizeof(key), owner, repo, pull, number);
+	it = map_get(&c->items, key);
+	if (it || !c->store)
 		return it;
 	snprintf(skey, sizeof(skey), "item:%s", key);
-	if (cachestore_load(v->store, skey, &json, &age) < 0)
+	if (cachestore_load(c->store, skey, &json, &age) < 0)
 		return NULL;
 	memset(&ci, 0, sizeof(ci));
 	if (cs_item_parse(json, &ci) < 0 || ci.issue.number != number) {
@@ -83,7 +82,7 @@ struct item *vc_item_find(struct view *v, const char *owner, const char *repo, b
 	}
 	free(json);
 	it = calloc(1, sizeof(*it));
-	if (!it || map_put(&v->items, key, it, NULL) < 0) {
+	if (!it || map_put(&c->items, key, it, NULL) < 0) {
 		free(it);
 		cs_item_release(&ci);
 		return NULL;
@@ -98,37 +97,37 @@ struct item *vc_item_find(struct view *v, const char *owner, const char *repo, b
 	 * writing each of them again: what the list's time vouches for, the
 	 * item's own time need not.
 	 */
-	ms = vc_now(v) - age;
-	l = vc_list_find(v, owner, repo, pull);
+	ms = ch_now(c) - age;
+	l = ch_list_find(c, owner, repo, pull);
 	if (l && !it->stale && l->ms > ms)
 		ms = l->ms;
 	it->issue_ms = it->comments_ms = it->diff_ms = ms;
 	return it;
 }
 
-int vc_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms)
+int ch_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms)
 {
-	struct view *v = ud;
+	struct cache *c = ud;
 	struct item *it;
 	struct list *l;
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&v->lock);
+	pthread_mutex_lock(&c->lock);
 	if (strncmp(key, "item:", 5) == 0) {
-		it = map_get(&v->items, key + 5);
+		it = map_get(&c->items, key + 5);
 		if (it && !it->missing) {
 			r = cs_item_dump(&it->issue, it->have_comments ? &it->comments : NULL,
 					 it->diff, it->stale, out);
-			*age_ms = vc_now(v) - it->issue_ms;
+			*age_ms = ch_now(c) - it->issue_ms;
 		}
 	} else if (strncmp(key, "list:", 5) == 0) {
-		l = map_get(&v->lists, key + 5);
+		l = map_get(&c->lists, key + 5);
 		if (l && !l->missing) {
 			r = cs_list_dump(l->numbers, l->n, l->since, out);
-			*age_ms = vc_now(v) - l->ms;
+			*age_ms = ch_now(c) - l->ms;
 		}
 	}
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 	return r;
 }
 
@@ -167,36 +166,36 @@ static int desc(const void *a, const void *b)
 }
 
 /* A full listing replaces the list and fills every item in it. */
-static int apply_full(struct view *v, const char *key, const char *owner, const char *repo,
+static int apply_full(struct cache *c, const char *key, const char *owner, const char *repo,
 		      bool pull, struct forge_issue_list *il)
 {
 	char ikey[KEY_MAX];
 	struct list *l, *old = NULL;
-	int64_t t = vc_now(v);
+	int64_t t = ch_now(c);
 	size_t i;
 
 	l = calloc(1, sizeof(*l));
 	if (l)
 		l->numbers = calloc(il->n ? il->n : 1, sizeof(*l->numbers));
 	if (!l || !l->numbers) {
-		vc_list_free(l);
+		ch_list_free(l);
 		return -ENOMEM;
 	}
 	for (i = 0; i < il->n; i++) {
 		l->numbers[l->n++] = il->v[i].number;
 		note_newest(&l->since, il->v[i].updated_at);
-		vc_item_key(ikey, sizeof(ikey), owner, repo, pull, il->v[i].number);
-		vc_item_store(v, ikey, &il->v[i], t);
+		ch_item_key(ikey, sizeof(ikey), owner, repo, pull, il->v[i].number);
+		ch_item_store(c, ikey, &il->v[i], t);
 	}
 	/* Newest first, as Gitea sends them; list_has relies on the order. */
 	qsort(l->numbers, l->n, sizeof(*l->numbers), desc);
 	l->ms = t;
-	if (map_put(&v->lists, key, l, (void **)&old) < 0) {
-		vc_list_free(l);
+	if (map_put(&c->lists, key, l, (void **)&old) < 0) {
+		ch_list_free(l);
 		return -ENOMEM;
 	}
-	vc_list_free(old);
-	vc_mark(v, "list:", key);
+	ch_list_free(old);
+	ch_mark(c, "list:", key);
 	return 0;
 }
 
@@ -209,11 +208,11 @@ static bool list_has(const struct list *l, uint64_t number)
  * A `since` answer: what it names changed (or is new); everything else
  * the list holds is as it was, and is fresh again from now.
  */
-static int apply_since(struct view *v, struct list *l, const char *key, const char *owner,
+static int apply_since(struct cache *c, struct list *l, const char *key, const char *owner,
 		       const char *repo, bool pull, struct forge_issue_list *il)
 {
 	char ikey[KEY_MAX];
-	int64_t t = vc_now(v);
+	int64_t t = ch_now(c);
 	uint64_t *grown;
 	struct item *it;
 	size_t i, added = 0;
@@ -228,16 +227,16 @@ static int apply_since(struct view *v, struct list *l, const char *key, const ch
 		note_newest(&l->since, x->updated_at);
 		if (!list_has(l, x->number))
 			l->numbers[l->n + added++] = x->number;
-		it = vc_item_find(v, owner, repo, pull, x->number);
-		if (it && !it->missing && !it->stale && vc_same_version(&it->issue, x))
+		it = ch_item_find(c, owner, repo, pull, x->number);
+		if (it && !it->missing && !it->stale && ch_same_version(&it->issue, x))
 			continue; /* inside the skew margin, unchanged */
-		vc_item_key(ikey, sizeof(ikey), owner, repo, pull, x->number);
+		ch_item_key(ikey, sizeof(ikey), owner, repo, pull, x->number);
 		if (!pull) {
-			vc_item_store(v, ikey, x, t);
+			ch_item_store(c, ikey, x, t);
 		} else if (it && !it->missing) {
 			/* The issue list's PR lacks head/base: fetch it on use. */
 			it->stale = true;
-			vc_mark(v, "item:", ikey);
+			ch_mark(c, "item:", ikey);
 		}
 	}
 	if (added) {
@@ -245,8 +244,8 @@ static int apply_since(struct view *v, struct list *l, const char *key, const ch
 		qsort(l->numbers, l->n, sizeof(*l->numbers), desc);
 	}
 	for (i = 0; i < l->n; i++) {
-		vc_item_key(ikey, sizeof(ikey), owner, repo, pull, l->numbers[i]);
-		it = map_get(&v->items, ikey);
+		ch_item_key(ikey, sizeof(ikey), owner, repo, pull, l->numbers[i]);
+		it = map_get(&c->items, ikey);
 		if (!it || it->missing || it->stale)
 			continue;
 		it->issue_ms = t;
@@ -256,29 +255,29 @@ static int apply_since(struct view *v, struct list *l, const char *key, const ch
 			it->diff_ms = t;
 	}
 	l->ms = t;
-	vc_mark(v, "list:", key);
+	ch_mark(c, "list:", key);
 	return 0;
 }
 
 /*
  * The repository is gone (404): an empty tombstone replaces the list, so
  * its items are absent without a request while it is fresh. Marked so
- * the persistent store drops what it had (vc_produce skips tombstones).
+ * the persistent store drops what it had (ch_produce skips tombstones).
  */
-static void list_store_missing(struct view *v, const char *key)
+static void list_store_missing(struct cache *c, const char *key)
 {
 	struct list *l = calloc(1, sizeof(*l)), *old = NULL;
 
 	if (!l)
 		return;
 	l->missing = true;
-	l->ms = vc_now(v);
-	if (map_put(&v->lists, key, l, (void **)&old) < 0) {
+	l->ms = ch_now(c);
+	if (map_put(&c->lists, key, l, (void **)&old) < 0) {
 		free(l);
 		return;
 	}
-	vc_list_free(old);
-	vc_mark(v, "list:", key);
+	ch_list_free(old);
+	ch_mark(c, "list:", key);
 }
 
 /* A copy of l's numbers into *numbers (new) when numbers is not NULL. */
@@ -294,74 +293,74 @@ static int copy_out(const struct list *l, uint64_t **numbers, size_t *count)
 	return 0;
 }
 
-int vc_list_ensure(struct view *v, const char *owner, const char *repo, bool pull,
+int ch_list_ensure(struct cache *c, const char *owner, const char *repo, bool pull,
 		   uint64_t **numbers, size_t *count, struct buf *err)
 {
-	struct forge *f = v->opt.forge;
+	struct forge *f = c->opt.forge;
 	struct forge_issue_list il;
 	char key[KEY_MAX], *since = NULL;
 	size_t mark = err ? err->len : 0;
 	struct list *l;
 	int r;
 
-	vc_list_key(key, sizeof(key), owner, repo, pull);
-	pthread_mutex_lock(&v->lock);
+	ch_list_key(key, sizeof(key), owner, repo, pull);
+	pthread_mutex_lock(&c->lock);
 again:
 	for (;;) {
-		l = vc_list_find(v, owner, repo, pull);
-		if (l && l->missing && vc_fresh(v, l->ms)) {
-			pthread_mutex_unlock(&v->lock);
+		l = ch_list_find(c, owner, repo, pull);
+		if (l && l->missing && ch_fresh(c, l->ms)) {
+			pthread_mutex_unlock(&c->lock);
 			return -ENOENT;
 		}
-		if (l && !l->missing && (vc_fresh(v, l->ms) || vc_backing_off(v, l->failed_ms))) {
+		if (l && !l->missing && (ch_fresh(c, l->ms) || ch_backing_off(c, l->failed_ms))) {
 			r = copy_out(l, numbers, count);
-			pthread_mutex_unlock(&v->lock);
+			pthread_mutex_unlock(&c->lock);
 			return r;
 		}
 
 		/* One thread lists; the others wait for its answer. */
-		if (!map_get(&v->inflight, key))
+		if (!map_get(&c->inflight, key))
 			break;
-		pthread_cond_wait(&v->done, &v->lock);
+		pthread_cond_wait(&c->done, &c->lock);
 	}
-	if (map_put(&v->inflight, key, (void *)1, NULL) < 0) {
-		pthread_mutex_unlock(&v->lock);
+	if (map_put(&c->inflight, key, (void *)1, NULL) < 0) {
+		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
 	free(since);
 	since = l && l->since ? since_query(l->since) : NULL;
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 
-	atomic_fetch_add(&v->requests, 1);
+	ch_count(c);
 	r = f->ops->list_issues(f, owner, repo, pull ? FORGE_PULLS : FORGE_ISSUES, since, &il, err);
-	pthread_mutex_lock(&v->lock);
-	map_del(&v->inflight, key);
-	pthread_cond_broadcast(&v->done);
+	pthread_mutex_lock(&c->lock);
+	map_del(&c->inflight, key);
+	pthread_cond_broadcast(&c->done);
 	if (r == 0) {
-		l = since ? vc_list_find(v, owner, repo, pull) : NULL;
+		l = since ? ch_list_find(c, owner, repo, pull) : NULL;
 		if (since && !l) {
 			/* A forget (after a write) dropped the list meanwhile: list it whole. */
 			forge_issue_list_release(&il);
 			goto again;
 		}
-		r = l ? apply_since(v, l, key, owner, repo, pull, &il)
-		      : apply_full(v, key, owner, repo, pull, &il);
+		r = l ? apply_since(c, l, key, owner, repo, pull, &il)
+		      : apply_full(c, key, owner, repo, pull, &il);
 		forge_issue_list_release(&il);
 	}
 	if (r == -ENOENT)
-		list_store_missing(v, key);
-	l = vc_list_find(v, owner, repo, pull);
+		list_store_missing(c, key);
+	l = ch_list_find(c, owner, repo, pull);
 	if (r != -EIO || !l || l->missing)
-		vc_failed_report(v, key, r, err, mark);
+		ch_failed_report(c, key, r, err, mark);
 	if (r == -EIO && l && !l->missing) {
-		l->failed_ms = vc_now(v);
+		l->failed_ms = ch_now(c);
 		r = 0; /* stale while the forge is down */
 	} else if (r == 0 && l) {
 		l->failed_ms = 0;
 	}
 	if (r == 0)
 		r = l ? copy_out(l, numbers, count) : -EIO;
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 	free(since);
 	return r;
 }
@@ -388,7 +387,7 @@ static void newest_cb(void *ud, const char *key, void *val)
 			a->newest = t;
 }
 
-int64_t vc_newest(struct view *v, const char *owner, const char *repo, int pull)
+int64_t ch_newest(struct cache *c, const char *owner, const char *repo, int pull)
 {
 	struct newest_args a;
 	char key[KEY_MAX];
@@ -400,31 +399,31 @@ int64_t vc_newest(struct view *v, const char *owner, const char *repo, int pull)
 			continue;
 		if (repo) {
 			/* One repository: its lists are looked up, not walked. */
-			vc_list_key(key, sizeof(key), owner, repo, k == 1);
-			if (list_newest(map_get(&v->lists, key)) > a.newest)
-				a.newest = list_newest(map_get(&v->lists, key));
+			ch_list_key(key, sizeof(key), owner, repo, k == 1);
+			if (list_newest(map_get(&c->lists, key)) > a.newest)
+				a.newest = list_newest(map_get(&c->lists, key));
 			continue;
 		}
 		snprintf(a.prefix[k], sizeof(a.prefix[k]), "%c:%s/", k ? 'p' : 'i', owner);
 		a.len[k] = strlen(a.prefix[k]);
 	}
 	if (!repo)
-		map_each(&v->lists, newest_cb, &a);
+		map_each(&c->lists, newest_cb, &a);
 	return a.newest;
 }
 
 /* ---- comments in bulk --------------------------------------------------- */
 
-static size_t page_size(struct view *v)
+static size_t page_size(struct cache *c)
 {
 	struct forge_capabilities caps;
 
 	memset(&caps, 0, sizeof(caps));
-	v->opt.forge->ops->capabilities(v->opt.forge, &caps);
+	c->opt.forge->ops->capabilities(c->opt.forge, &caps);
 	return caps.max_page_size ? caps.max_page_size : DEFAULT_PAGE;
 }
 
-bool vc_bulk_worth(struct view *v, const char *owner, const char *repo)
+bool ch_bulk_worth(struct cache *c, const char *owner, const char *repo)
 {
 	char key[KEY_MAX], ikey[KEY_MAX];
 	uint64_t total = 0, needing = 0;
@@ -434,26 +433,26 @@ bool vc_bulk_worth(struct view *v, const char *owner, const char *repo)
 	size_t i;
 	int k;
 
-	if (!v->opt.forge->ops->list_repo_comments)
+	if (!c->opt.forge->ops->list_repo_comments)
 		return false;
 	snprintf(key, sizeof(key), "%s/%s", owner, repo);
-	bulk_ms = map_get(&v->bulks, key);
-	if (bulk_ms && vc_fresh(v, *bulk_ms))
+	bulk_ms = map_get(&c->bulks, key);
+	if (bulk_ms && ch_fresh(c, *bulk_ms))
 		return false; /* what it could fill is filled: the rest is asked one by one */
 	for (k = 0; k < 2; k++) {
-		vc_list_key(key, sizeof(key), owner, repo, k == 1);
-		l = map_get(&v->lists, key);
+		ch_list_key(key, sizeof(key), owner, repo, k == 1);
+		l = map_get(&c->lists, key);
 		for (i = 0; l && i < l->n; i++) {
-			vc_item_key(ikey, sizeof(ikey), owner, repo, k == 1, l->numbers[i]);
-			it = map_get(&v->items, ikey);
+			ch_item_key(ikey, sizeof(ikey), owner, repo, k == 1, l->numbers[i]);
+			it = map_get(&c->items, ikey);
 			if (!it || it->missing || !it->issue.n_comments)
 				continue;
 			total += it->issue.n_comments;
-			if (!it->have_comments || !vc_fresh(v, it->comments_ms))
+			if (!it->have_comments || !ch_fresh(c, it->comments_ms))
 				needing++;
 		}
 	}
-	return needing >= 2 && (total + page_size(v) - 1) / page_size(v) < needing;
+	return needing >= 2 && (total + page_size(c) - 1) / page_size(c) < needing;
 }
 
 static int by_issue(const void *a, const void *b)
@@ -470,24 +469,24 @@ static int by_issue(const void *a, const void *b)
  * Gives every listed item of the repository its comments out of cl (they
  * are moved, not copied). sorted: pointers into cl ordered by issue.
  */
-static void distribute(struct view *v, const char *owner, const char *repo,
+static void distribute(struct cache *c, const char *owner, const char *repo,
 		       struct forge_comment **sorted, size_t n)
 {
 	char lkey[KEY_MAX], ikey[KEY_MAX];
-	int64_t t = vc_now(v);
+	int64_t t = ch_now(c);
 	struct item *it;
 	struct list *l;
 	size_t i, lo, hi, j;
 	int k;
 
 	for (k = 0; k < 2; k++) {
-		vc_list_key(lkey, sizeof(lkey), owner, repo, k == 1);
-		l = map_get(&v->lists, lkey);
+		ch_list_key(lkey, sizeof(lkey), owner, repo, k == 1);
+		l = map_get(&c->lists, lkey);
 		for (i = 0; l && i < l->n; i++) {
 			struct forge_comment_list cl = {NULL, 0};
 
-			vc_item_key(ikey, sizeof(ikey), owner, repo, k == 1, l->numbers[i]);
-			it = map_get(&v->items, ikey);
+			ch_item_key(ikey, sizeof(ikey), owner, repo, k == 1, l->numbers[i]);
+			it = map_get(&c->items, ikey);
 			if (!it || it->missing || it->stale)
 				continue;
 			/* The first comment of this number, by binary search. */
@@ -517,14 +516,14 @@ static void distribute(struct view *v, const char *owner, const char *repo,
 			it->comments = cl;
 			it->have_comments = true;
 			it->comments_ms = t;
-			vc_mark(v, "item:", ikey);
+			ch_mark(c, "item:", ikey);
 		}
 	}
 }
 
-int vc_bulk_comments(struct view *v, const char *owner, const char *repo, struct buf *err)
+int ch_bulk_comments(struct cache *c, const char *owner, const char *repo, struct buf *err)
 {
-	struct forge *f = v->opt.forge;
+	struct forge *f = c->opt.forge;
 	struct forge_comment_list cl = {NULL, 0};
 	struct forge_comment **sorted = NULL;
 	char key[KEY_MAX], fkey[KEY_MAX + 2];
@@ -534,28 +533,28 @@ int vc_bulk_comments(struct view *v, const char *owner, const char *repo, struct
 
 	snprintf(key, sizeof(key), "%s/%s", owner, repo);
 	snprintf(fkey, sizeof(fkey), "c:%s", key);
-	pthread_mutex_lock(&v->lock);
-	while (map_get(&v->inflight, fkey))
-		pthread_cond_wait(&v->done, &v->lock);
-	bulk_ms = map_get(&v->bulks, key);
-	if (bulk_ms && vc_fresh(v, *bulk_ms)) {
-		pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&c->lock);
+	while (map_get(&c->inflight, fkey))
+		pthread_cond_wait(&c->done, &c->lock);
+	bulk_ms = map_get(&c->bulks, key);
+	if (bulk_ms && ch_fresh(c, *bulk_ms)) {
+		pthread_mutex_unlock(&c->lock);
 		return 0; /* another thread just did it */
 	}
-	if (map_put(&v->inflight, fkey, (void *)1, NULL) < 0) {
-		pthread_mutex_unlock(&v->lock);
+	if (map_put(&c->inflight, fkey, (void *)1, NULL) < 0) {
+		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&c->lock);
 
 	/*
 	 * The answer holds the comments of issues and pulls alike, and only
 	 * listed items can take theirs: both lists first (a walk that needs
 	 * comments in bulk will list both anyway).
 	 */
-	(void)vc_list_ensure(v, owner, repo, false, NULL, NULL, NULL);
-	(void)vc_list_ensure(v, owner, repo, true, NULL, NULL, NULL);
-	atomic_fetch_add(&v->requests, 1);
+	(void)ch_list_ensure(c, owner, repo, false, NULL, NULL, NULL);
+	(void)ch_list_ensure(c, owner, repo, true, NULL, NULL, NULL);
+	ch_count(c);
 	r = f->ops->list_repo_comments(f, owner, repo, NULL, &cl, err);
 	if (r == 0) {
 		sorted = malloc((cl.n + 1) * sizeof(*sorted));
@@ -567,20 +566,74 @@ int vc_bulk_comments(struct view *v, const char *owner, const char *repo, struct
 			qsort(sorted, cl.n, sizeof(*sorted), by_issue);
 	}
 	bulk_ms = r == 0 ? malloc(sizeof(*bulk_ms)) : NULL;
-	pthread_mutex_lock(&v->lock);
+	pthread_mutex_lock(&c->lock);
 	if (r == 0) {
-		distribute(v, owner, repo, sorted, cl.n);
+		distribute(c, owner, repo, sorted, cl.n);
 		if (bulk_ms) {
-			*bulk_ms = vc_now(v);
-			if (map_put(&v->bulks, key, bulk_ms, (void **)&old) < 0)
+			*bulk_ms = ch_now(c);
+			if (map_put(&c->bulks, key, bulk_ms, (void **)&old) < 0)
 				free(bulk_ms);
 			free(old);
 		}
 	}
-	map_del(&v->inflight, fkey);
-	pthread_cond_broadcast(&v->done);
-	pthread_mutex_unlock(&v->lock);
+	map_del(&c->inflight, fkey);
+	pthread_cond_broadcast(&c->done);
+	pthread_mutex_unlock(&c->lock);
 	free(sorted);
 	forge_comment_list_release(&cl);
 	return r;
+}
+
+/* ---- the public listing ------------------------------------------------ */
+
+void cache_listing_release(struct cache_listing *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int cache_list_issues(struct cache *c, const char *owner, const char *repo, enum forge_kind kind,
+		      struct cache_listing *out, struct buf *err)
+{
+	bool pull = kind == FORGE_PULLS;
+	struct cache_listing l = {NULL, 0};
+	uint64_t *numbers;
+	size_t count, i;
+	int r;
+
+	if (!out)
+		return ch_list_ensure(c, owner, repo, pull, NULL, NULL, err);
+	r = ch_list_ensure(c, owner, repo, pull, &numbers, &count, err);
+	if (r < 0)
+		return r;
+	l.v = calloc(count ? count : 1, sizeof(*l.v));
+	if (!l.v) {
+		free(numbers);
+		return -ENOMEM;
+	}
+	/* One item at a time: a cold start loads each from the store, others go between. */
+	for (i = 0; i < count; i++) {
+		struct item *it;
+
+		pthread_mutex_lock(&c->lock);
+		it = ch_item_find(c, owner, repo, pull, numbers[i]);
+		l.v[i].number = numbers[i];
+		l.v[i].updated = it && !it->missing ? time_from_rfc3339(it->issue.updated_at) : 0;
+		pthread_mutex_unlock(&c->lock);
+	}
+	l.n = count;
+	free(numbers);
+	*out = l;
+	return 0;
+}
+
+int64_t cache_newest(struct cache *c, const char *owner, const char *repo, int kind)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&c->lock);
+	t = ch_newest(c, owner, repo, kind);
+	pthread_mutex_unlock(&c->lock);
+	return t;
 }

@@ -1,11 +1,11 @@
 /*
- * cachestore: the view's cache kept in the state store (state_cache_*), so
- * a restarted daemon is warm.
+ * store: the cache kept in the state store (state_cache_*), so a
+ * restarted daemon is warm. Internal to cache/ (and its tests).
  *
- * Entries are JSON: an item ("item:" + view key) holds the issue, its
- * comments when known and a PR's diff; a list ("list:" + view key) holds
+ * Entries are JSON: an item ("item:" + cache key) holds the issue, its
+ * comments when known and a PR's diff; a list ("list:" + cache key) holds
  * the numbers and the newest updated_at seen (the next `since`). Times in
- * the store are wall-clock milliseconds; the view keeps its own clock, so
+ * the store are wall-clock milliseconds; the cache keeps its own clock, so
  * loads report an age, not a time.
  *
  * Writes are made by a thread of its own: a committed SQLite transaction
@@ -22,8 +22,8 @@
  * produce runs on the writer thread with no cachestore lock held; it may
  * take the owner's locks.
  */
-#ifndef BOTTLEFS_FS_CACHESTORE_H
-#define BOTTLEFS_FS_CACHESTORE_H
+#ifndef BOTTLEFS_CACHE_STORE_H
+#define BOTTLEFS_CACHE_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,6 @@
 /* `bottlefs state ...`: the state store from the command line (state.h). */
+#include "cli/cli.h"
+
 #include "state/state.h"
 
 #include <errno.h>

@@ -53,7 +53,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "util/buf.h"
 
@@ -216,23 +215,5 @@ int state_cache_get(struct state *st, const char *key, void **data, size_t *len,
 		    int64_t *fetched_ms, char **tag);
 /* Deletes every key starting with prefix (byte-wise; "" deletes all). Returns the count. */
 int state_cache_delete_prefix(struct state *st, const char *prefix);
-
-/*
- * `bottlefs state ...`: argv[0] is "state". Prints to out (results) and errf
- * (errors, "state: ..."), returns the exit code: 0 ok, 1 error (missing
- * record, bad input, database failure), 2 usage.
- *   list                              owner/repo#issue<TAB>compact JSON, a line each
- *   get OWNER REPO ISSUE              the record as compact JSON
- *   set OWNER REPO ISSUE JSON|-       - reads the JSON from stdin (at most 16 MiB)
- *   delete OWNER REPO ISSUE
- *   prs OWNER REPO ISSUE              pull request numbers, a line each
- *   provenance                        one compact JSON object a line
- *                                     {id, time (RFC 3339 UTC), what, where, answer}
- *   journal [--unfinished]            one compact JSON object a line (every field)
- *   help                              usage on out, exit 0
- */
-int state_cli(int argc, char **argv, const char *db_path, FILE *out, FILE *errf);
-/* state_cli with an explicit input stream for `set ... -` (tests use it). */
-int state_cli_io(int argc, char **argv, const char *db_path, FILE *in, FILE *out, FILE *errf);
 
 #endif

@@ -1,4 +1,5 @@
-#include "tree/bottles.h"
+/* bottles: /bottles over the manifest cache (internal.h). */
+#include "tree/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ static int render(struct manifest_cache *mc, const struct node *n, char **text, 
 	return r;
 }
 
-int bottles_getattr(struct manifest_cache *mc, const struct node *n, struct view_attr *out,
+int bottles_getattr(struct manifest_cache *mc, const struct node *n, struct tree_attr *out,
 		    struct buf *err)
 {
 	char *text = NULL;
@@ -103,10 +104,10 @@ int bottles_read(struct manifest_cache *mc, const struct node *n, struct buf *ou
 	return r;
 }
 
-int bottles_list(struct manifest_cache *mc, const struct node *n, view_fill_fn fill, void *ud,
+int bottles_list(struct manifest_cache *mc, const struct node *n, tree_fill_fn fill, void *ud,
 		 struct buf *err)
 {
-	struct view_attr a = {.dir = true, .mode = 0555, .volatile_content = true};
+	struct tree_attr a = {.dir = true, .mode = 0555, .volatile_content = true};
 	char **names, *text = NULL;
 	size_t count, i, len;
 	int r;

@@ -1,6 +1,8 @@
-#include "tree/content.h"
+/* content: what each file of the tree shows, rendered (internal.h). Pure. */
+#include "tree/internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,4 +106,62 @@ int content_item_file(enum item_file f, const struct forge_issue *i,
 int content_comment(const struct forge_comment *c, struct buf *out)
 {
 	return content_text(out, c->body);
+}
+
+bool content_needs_comments(enum item_file f)
+{
+	return f == F_THREAD;
+}
+
+int content_capabilities(const struct forge_capabilities *caps, struct buf *out)
+{
+	char *json = forge_capabilities_json(caps);
+	int r;
+
+	if (!json)
+		return -ENOMEM;
+	r = buf_puts(out, json);
+	free(json);
+	return r;
+}
+
+/*
+ * What the scope says, as the paths of the tree: the one text of
+ * .bottlefs/scope.
+ */
+int content_scope(struct scope *s, struct buf *out)
+{
+	uint64_t *prs = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (!s->assigned)
+		return buf_puts(out, "read-only: this mount has no assignment (--assign); "
+				     "every write fails with EACCES\n");
+	r = scope_prs(s, &prs, &n);
+	if (r < 0)
+		return r;
+	r = buf_printf(out, "assigned: %s/%s#%llu\n", s->owner, s->repo,
+		       (unsigned long long)s->issue);
+	if (r == 0)
+		r = buf_printf(out,
+			       "writable: forge/%s/%s/issues/%llu/{title,body,state,labels,"
+			       "comments/new}\n",
+			       s->owner, s->repo, (unsigned long long)s->issue);
+	if (r == 0)
+		r = buf_printf(out, "writable: forge/%s/%s/pulls/new\n", s->owner, s->repo);
+	for (i = 0; i < n && r == 0; i++)
+		r = buf_printf(out,
+			       "writable: forge/%s/%s/pulls/%llu/{title,body,state,labels,"
+			       "comments/new} (opened through this mount)\n",
+			       s->owner, s->repo, (unsigned long long)prs[i]);
+	if (r == 0)
+		r = buf_printf(out, "writable: done%s\n",
+			       scope_is_done(s) ? " (no: a signal already stands)" : "");
+	if (r == 0)
+		r = buf_puts(out, "everything else is read-only: a write, create, mkdir, unlink, "
+				  "rmdir, rename, link, symlink, truncate, chmod, chown, utimens "
+				  "or setxattr fails with EACCES and sends nothing to the forge\n");
+	free(prs);
+	return r;
 }

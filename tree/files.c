@@ -7,8 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "write/prnew.h"
-#include "write/write.h"
+#include "tree/internal.h"
 
 /*
  * The bytes of one open file or scratch file. Not a struct buf: its
@@ -45,7 +44,7 @@ struct fh {
 	size_t len;
 	/* FH_WRITE, all under lock: */
 	struct blob content;
-	struct writes_judge judge;
+	struct write_judge judge;
 	bool judging; /* the content is judged at write(); see files_write */
 	bool dirty;   /* changed since the last send */
 	bool wrote;   /* write() since the last send (not only a truncation) */
@@ -238,8 +237,9 @@ static void note(struct files *f, const struct node *n, int r, const char *reaso
 
 	if (!f->opt.log)
 		return;
-	tree_node_path(n, &path);
-	wlog_add(f->opt.log, buf_cstr(&path), r, reason);
+	if (tree_node_path(n, &path) < 0) /* out of memory: the line says less */
+		buf_reset(&path);
+	wlog_add(f->opt.log, path.len ? buf_cstr(&path) : "?", r, reason);
 	buf_release(&path);
 }
 
@@ -271,9 +271,9 @@ int files_new(const struct files_options *opt, struct files **out)
 		return -ENOMEM;
 	f->opt = *opt;
 	if (!f->opt.write_memory)
-		f->opt.write_memory = FILES_WRITE_MEMORY_DEFAULT;
+		f->opt.write_memory = TREE_WRITE_MEMORY_DEFAULT;
 	if (!f->opt.read_memory)
-		f->opt.read_memory = FILES_READ_MEMORY_DEFAULT;
+		f->opt.read_memory = TREE_READ_MEMORY_DEFAULT;
 	if (!f->opt.scratch_max)
 		f->opt.scratch_max = FILES_SCRATCH_DEFAULT;
 	pthread_mutex_init(&f->lock, NULL);
@@ -427,6 +427,7 @@ int files_open_read(struct files *f, const struct node *n, char *data, size_t le
 int files_open_write(struct files *f, const struct node *n, const struct buf *initial,
 		     bool truncated, struct fh **out)
 {
+	struct write_target target;
 	struct fh *h;
 	int r = fh_new(f, FH_WRITE, n, &h);
 
@@ -434,7 +435,8 @@ int files_open_write(struct files *f, const struct node *n, const struct buf *in
 		refusal(f, n, r, 0);
 		return r;
 	}
-	h->max = n->kind == N_PULLS_NEW ? PRNEW_MAX : FILES_FIELD_MAX;
+	tree_target(n, &target, NULL);
+	h->max = write_target_max(&target);
 	r = blob_write(f, &h->content, 0, initial ? initial->data : NULL,
 		       initial ? initial->len : 0, h->max);
 	if (r < 0) {
@@ -447,8 +449,8 @@ int files_open_write(struct files *f, const struct node *n, const struct buf *in
 	 * (`>>`). What the forge holds may already be beyond the rules (a
 	 * title with a tab): then it is judged at close only.
 	 */
-	writes_judge_init(&h->judge, n);
-	h->judging = writes_judge_more(&h->judge, h->content.data, h->content.len, NULL) == 0;
+	write_judge_init(&h->judge, &target);
+	h->judging = write_judge_more(&h->judge, h->content.data, h->content.len, NULL) == 0;
 	/* Truncating a whole-file field is a write of nothing (`: > title`). */
 	h->dirty = truncated && n->kind == N_ITEM_FILE;
 	fh_link(f, h);
@@ -486,7 +488,7 @@ static int scratch_truncate_locked(struct files *f, struct scratch *s, uint64_t 
 
 	if (s->poison && size != 0)
 		return s->poison;
-	r = blob_truncate(f, &s->content, size, FILES_FIELD_MAX);
+	r = blob_truncate(f, &s->content, size, FILES_SCRATCH_MAX);
 	if (r == 0) {
 		s->poison = 0;
 		s->mtime = time(NULL);
@@ -537,7 +539,7 @@ int files_open_scratch(struct files *f, const struct node *n, bool create, bool 
 		return r;
 	}
 	h->s = s;
-	h->max = FILES_FIELD_MAX;
+	h->max = FILES_SCRATCH_MAX;
 	if (truncate) {
 		pthread_mutex_lock(&s->lock);
 		scratch_truncate_locked(f, s, 0);
@@ -636,7 +638,7 @@ static void scratch_note(struct files *f, struct scratch *s, int r)
 	pthread_mutex_lock(&f->lock);
 	n = s->node; /* its name may change under files.lock */
 	pthread_mutex_unlock(&f->lock);
-	refusal(f, &n, r, FILES_FIELD_MAX);
+	refusal(f, &n, r, FILES_SCRATCH_MAX);
 }
 
 static int scratch_write(struct files *f, struct scratch *s, const char *in, size_t size,
@@ -648,7 +650,7 @@ static int scratch_write(struct files *f, struct scratch *s, const char *in, siz
 	r = s->poison;
 	if (r == 0) {
 		r = blob_write(f, &s->content, append ? s->content.len : off, in, size,
-			       FILES_FIELD_MAX);
+			       FILES_SCRATCH_MAX);
 		if (r < 0) {
 			s->poison = r;
 			blob_free(f, &s->content);
@@ -696,7 +698,7 @@ int files_write(struct files *f, struct fh *h, const char *in, size_t size, uint
 		goto out;
 	}
 	if (h->judging && off == h->judge.at &&
-	    writes_judge_more(&h->judge, h->content.data, (size_t)off + size, &why) < 0) {
+	    write_judge_more(&h->judge, h->content.data, (size_t)off + size, &why) < 0) {
 		buf_puts(&why, " (refused at write; nothing is sent)");
 		r = poison_locked(f, h, -EINVAL, buf_cstr(&why));
 		goto out;
@@ -740,7 +742,10 @@ int files_truncate(struct files *f, struct fh *h, uint64_t size)
 		}
 		/* From empty the judge starts again; a cut into what it judged stops it. */
 		if (size == 0) {
-			writes_judge_init(&h->judge, &h->node);
+			struct write_target target;
+
+			tree_target(&h->node, &target, NULL);
+			write_judge_init(&h->judge, &target);
 			h->judging = true;
 		} else if (size < h->judge.at) {
 			h->judging = false;
@@ -749,6 +754,16 @@ int files_truncate(struct files *f, struct fh *h, uint64_t size)
 	}
 	pthread_mutex_unlock(&h->lock);
 	return r;
+}
+
+/* The close-time rule on what h holds, without sending; h.lock held. */
+static int validate_locked(struct fh *h)
+{
+	struct write_target target;
+
+	tree_target(&h->node, &target, NULL);
+	return write_validate(&target, h->content.data ? h->content.data : "", h->content.len,
+			      NULL);
 }
 
 int files_flush(struct files *f, struct fh *h)
@@ -769,8 +784,7 @@ int files_flush(struct files *f, struct fh *h)
 		 * (`: > title` is EINVAL).
 		 */
 		else if (h->dirty)
-			r = writes_validate(&h->node, h->content.data ? h->content.data : "",
-					    h->content.len, NULL);
+			r = validate_locked(h);
 		else
 			r = h->result;
 	}

@@ -4,8 +4,8 @@
  * An open file (struct fh) is one of
  *  - a read snapshot: the bytes the file showed at open(), immutable;
  *  - a write handle on a writable field, comments/new, pulls/new or done:
- *    what the agent wrote, sent through opt.commit (writes_commit and the
- *    kernel invalidation, in fs/ops.c) at flush, at release when only a
+ *    what the agent wrote, sent through opt.commit (the tree's send:
+ *    write_commit, then the kernel told) at flush, at release when only a
  *    truncation is pending, and for pulls/new at the first read after a
  *    write;
  *  - a handle on a scratch file: a small file an agent creates beside the
@@ -14,14 +14,15 @@
  *    one whole-file write (files_scratch_replace).
  *
  * Memory an agent can make the daemon hold is bounded (SEMANTICS.md):
- * a write handle or scratch file holds at most FILES_FIELD_MAX bytes
- * (pulls/new: PRNEW_MAX), and all of them together, with their
+ * a write handle holds at most write_target_max() bytes (WRITE_FILE_MAX,
+ * pulls/new WRITE_PULL_MAX), a scratch file FILES_SCRATCH_MAX, and all of
+ * them together, with their
  * bookkeeping, at most opt.write_memory. The write (or truncate) that
  * would pass a cap fails with EFBIG (per file) or ENOMEM (the total) and
  * poisons the handle: it sends nothing, ever, and every later write and its
  * close() report the same errno. A scratch file is poisoned the same way
  * until it is truncated to 0. A write() whose content can no longer become
- * valid (writes_judge_more) fails with EINVAL and poisons the handle too.
+ * valid (write_judge_more) fails with EINVAL and poisons the handle too.
  * Each such refusal is one line in opt.log. Read snapshots held open have
  * a budget of their own, opt.read_memory: the open() that would pass it
  * fails with ENOMEM (many opens of one large diff cannot grow the daemon
@@ -39,25 +40,25 @@
  *   files.mem_lock  the memory budget (a leaf).
  * files.lock is never held while taking fh.lock or scratch.lock.
  *
- * Ownership: files_open_* hand out an fh that files_release frees; the
+ * Internal to tree/ (and its tests): fs/ reaches open files through
+ * tree.h. Ownership: files_open_* hand out an fh that files_release frees; the
  * module owns scratch files (freed when unlinked and no handle is left,
  * or by files_free).
  */
-#ifndef BOTTLEFS_FS_FILES_H
-#define BOTTLEFS_FS_FILES_H
+#ifndef BOTTLEFS_TREE_FILES_H
+#define BOTTLEFS_TREE_FILES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tree/tree.h"
-#include "write/wlog.h"
 #include "util/buf.h"
+#include "util/check.h"
+#include "write/write.h"
 
-/* What one write handle or scratch file may hold (a field, a comment, done). */
-#define FILES_FIELD_MAX ((size_t)1 << 20)
-#define FILES_WRITE_MEMORY_DEFAULT ((size_t)256 << 20)
-#define FILES_READ_MEMORY_DEFAULT ((size_t)1 << 30)
+/* What one scratch file may hold: what a field may (write.h). */
+#define FILES_SCRATCH_MAX WRITE_FILE_MAX
 #define FILES_SCRATCH_DEFAULT 32
 
 struct files;
@@ -87,7 +88,7 @@ struct files_stat {
 };
 
 /* 0 and *out, or -ENOMEM. */
-int files_new(const struct files_options *opt, struct files **out);
+MUST_CHECK int files_new(const struct files_options *opt, struct files **out);
 /* Frees every handle and scratch file still there, sending nothing. NULL-safe. */
 void files_free(struct files *f);
 
@@ -96,7 +97,8 @@ void files_free(struct files *f);
  * -ENOMEM (data freed) when the snapshots held open would pass
  * opt.read_memory.
  */
-int files_open_read(struct files *f, const struct node *n, char *data, size_t len, struct fh **out);
+MUST_CHECK int files_open_read(struct files *f, const struct node *n, char *data, size_t len,
+			       struct fh **out);
 /*
  * A write handle on n starting with initial (copied; empty when the open
  * truncated, and always for comments/new, pulls/new and done). truncated:
@@ -104,8 +106,8 @@ int files_open_read(struct files *f, const struct node *n, char *data, size_t le
  * (`: > title`). -EFBIG when initial is larger than the handle may hold,
  * -ENOMEM past the total.
  */
-int files_open_write(struct files *f, const struct node *n, const struct buf *initial,
-		     bool truncated, struct fh **out);
+MUST_CHECK int files_open_write(struct files *f, const struct node *n, const struct buf *initial,
+				bool truncated, struct fh **out);
 
 /*
  * Opens scratch file n (kind N_SCRATCH; the caller checked the directory
@@ -113,16 +115,16 @@ int files_open_write(struct files *f, const struct node *n, const struct buf *in
  * opt.scratch_max), and with excl an existing one is -EEXIST; without
  * create a missing one is -ENOENT. truncate empties it.
  */
-int files_open_scratch(struct files *f, const struct node *n, bool create, bool excl, bool truncate,
-		       struct fh **out);
+MUST_CHECK int files_open_scratch(struct files *f, const struct node *n, bool create, bool excl,
+				  bool truncate, struct fh **out);
 
 /* Reads into out; the count or -errno. */
-int files_read(struct files *f, struct fh *h, char *out, size_t size, uint64_t off);
+MUST_CHECK int files_read(struct files *f, struct fh *h, char *out, size_t size, uint64_t off);
 /* Writes in at off (at the end with append); size or -errno. */
-int files_write(struct files *f, struct fh *h, const char *in, size_t size, uint64_t off,
-		bool append);
+MUST_CHECK int files_write(struct files *f, struct fh *h, const char *in, size_t size, uint64_t off,
+			   bool append);
 /* ftruncate; 0 or -errno. */
-int files_truncate(struct files *f, struct fh *h, uint64_t size);
+MUST_CHECK int files_truncate(struct files *f, struct fh *h, uint64_t size);
 /*
  * close() (FUSE flush) and fsync: sends what a write handle holds when it
  * was written since the last send; 0 or -errno (the send's, or the
@@ -131,7 +133,7 @@ int files_truncate(struct files *f, struct fh *h, uint64_t size);
  * sends x once, not an empty value first; this close() still answers
  * what the close-time rule says of it (an empty title: -EINVAL).
  */
-int files_flush(struct files *f, struct fh *h);
+MUST_CHECK int files_flush(struct files *f, struct fh *h);
 /* The last close: sends what is still pending (no one hears the answer) and frees h. */
 void files_release(struct files *f, struct fh *h);
 
@@ -139,31 +141,32 @@ void files_release(struct files *f, struct fh *h);
 const struct node *files_fh_node(const struct fh *h); /* borrowed, lives with h */
 bool files_fh_is_scratch(const struct fh *h);
 /* Attributes of a scratch handle's file (it may be unlinked): 0, or -EINVAL for others. */
-int files_fh_stat(struct files *f, struct fh *h, struct files_stat *out);
+MUST_CHECK int files_fh_stat(struct files *f, struct fh *h, struct files_stat *out);
 
 /* A scratch file by name: -ENOENT when there is none. */
-int files_scratch_stat(struct files *f, const struct node *n, struct files_stat *out);
-int files_scratch_truncate(struct files *f, const struct node *n, uint64_t size);
-int files_scratch_unlink(struct files *f, const struct node *n);
+MUST_CHECK int files_scratch_stat(struct files *f, const struct node *n, struct files_stat *out);
+MUST_CHECK int files_scratch_truncate(struct files *f, const struct node *n, uint64_t size);
+MUST_CHECK int files_scratch_unlink(struct files *f, const struct node *n);
 /*
  * Renames scratch file from to scratch name to in the same directory
  * (replacing one there unless noreplace: -EEXIST). -EXDEV across
  * directories.
  */
-int files_scratch_rename(struct files *f, const struct node *from, const struct node *to,
-			 bool noreplace);
+MUST_CHECK int files_scratch_rename(struct files *f, const struct node *from, const struct node *to,
+				    bool noreplace);
 /*
  * Renaming scratch file from onto field (a writable N_ITEM_FILE of the same
  * item): its whole content is sent through opt.commit, as a close() of the
  * field would. On success the scratch file's name is gone; on failure it
  * stays, and the errno is returned (a poisoned scratch file sends nothing).
  */
-int files_scratch_replace(struct files *f, const struct node *from, const struct node *field,
-			  struct buf *err);
+MUST_CHECK int files_scratch_replace(struct files *f, const struct node *from,
+				     const struct node *field, struct buf *err);
 
 /* Calls fill for each scratch file in item directory dir; stops when fill returns non-zero. */
 typedef int (*files_fill_fn)(void *ud, const char *name, const struct files_stat *st);
-int files_scratch_list(struct files *f, const struct node *dir, files_fill_fn fill, void *ud);
+MUST_CHECK int files_scratch_list(struct files *f, const struct node *dir, files_fill_fn fill,
+				  void *ud);
 
 /*
  * Unmounting: sends what every write handle still holds (not poisoned),

@@ -1,23 +1,47 @@
 /*
- * tree: path -> node, the shape of the bottlefs tree (SPEC section 2).
+ * tree: the namespace of bottlefs (SPEC section 2), where reads and writes
+ * meet. fs/ unpacks a FUSE request, asks here, and replies.
  *
- * Pure: no I/O, no FUSE, no forge. tree_resolve() decides from the path
- * alone whether a name can exist; a name that cannot (`..`, `%2F`, control
- * bytes, leading zeros, over-long) is -ENOENT here, so no forge request is
- * ever sent for it. Whether a name that can exist does exist is for the
- * view (fs/view.h) to find out.
+ *   path.c     path -> node and node -> path, pure: a name that cannot
+ *              exist (`..`, `%2F`, control bytes, leading zeros, over-long)
+ *              is -ENOENT before anything is asked
+ *   kinds.c    the one table of node kinds: every kind of path, the special
+ *              files (done, .bottlefs/..., bottles/..., .../new, the writable
+ *              fields) among them, with all its behaviour in one row:
+ *              attributes, content, listing, what writing it means
+ *   read.c     what forge paths show, read through the cache (cache.h)
+ *   content.c  rendering: the files of an item, .bottlefs/scope,
+ *              capabilities.json
+ *   bottles.c  /bottles, over the manifest cache
+ *   files.c    open files and scratch files (files.h): snapshots, write
+ *              handles, memory budgets, poisoning
+ *   tree.c     the tree itself: its life, the scope of names, sending a
+ *              write (a node becomes a write_target for write/, and what a
+ *              write changed becomes forgetting in the cache)
  *
- * Thread-safe: everything here is a pure function of its arguments.
+ * A write never reaches into the read cache: write/ tells the tree what it
+ * changed (write_options.changed), and the tree tells the cache.
+ *
+ * Errors: 0 or -errno; when err is given, a reason for the caller to log
+ * (fs/ logs, once, at the boundary).
+ *
+ * Thread-safety: the path functions are pure; every function on a struct
+ * tree may be called from many threads at once (the modules below it are
+ * thread-safe, and an open file has a lock of its own: files.h).
  */
-#ifndef BOTTLEFS_FS_TREE_H
-#define BOTTLEFS_FS_TREE_H
+#ifndef BOTTLEFS_TREE_TREE_H
+#define BOTTLEFS_TREE_TREE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache/cache.h"
+#include "manifest/manifest.h"
 #include "util/buf.h"
+#include "util/check.h"
 #include "util/names.h"
+#include "write/write.h"
 
 /* A file name (Linux NAME_MAX): the longest scratch file name. */
 #define TREE_NAME_MAX 255
@@ -45,7 +69,7 @@ enum node_kind {
 	/*
 	 * A name an agent may create beside the fields of an item directory
 	 * (.../issues/<n>/<name>, .../pulls/<n>/<name>): a scratch file
-	 * (fs/files.h). Only tree_resolve_scratch() gives this kind; whether
+	 * (files.c). Only tree_resolve_scratch() gives this kind; whether
 	 * the file exists, and whether the directory allows it, is decided
 	 * elsewhere.
 	 */
@@ -120,5 +144,156 @@ const char *tree_meta_file_name(enum meta_file f);
  * when the directory's contents come from elsewhere.
  */
 int tree_fixed_children(const struct node *dir, const char *const **names);
+
+/* ---- the tree of a mount ---- */
+
+struct tree;
+struct fh; /* an open file (files.c) */
+
+struct tree_attr {
+	bool dir;
+	unsigned mode;	       /* permission bits */
+	uint64_t size;	       /* exact length of what tree_read gives */
+	int64_t mtime;	       /* seconds since the epoch */
+	bool volatile_content; /* changes without the forge (bottles, done, ...): no page cache */
+};
+
+/* Called once per directory entry; attr is NULL when it would cost work to know. */
+typedef int (*tree_fill_fn)(void *ud, const char *name, const struct tree_attr *attr);
+
+/*
+ * After every write the tree sent (a close, an fsync, a rename onto a
+ * field, the read of pulls/new, unmounting): n what was written, r its
+ * outcome (why in err). fs/ logs a failure and makes the kernel forget
+ * what it cached (tree_changed_paths). ud is tree_options.sent_ud.
+ */
+typedef void (*tree_sent_fn)(void *ud, const struct node *n, int r, const struct buf *err);
+
+/* The open files' budgets when tree_options gives 0 (--write-memory, --read-memory). */
+#define TREE_WRITE_MEMORY_DEFAULT ((size_t)256 << 20)
+#define TREE_READ_MEMORY_DEFAULT ((size_t)1 << 30)
+
+struct tree_options {
+	struct cache *cache;		/* borrowed: every forge read */
+	struct manifest_cache *bottles; /* borrowed, may be NULL: /bottles is empty */
+	/*
+	 * The write path: the tree makes it (write_new) with these options,
+	 * after setting changed to its own forgetting. forge, state, scope,
+	 * queue_dir and log are borrowed and outlive the tree; log is also
+	 * where the open files note their refusals, and what
+	 * /.bottlefs/log shows.
+	 */
+	struct write_options write;
+	size_t write_memory; /* bytes for all files open for writing; 0: default */
+	size_t read_memory;  /* bytes for all read snapshots held open; 0: default */
+	tree_sent_fn sent;   /* may be NULL */
+	void *sent_ud;
+};
+
+/* 0 and *out, or -errno with the reason in err. */
+MUST_CHECK int tree_new(const struct tree_options *opt, struct tree **out, struct buf *err);
+/* Frees every open file (sending nothing) and the write path. NULL-safe. */
+void tree_free(struct tree *t);
+
+/* Finishes the writes an earlier run left unanswered (write_recover). */
+MUST_CHECK int tree_recover(struct tree *t, struct buf *err);
+/*
+ * Unmounting: sends what every file still open for writing holds (not
+ * poisoned), then frees every open file and scratch file. Call with no
+ * request running.
+ */
+void tree_finish(struct tree *t);
+
+/*
+ * A path: what tree_resolve() says, or else a scratch file's name in an
+ * item directory (N_SCRATCH, which may or may not exist). 0 or -ENOENT.
+ */
+MUST_CHECK int tree_lookup(const char *path, struct node *out);
+
+/*
+ * Attributes, with write permission bits exactly where a write is in
+ * scope (an item directory where scratch files may be created is 0755).
+ * -ENOENT (no such object), -EACCES (the forge refused), -EIO (the forge
+ * failed and nothing was cached).
+ */
+MUST_CHECK int tree_getattr(struct tree *t, const struct node *n, struct tree_attr *out,
+			    struct buf *err);
+/* The bytes of file n, appended to out. */
+MUST_CHECK int tree_read(struct tree *t, const struct node *n, struct buf *out, struct buf *err);
+/* Directory entries: what the directory lists, and an item directory's scratch files. */
+MUST_CHECK int tree_list(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+			 struct buf *err);
+/*
+ * Opening directory dir for listing: -ENOENT when what it lists does not
+ * exist (a missing owner, repository, issue or pull request), found out
+ * with the request the listing makes anyway (its answer is cached for the
+ * readdir that follows), so `ls` of a missing repository's issues/ fails
+ * at opendir (a readdir's ENOENT reads as an empty directory to glibc).
+ * 0 for directories whose content needs no request.
+ */
+MUST_CHECK int tree_open_dir(struct tree *t, const struct node *dir, struct buf *err);
+
+/* access(W_OK): 0 exactly where writing (or creating, in a directory) is accepted. */
+MUST_CHECK int tree_access_write(struct tree *t, const struct node *n);
+
+/* How an open file is to be served to the kernel. */
+struct tree_open_props {
+	bool direct_io;	 /* every read asks the daemon (content changes under the page cache) */
+	bool keep_cache; /* the kernel may keep pages across opens */
+	bool noflush;	 /* nothing to send at close */
+};
+
+/*
+ * open(): a read snapshot of n, a write handle (write: the open asked for
+ * writing; truncate: O_TRUNC), or a scratch file. Writing outside the scope
+ * is -EACCES (why in err); a write handle starts with what the file holds
+ * (nothing when truncating, and always nothing for comments/new, pulls/new
+ * and done). 0 and *out, with *props.
+ */
+MUST_CHECK int tree_open(struct tree *t, const struct node *n, bool write, bool truncate,
+			 struct fh **out, struct tree_open_props *props, struct buf *err);
+/*
+ * create(): scratch files (SEMANTICS.md "Scratch files"), only in an item
+ * directory whose fields are writable, never in comments/. Everything else
+ * keeps the scope's answer: -EACCES, or -EEXIST for a field's own name.
+ */
+MUST_CHECK int tree_create(struct tree *t, const struct node *n, bool excl, bool truncate,
+			   struct fh **out, struct tree_open_props *props);
+MUST_CHECK int tree_unlink(struct tree *t, const struct node *n);
+/* chmod, chown, utimens: accepted on a scratch file, changing nothing; else -EACCES. */
+MUST_CHECK int tree_setattr(struct tree *t, const struct node *n);
+/* truncate(path): a scratch file, or a writable field to 0 (changes nothing by itself). */
+MUST_CHECK int tree_truncate(struct tree *t, const struct node *n, uint64_t size);
+/*
+ * rename(from, to) with RENAME_* flags: a scratch file onto another name in
+ * its directory, or onto a writable field there (its content is sent as a
+ * whole-file write; the answer is rename()'s, why in err). Anything else
+ * is -EACCES: no rename of a field, none across directories.
+ */
+MUST_CHECK int tree_rename(struct tree *t, const struct node *from, const struct node *to,
+			   unsigned flags, struct buf *err);
+
+/* An open file: read, write (at the end with append), ftruncate; a count or -errno. */
+MUST_CHECK int tree_fh_read(struct tree *t, struct fh *h, char *out, size_t size, uint64_t off);
+MUST_CHECK int tree_fh_write(struct tree *t, struct fh *h, const char *in, size_t size,
+			     uint64_t off, bool append);
+MUST_CHECK int tree_fh_truncate(struct tree *t, struct fh *h, uint64_t size);
+/* close() (FUSE flush) and fsync: sends what a write handle holds (files.h, files_flush). */
+MUST_CHECK int tree_fh_flush(struct tree *t, struct fh *h);
+/* The last close: sends what is still pending (no one hears the answer) and frees h. */
+void tree_fh_release(struct tree *t, struct fh *h);
+/*
+ * Attributes of a scratch file through its handle, also once its name is
+ * gone (*linked false): 0, or -EINVAL for any other handle.
+ */
+MUST_CHECK int tree_fh_stat(struct tree *t, struct fh *h, struct tree_attr *out, bool *linked);
+
+/*
+ * The paths whose kernel cache a write to n made stale (the item directory
+ * and its files; for pulls/new and done, /done, /.bottlefs/scope and the
+ * pull request list): fn is called with each. 0 or -ENOMEM.
+ */
+MUST_CHECK int tree_changed_paths(const struct node *n, void (*fn)(void *ud, const char *path),
+				  void *ud);
 
 #endif

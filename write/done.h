@@ -1,6 +1,7 @@
 /*
  * done: parsing and rendering the done signal (SPEC section 5). Pure: no
- * I/O, no state; every function may be called from any thread.
+ * I/O, no state; every function may be called from any thread. Internal
+ * to write/ (and its tests): the tree sees write_validate and write_commit.
  *
  * Accepted content (at most DONE_MAX_LEN bytes, valid UTF-8, no NUL byte):
  *
@@ -20,12 +21,13 @@
  * orchestrators simple). Anything else is -EINVAL with one lower-case line
  * in err, e.g. "done: status must be success, failure or blocked (was 'ok')".
  */
-#ifndef BOTTLEFS_STATE_DONE_H
-#define BOTTLEFS_STATE_DONE_H
+#ifndef BOTTLEFS_WRITE_DONE_H
+#define BOTTLEFS_WRITE_DONE_H
 
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/check.h"
 
 #define DONE_MAX_LEN ((size_t)8 << 20)
 
@@ -36,7 +38,7 @@ struct done_signal {
 };
 
 /* data need not be NUL-terminated. *out is written only on success. */
-int done_parse(const char *data, size_t len, struct done_signal *out, struct buf *err);
+MUST_CHECK int done_parse(const char *data, size_t len, struct done_signal *out, struct buf *err);
 void done_signal_release(struct done_signal *s); /* NULL-safe, frees summary */
 /* "success", "failure", "blocked" (static), or "unknown" when out of range. */
 const char *done_status_name(enum done_status s);

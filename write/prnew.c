@@ -167,7 +167,7 @@ int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err
 	int r;
 
 	memset(&p, 0, sizeof(p));
-	if (len > PRNEW_MAX)
+	if (len > WRITE_PULL_MAX)
 		return bad(err, "request too large");
 	if (!str_utf8_valid(data, len) || memchr(data, '\0', len))
 		return bad(err, "request is not UTF-8 text");

@@ -1,5 +1,6 @@
 /*
  * prnew: the JSON an agent writes to pulls/new (SPEC section 3). Pure.
+ * Internal to write/ (and its tests): the tree sees write_validate.
  *
  *   {"title": "...", "head": "branch", "base": "main", "body": "...",
  *    "bundle": {"summary": "...",
@@ -11,7 +12,7 @@
  * alternatives (both is an error); a bundle needs a summary string and a
  * receipt with the four fields (confidence, a number, is optional). An
  * unknown key is refused, so a typo is reported instead of dropped. Input
- * must be valid UTF-8 without NUL bytes, at most PRNEW_MAX bytes.
+ * must be valid UTF-8 without NUL bytes, at most WRITE_PULL_MAX bytes.
  *
  * Values: the title is one line without control characters
  * (str_has_control; a tab counts); head and base are branch names
@@ -19,15 +20,15 @@
  * summary pass forge_description_check (no receipt marker, no truncation
  * notice: only the daemon writes those).
  */
-#ifndef BOTTLEFS_FS_PRNEW_H
-#define BOTTLEFS_FS_PRNEW_H
+#ifndef BOTTLEFS_WRITE_PRNEW_H
+#define BOTTLEFS_WRITE_PRNEW_H
 
 #include <stddef.h>
 
 #include "forge/forge.h"
 #include "util/buf.h"
-
-#define PRNEW_MAX ((size_t)4 << 20)
+#include "util/check.h"
+#include "write/write.h"
 
 struct prnew {
 	char *title, *head, *base, *body, *summary;
@@ -38,7 +39,7 @@ struct prnew {
 };
 
 /* 0 and *out (release with prnew_release), or -EINVAL with one line in err. */
-int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err);
+MUST_CHECK int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err);
 void prnew_release(struct prnew *p);
 
 #endif

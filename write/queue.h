@@ -12,26 +12,21 @@
  * [A-Za-z0-9._-] become '_' and each is cut to 64 bytes (the JSON keeps them
  * exactly).
  *
- * Readers ignore every name that starts with '.' or does not end in ".json".
- * Order is oldest first: by the time in the name, then by the file's mtime,
- * then by name. Taking renames the item to ".claimed-<random>-<name>" first,
- * so two takers never get the same item; a taker that dies between the
- * claim and the unlink leaves the hidden claimed file for a person to look
- * at. A file that is not valid JSON is renamed to ".bad-<name>" with a
- * warning and skipped.
+ * The orchestrator reads and takes them with `bottlefs queue` (cli/queue.c).
+ * Internal to write/ (and its tests).
  *
  * Thread-safety: no shared state; concurrent writers and takers (threads or
  * processes) are safe through the file system's atomic renames.
  */
-#ifndef BOTTLEFS_STATE_QUEUE_H
-#define BOTTLEFS_STATE_QUEUE_H
+#ifndef BOTTLEFS_WRITE_QUEUE_H
+#define BOTTLEFS_WRITE_QUEUE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#include "write/done.h"
 #include "util/buf.h"
+#include "util/check.h"
+#include "write/done.h"
 
 /* Every pointer is borrowed. prs may be NULL when n_prs is 0. time is unix seconds. */
 struct queue_item {
@@ -50,15 +45,7 @@ struct queue_item {
  * outside years 1970..9999; other -errno from the file system. err
  * (optional) gets one line quoting the directory.
  */
-int queue_write(const char *dir, const struct queue_item *item, char **name, struct buf *err);
-
-/*
- * `bottlefs queue list DIR`: each ready item "name<TAB>compact JSON", oldest
- * first (a missing DIR is an empty queue).
- * `bottlefs queue take DIR`: prints the oldest item as compact JSON and
- * removes it; exit 1 with "queue: queue empty" on errf when there is none.
- * argv[0] is "queue". Exit codes: 0 ok, 1 error or empty, 2 usage.
- */
-int queue_cli(int argc, char **argv, FILE *out, FILE *errf);
+MUST_CHECK int queue_write(const char *dir, const struct queue_item *item, char **name,
+			   struct buf *err);
 
 #endif

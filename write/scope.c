@@ -1,4 +1,5 @@
-#include "write/scope.h"
+/* scope: what this mount may write (write.h). */
+#include "write/write.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ int scope_assign(struct scope *s, const char *assign, struct buf *err)
 	if (!slash || !hash || hash < slash ||
 	    !names_valid_owner(assign, (size_t)(slash - assign)) ||
 	    !names_valid_repo(slash + 1, (size_t)(hash - slash - 1)) ||
-	    str_to_u64(hash + 1, TREE_NUMBER_MAX, false, &n) < 0) {
+	    str_to_u64(hash + 1, INT64_MAX, false, &n) < 0) {
 		if (err)
 			buf_printf(err, "--assign must be OWNER/REPO#N (was '%s')", assign);
 		return -EINVAL;
@@ -102,9 +103,9 @@ bool scope_is_done(struct scope *s)
 	return d;
 }
 
-static bool same_repo(const struct scope *s, const struct node *n)
+static bool same_repo(const struct scope *s, const char *owner, const char *repo)
 {
-	return strcmp(s->owner, n->owner) == 0 && strcmp(s->repo, n->repo) == 0;
+	return strcmp(s->owner, owner) == 0 && strcmp(s->repo, repo) == 0;
 }
 
 static bool has_pr(struct scope *s, uint64_t pr)
@@ -119,11 +120,12 @@ static bool has_pr(struct scope *s, uint64_t pr)
 	return found;
 }
 
-bool scope_item_in_scope(struct scope *s, const struct node *n)
+bool scope_item_writable(struct scope *s, const char *owner, const char *repo, bool pull,
+			 uint64_t number)
 {
-	if (!s->assigned || !same_repo(s, n))
+	if (!s->assigned || !same_repo(s, owner, repo))
 		return false;
-	return n->pull ? has_pr(s, n->number) : n->number == s->issue;
+	return pull ? has_pr(s, number) : number == s->issue;
 }
 
 static int deny(struct buf *err, const char *why)
@@ -133,75 +135,27 @@ static int deny(struct buf *err, const char *why)
 	return -EACCES;
 }
 
-int scope_check(struct scope *s, const struct node *n, struct buf *err)
+int scope_check(struct scope *s, const struct write_target *t, struct buf *err)
 {
 	if (!s->assigned)
 		return deny(err, "read-only mount: no assignment (--assign)");
-	switch (n->kind) {
-	case N_ITEM_FILE:
-		switch (n->file) {
-		case F_TITLE:
-		case F_BODY:
-		case F_STATE:
-		case F_LABELS:
-			break;
-		default:
-			return deny(
-			    err, "only title, body, state, labels and comments/new are writable");
-		}
-		/* fall through */
-	case N_COMMENT_NEW:
-		if (!scope_item_in_scope(s, n))
+	switch (t->kind) {
+	case WRITE_FIELD:
+	case WRITE_COMMENT:
+		if (!scope_item_writable(s, t->owner, t->repo, t->pull, t->number))
 			return deny(err, "outside the assignment: only the assigned issue and the "
 					 "pull requests opened for it are writable");
 		return 0;
-	case N_PULLS_NEW:
-		if (!same_repo(s, n))
+	case WRITE_PULL:
+		if (!same_repo(s, t->owner, t->repo))
 			return deny(err,
 				    "pull requests can only be opened in the assigned repository");
 		return 0;
-	case N_DONE:
+	case WRITE_DONE:
 		if (scope_is_done(s))
 			return deny(err, "a done signal already stands");
 		return 0;
 	default:
-		return deny(err, "this part of the tree is read-only");
+		return deny(err, t->why_not ? t->why_not : "this part of the tree is read-only");
 	}
-}
-
-int scope_describe(struct scope *s, struct buf *out)
-{
-	uint64_t *prs = NULL;
-	size_t n = 0, i;
-	int r;
-
-	if (!s->assigned)
-		return buf_puts(out, "read-only: this mount has no assignment (--assign); "
-				     "every write fails with EACCES\n");
-	r = scope_prs(s, &prs, &n);
-	if (r < 0)
-		return r;
-	r = buf_printf(out, "assigned: %s/%s#%llu\n", s->owner, s->repo,
-		       (unsigned long long)s->issue);
-	if (r == 0)
-		r = buf_printf(out,
-			       "writable: forge/%s/%s/issues/%llu/{title,body,state,labels,"
-			       "comments/new}\n",
-			       s->owner, s->repo, (unsigned long long)s->issue);
-	if (r == 0)
-		r = buf_printf(out, "writable: forge/%s/%s/pulls/new\n", s->owner, s->repo);
-	for (i = 0; i < n && r == 0; i++)
-		r = buf_printf(out,
-			       "writable: forge/%s/%s/pulls/%llu/{title,body,state,labels,"
-			       "comments/new} (opened through this mount)\n",
-			       s->owner, s->repo, (unsigned long long)prs[i]);
-	if (r == 0)
-		r = buf_printf(out, "writable: done%s\n",
-			       scope_is_done(s) ? " (no: a signal already stands)" : "");
-	if (r == 0)
-		r = buf_puts(out, "everything else is read-only: a write, create, mkdir, unlink, "
-				  "rmdir, rename, link, symlink, truncate, chmod, chown, utimens "
-				  "or setxattr fails with EACCES and sends nothing to the forge\n");
-	free(prs);
-	return r;
 }

@@ -1,4 +1,5 @@
-#include "write/wlog.h"
+/* wlog: the outcome log of one mount (write.h). */
+#include "write/write.h"
 
 #include <errno.h>
 #include <pthread.h>

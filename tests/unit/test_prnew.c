@@ -260,12 +260,12 @@ static void test_bytes(void **s)
 			 0);
 	assert_string_equal(p.title, "caf\xc3\xa9 \xe2\x9c\x93");
 	prnew_release(&p);
-	/* Over PRNEW_MAX is refused before parsing. */
-	big = malloc(PRNEW_MAX + 2);
+	/* Over WRITE_PULL_MAX is refused before parsing. */
+	big = malloc(WRITE_PULL_MAX + 2);
 	assert_non_null(big);
-	memset(big, ' ', PRNEW_MAX + 1);
-	big[PRNEW_MAX + 1] = '\0';
-	assert_int_equal(prnew_parse(big, PRNEW_MAX + 1, &p, NULL), -EINVAL);
+	memset(big, ' ', WRITE_PULL_MAX + 1);
+	big[WRITE_PULL_MAX + 1] = '\0';
+	assert_int_equal(prnew_parse(big, WRITE_PULL_MAX + 1, &p, NULL), -EINVAL);
 	free(big);
 }
 

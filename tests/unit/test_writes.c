@@ -1,5 +1,5 @@
 /*
- * Crash recovery (fs/writes.c, writes_recover) against a fake forge and a
+ * Crash recovery (write/recover.c, write_recover) against a fake forge and a
  * real state store: which unfinished journal entries a starting daemon
  * finishes, and which comment or pull request it may claim as a write's
  * result. Each decision has a test that fails if the rule is dropped:
@@ -26,12 +26,9 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "write/scope.h"
-#include "tree/tree.h"
-#include "cache/cache.h"
-#include "write/write.h"
 #include "state/state.h"
 #include "util/buf.h"
+#include "write/write.h"
 
 #define MAX_ITEMS 16
 
@@ -234,10 +231,10 @@ struct fx {
 	char dir[64], db[128], queue[128];
 	struct state *st;
 	struct fake fk;
-	struct view *view;
 	struct scope scope;
 	bool scope_live;
-	struct writes *w;
+	struct write *w;
+	char changed[256]; /* what the write path said it changed, "o/r pull n;" each */
 };
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -259,7 +256,6 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct view_options vo = {0};
 	struct buf err = BUF_INIT(4096);
 
 	assert_non_null(f);
@@ -275,16 +271,13 @@ static int setup(void **state)
 	f->fk.next_comment_id = 100;
 	fake_pr(&f->fk, 3, "bob", PR3_TITLE, "bigger-history", 1767969000);
 	f->fk.max = 6;
-	vo.forge = &f->fk.base;
-	vo.cache_ttl_ms = 1000;
-	assert_int_equal(view_new(&vo, &f->view), 0);
 	*state = f;
 	return 0;
 }
 
 static void stop(struct fx *f)
 {
-	writes_free(f->w);
+	write_free(f->w);
 	f->w = NULL;
 	if (f->scope_live)
 		scope_release(&f->scope);
@@ -296,7 +289,6 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	stop(f);
-	view_free(f->view);
 	state_free(f->st);
 	fake_release(&f->fk);
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -304,10 +296,20 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* write_changed_fn: records what the write path says it changed (the tree forgets it). */
+static void changed(void *ud, const char *owner, const char *repo, int pull, uint64_t number)
+{
+	struct fx *f = ud;
+	size_t n = strlen(f->changed);
+
+	snprintf(f->changed + n, sizeof(f->changed) - n, "%s/%s %d %llu;", owner, repo, pull,
+		 (unsigned long long)number);
+}
+
 /* Starts a mount's writes assigned to assign (as --assign spells it). */
 static void start(struct fx *f, const char *assign)
 {
-	struct writes_options wo = {0};
+	struct write_options wo = {0};
 	struct buf err = BUF_INIT(4096);
 
 	stop(f);
@@ -316,10 +318,11 @@ static void start(struct fx *f, const char *assign)
 	assert_int_equal(scope_assign(&f->scope, assign, &err), 0);
 	wo.forge = &f->fk.base;
 	wo.state = f->st;
-	wo.view = f->view;
 	wo.scope = &f->scope;
 	wo.queue_dir = f->queue;
-	assert_int_equal(writes_new(&wo, &f->w, &err), 0);
+	wo.changed = changed;
+	wo.changed_ud = f;
+	assert_int_equal(write_new(&wo, &f->w, &err), 0);
 	buf_release(&err);
 }
 
@@ -327,7 +330,7 @@ static void start(struct fx *f, const char *assign)
 static int recover(struct fx *f, const char *assign, struct buf *err)
 {
 	start(f, assign);
-	return writes_recover(f->w, err);
+	return write_recover(f->w, err);
 }
 
 /* Journals an entry as a dead daemon left it (sending). floor < 0: none. */
@@ -398,13 +401,14 @@ static const char *prs_of(struct fx *f, const char *owner, const char *repo, uin
 
 static bool in_scope(struct fx *f, uint64_t pr)
 {
-	struct node n;
-	char path[NAMES_OWNER_MAX + NAMES_REPO_MAX + 64];
+	struct write_target t = {.kind = WRITE_FIELD,
+				 .owner = f->scope.owner,
+				 .repo = f->scope.repo,
+				 .pull = true,
+				 .number = pr,
+				 .field = WRITE_BODY};
 
-	snprintf(path, sizeof(path), "/forge/%s/%s/pulls/%llu/body", f->scope.owner, f->scope.repo,
-		 (unsigned long long)pr);
-	assert_int_equal(tree_resolve(path, &n), 0);
-	return scope_check(&f->scope, &n, NULL) == 0;
+	return scope_check(&f->scope, &t, NULL) == 0;
 }
 
 /* Item 2: bob's open PR #3 has the write's title, head and base; the token is alice's. */
@@ -696,7 +700,7 @@ static void test_done_is_queued_once(void **state)
 		     -1);
 	assert_int_equal(recover(f, "alice/dotfiles#2", NULL), 1);
 	expect_entry(f, id, JOURNAL_DONE, 0, "-alice-dotfiles-2-");
-	assert_int_equal(writes_done_text(f->w, &text), 0);
+	assert_int_equal(write_done_text(f->w, &text), 0);
 	assert_non_null(strstr(buf_cstr(&text), "all good"));
 	buf_release(&text);
 	/* Left unfinished again with the signal standing: only marked done. */
@@ -705,17 +709,28 @@ static void test_done_is_queued_once(void **state)
 	expect_entry(f, id, JOURNAL_DONE, 0, "the signal stands");
 }
 
-/* The path of a write through writes_commit records the floor and what the forge created. */
+/*
+ * The path of a write through write_commit records the floor and what the
+ * forge created, and tells what it changed: the repository's lists for a
+ * new pull request, the item for a comment.
+ */
 static void test_commit_records_floor_and_forge_id(void **state)
 {
 	struct fx *f = *state;
 	struct buf reply = BUF_INIT(64), err = BUF_INIT(4096);
 	struct journal_entry e;
-	struct node n;
+	struct write_target pull = {.kind = WRITE_PULL,
+				    .owner = "alice",
+				    .repo = "dotfiles",
+				    .path = "/forge/alice/dotfiles/pulls/new"};
+	struct write_target comment = {.kind = WRITE_COMMENT,
+				       .owner = "alice",
+				       .repo = "dotfiles",
+				       .number = 2,
+				       .path = "/forge/alice/dotfiles/issues/2/comments/new"};
 
 	start(f, "alice/dotfiles#2");
-	assert_int_equal(tree_resolve("/forge/alice/dotfiles/pulls/new", &n), 0);
-	assert_int_equal(writes_commit(f->w, &n, NEW_REQUEST, strlen(NEW_REQUEST), &reply, &err),
+	assert_int_equal(write_commit(f->w, &pull, NEW_REQUEST, strlen(NEW_REQUEST), &reply, &err),
 			 0);
 	assert_string_equal(buf_cstr(&reply), "7\n");
 	assert_int_equal(state_journal_get(f->st, 1, &e), 0);
@@ -728,12 +743,12 @@ static void test_commit_records_floor_and_forge_id(void **state)
 	assert_int_equal(e.forge_id, 7);
 	state_journal_entry_release(&e);
 
-	assert_int_equal(tree_resolve("/forge/alice/dotfiles/issues/2/comments/new", &n), 0);
-	assert_int_equal(writes_commit(f->w, &n, "hi\n", 3, NULL, &err), 0);
+	assert_int_equal(write_commit(f->w, &comment, "hi\n", 3, NULL, &err), 0);
 	assert_int_equal(state_journal_get(f->st, 2, &e), 0);
 	assert_int_equal(e.forge_id, 100);
 	assert_int_equal(e.assign_issue, 2);
 	state_journal_entry_release(&e);
+	assert_string_equal(f->changed, "alice/dotfiles -1 0;alice/dotfiles 0 2;");
 	buf_release(&reply);
 	buf_release(&err);
 }

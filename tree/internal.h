@@ -1,0 +1,125 @@
+/*
+ * tree/internal: what the files of the tree share (tree.h is the API).
+ * Not for other folders.
+ */
+#ifndef BOTTLEFS_TREE_INTERNAL_H
+#define BOTTLEFS_TREE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree/files.h"
+#include "tree/tree.h"
+
+struct tree {
+	struct tree_options opt;
+	struct cache *cache; /* opt.cache */
+	struct write *write; /* made by tree_new */
+	struct scope *scope; /* opt.write.scope */
+	struct files *files; /* open files and scratch files */
+	int64_t
+	    start_s; /* when the tree was made (epoch seconds): times the forge gives none for */
+};
+
+/* ---- kinds.c: the table ---- */
+
+/*
+ * One row per kind of path: everything a path of that kind does. A NULL
+ * function is the default written beside it in kinds.c.
+ */
+struct kind {
+	const char *what; /* for a reader of the table */
+	bool dir;
+	bool volatile_content; /* changes without the forge: served with direct_io */
+	bool whole_file;       /* a write replaces it whole: a handle starts empty */
+	int (*attr)(struct tree *t, const struct node *n, struct tree_attr *out, struct buf *err);
+	int (*read)(struct tree *t, const struct node *n, struct buf *out, struct buf *err);
+	int (*list)(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+		    struct buf *err);
+	int (*open_dir)(struct tree *t, const struct node *dir, struct buf *err);
+	/* What writing n means (write.h); NULL: nothing (why_not). */
+	enum write_kind writes;
+	const char *why_not;
+};
+
+/* The row of n's kind. */
+const struct kind *tree_kind(const struct node *n);
+
+/*
+ * The write target of n (it borrows n's strings): what writing n means
+ * for write/. path (may be NULL) gets n's path, which the target borrows
+ * for the outcome log.
+ */
+void tree_target(const struct node *n, struct write_target *out, struct buf *path);
+
+/* ---- tree.c ---- */
+
+/* A directory where an agent may create scratch files: an item it may write. */
+bool tree_scratch_dir(struct tree *t, const struct node *n);
+/* An item directory's scratch files, as directory entries. */
+int tree_list_scratch(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud);
+
+void tree_dir_attr(struct tree_attr *a, int64_t mtime);
+void tree_file_attr(struct tree_attr *a, uint64_t size, int64_t mtime, unsigned mode);
+
+/* ---- read.c: forge paths, through the cache ---- */
+
+/*
+ * Gets and renders item node n (an item directory, one of its files,
+ * comments/, a comment, comments/new); out may be NULL for attributes
+ * only. *mtime gets its time (0: unknown).
+ */
+int read_item(struct tree *t, const struct node *n, struct buf *out, int64_t *mtime,
+	      struct buf *err);
+/* The time of a directory the forge gives none for: the newest the cache knows below it. */
+int64_t read_dir_time(struct tree *t, const struct node *n);
+/* Listings: an owner's repositories, a list's items, a comments directory. */
+int read_list_repos(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+		    struct buf *err);
+int read_list_items(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+		    struct buf *err);
+int read_list_comments(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+		       struct buf *err);
+
+/* ---- content.c: rendering ---- */
+
+/*
+ * Appends the file f of issue (and, for thread.md, its comments) to out.
+ * diff is only used for F_DIFF. 0 or -errno (-ENOENT for a file the item
+ * does not have, such as head on an issue). Every text file ends with a
+ * newline (an empty text stays empty), so the length of what is rendered
+ * is the file's exact st_size. Pure.
+ */
+int content_item_file(enum item_file f, const struct forge_issue *issue,
+		      const struct forge_comment_list *comments, const char *diff, struct buf *out);
+/* One comment file: its body. */
+int content_comment(const struct forge_comment *c, struct buf *out);
+/* Appends s, then a newline when s is non-empty and does not end in one. */
+int content_text(struct buf *out, const char *s);
+/* True when the file needs the item's comments (thread.md). */
+bool content_needs_comments(enum item_file f);
+/* The text of .bottlefs/scope: what this mount may write, as paths. */
+int content_scope(struct scope *s, struct buf *out);
+/* capabilities.json (forge_capabilities_json). */
+int content_capabilities(const struct forge_capabilities *caps, struct buf *out);
+
+/* ---- bottles.c: /bottles over manifest/ ---- */
+
+/*
+ * A thin adapter over the manifest cache (manifest.h): it keeps parsed
+ * files and resolved bottles while the files they came from stat the
+ * same, so an edited manifest is seen on the next read and a bottle read
+ * again costs a stat per file of its chain. The files are volatile (no
+ * page cache). A bottle whose resolution fails has an `error` file with
+ * the message, and its resolved.json fails to read with -EIO; a good
+ * bottle has no `error`. mc (borrowed) may be NULL (no --bottles):
+ * /bottles is empty. Thread-safe (the cache is).
+ */
+int bottles_getattr(struct manifest_cache *mc, const struct node *n, struct tree_attr *out,
+		    struct buf *err);
+int bottles_read(struct manifest_cache *mc, const struct node *n, struct buf *out, struct buf *err);
+int bottles_list(struct manifest_cache *mc, const struct node *n, tree_fill_fn fill, void *ud,
+		 struct buf *err);
+
+#endif
