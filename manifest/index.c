@@ -32,11 +32,6 @@ bool mc_links_hold(struct mc_call *k, const struct mindex *ix)
 	return true;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The keys of o, sorted, as new strings. */
 static int keys_sorted(json_t *o, char ***out, size_t *n)
 {
@@ -56,7 +51,7 @@ static int keys_sorted(json_t *o, char ***out, size_t *n)
 		}
 		i++;
 	}
-	qsort(v, i, sizeof(*v), cmp_str);
+	qsort(v, i, sizeof(*v), mf_cmp_str);
 	*out = v;
 	*n = i;
 	return 0;

@@ -71,7 +71,15 @@ struct manifest_json *mf_mj_ref(struct manifest_json *mj);
 /* Bytes it holds. */
 size_t mf_mj_bytes(const struct manifest_json *mj);
 
-/* ---- resolve.c, for cache.c ---- */
+/* ---- merge.c ---- */
+
+/*
+ * Merges later (a parent's resolved form, or a bottle's own values) into
+ * acc; b names the bottle for a type error's message (-EINVAL with err).
+ */
+int mf_merge(json_t *acc, json_t *later, const char *b, struct buf *err);
+
+/* ---- list.c and resolve.c, for cache.c ---- */
 
 /*
  * The .md bottles of dir as keys of *out (new); links (may be NULL) gets
@@ -80,6 +88,8 @@ size_t mf_mj_bytes(const struct manifest_json *mj);
  * (any type) and of manifest.json.
  */
 int mf_list_md(const char *dir, json_t **out, json_t **links, json_t **all, struct buf *err);
+/* qsort comparison of two elements of an array of strings. */
+int mf_cmp_str(const void *a, const void *b);
 /* Sorted, unique names from the keys of a and b (b may be NULL); new. */
 int mf_names_from(json_t *a, json_t *b, char ***names, size_t *n);
 /* " Available bottles: a, b, c" (at most 64 names, then "(and N more)"). */
