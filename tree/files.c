@@ -9,18 +9,6 @@
 
 #include "tree/internal.h"
 
-/*
- * The bytes of one open file or scratch file. Not a struct buf: its
- * memory is charged to the mount's budget before it is allocated (so the
- * growth policy must be ours), writes land at any offset, and a hole
- * reads as zeros. Bytes [0, len) are always initialised: nothing
- * the agent did not write (or zeros) can ever be read back.
- */
-struct blob {
-	char *data;
-	size_t len, cap;
-};
-
 struct scratch {
 	pthread_mutex_t lock;
 	struct blob content;  /* lock */
@@ -61,172 +49,17 @@ struct files {
 	struct fh *handles;	   /* every open file; lock */
 	struct scratch *scratches; /* linked scratch files; lock */
 	unsigned n_scratch;	   /* lock */
-	pthread_mutex_t mem_lock;
-	size_t mem_used;  /* write handles and scratch files; mem_lock */
-	size_t read_used; /* read snapshots; mem_lock */
+	struct budget mem;	   /* what write handles, scratch files and read snapshots hold */
 };
-
-/* ---- the memory budget ---- */
-
-static int charge(struct files *f, size_t n)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&f->mem_lock);
-	if (n > f->opt.write_memory - f->mem_used)
-		r = -ENOMEM;
-	else
-		f->mem_used += n;
-	pthread_mutex_unlock(&f->mem_lock);
-	return r;
-}
-
-/*
- * Read snapshots have a budget of their own: an agent holding many opens
- * of one large file (a diff) cannot grow the daemon past it, and reading
- * cannot starve what is being written.
- */
-static int charge_read(struct files *f, size_t n)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&f->mem_lock);
-	if (n > f->opt.read_memory - f->read_used)
-		r = -ENOMEM;
-	else
-		f->read_used += n;
-	pthread_mutex_unlock(&f->mem_lock);
-	return r;
-}
-
-static void refund_read(struct files *f, size_t n)
-{
-	pthread_mutex_lock(&f->mem_lock);
-	f->read_used -= n < f->read_used ? n : f->read_used;
-	pthread_mutex_unlock(&f->mem_lock);
-}
-
-static void refund(struct files *f, size_t n)
-{
-	pthread_mutex_lock(&f->mem_lock);
-	f->mem_used -= n < f->mem_used ? n : f->mem_used;
-	pthread_mutex_unlock(&f->mem_lock);
-}
 
 size_t files_memory_used(struct files *f)
 {
-	size_t n;
-
-	pthread_mutex_lock(&f->mem_lock);
-	n = f->mem_used;
-	pthread_mutex_unlock(&f->mem_lock);
-	return n;
+	return budget_used(&f->mem, false);
 }
 
 size_t files_read_memory_used(struct files *f)
 {
-	size_t n;
-
-	pthread_mutex_lock(&f->mem_lock);
-	n = f->read_used;
-	pthread_mutex_unlock(&f->mem_lock);
-	return n;
-}
-
-/* ---- blobs ---- */
-
-/* Room for need bytes, charged first: 0, -EFBIG past max, -ENOMEM. */
-static int blob_reserve(struct files *f, struct blob *b, size_t need, size_t max)
-{
-	size_t cap;
-	char *p;
-
-	if (need > max)
-		return -EFBIG;
-	if (need <= b->cap)
-		return 0;
-	/* Doubling, but never past max: a handle's memory stays <= max. */
-	cap = b->cap < 4096 ? 4096 : b->cap * 2;
-	if (cap > max)
-		cap = max;
-	if (cap < need)
-		cap = need;
-	if (charge(f, cap - b->cap) < 0) {
-		/* Short of the budget: exactly what is needed may still fit. */
-		cap = need;
-		if (charge(f, cap - b->cap) < 0)
-			return -ENOMEM;
-	}
-	p = realloc(b->data, cap);
-	if (!p) {
-		refund(f, cap - b->cap);
-		return -ENOMEM;
-	}
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void blob_free(struct files *f, struct blob *b)
-{
-	refund(f, b->cap);
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-static int blob_write(struct files *f, struct blob *b, uint64_t off, const char *in, size_t size,
-		      size_t max)
-{
-	size_t end;
-	int r;
-
-	if (off > max || size > max - off)
-		return -EFBIG;
-	end = (size_t)off + size;
-	r = blob_reserve(f, b, end, max);
-	if (r < 0)
-		return r;
-	if (off > b->len)
-		memset(b->data + b->len, 0, (size_t)off - b->len);
-	if (size)
-		memcpy(b->data + off, in, size);
-	if (end > b->len)
-		b->len = end;
-	return 0;
-}
-
-/* To 0 the memory is given back; growing fills with zeros. */
-static int blob_truncate(struct files *f, struct blob *b, uint64_t size, size_t max)
-{
-	int r;
-
-	if (size > max)
-		return -EFBIG;
-	if (size == 0) {
-		blob_free(f, b);
-		return 0;
-	}
-	if (size > b->len) {
-		r = blob_reserve(f, b, (size_t)size, max);
-		if (r < 0)
-			return r;
-		memset(b->data + b->len, 0, (size_t)size - b->len);
-	}
-	b->len = (size_t)size;
-	return 0;
-}
-
-static int blob_read(const char *data, size_t len, char *out, size_t size, uint64_t off)
-{
-	if (off >= len)
-		return 0;
-	if (size > len - off)
-		size = len - (size_t)off;
-	if (size > (size_t)INT32_MAX)
-		size = (size_t)INT32_MAX;
-	memcpy(out, data + off, size);
-	return (int)size;
+	return budget_used(&f->mem, true);
 }
 
 /* ---- refusals, in /.bottlefs/log ---- */
@@ -277,15 +110,15 @@ int files_new(const struct files_options *opt, struct files **out)
 	if (!f->opt.scratch_max)
 		f->opt.scratch_max = FILES_SCRATCH_DEFAULT;
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_mutex_init(&f->mem_lock, NULL);
+	budget_init(&f->mem, f->opt.write_memory, f->opt.read_memory);
 	*out = f;
 	return 0;
 }
 
 static void scratch_free(struct files *f, struct scratch *s)
 {
-	blob_free(f, &s->content);
-	refund(f, sizeof(*s));
+	blob_free(&f->mem, &s->content);
+	budget_refund(&f->mem, sizeof(*s));
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -326,10 +159,10 @@ static void fh_free(struct files *f, struct fh *h)
 	if (!h)
 		return;
 	if (h->kind != FH_READ)
-		refund(f, sizeof(*h));
+		budget_refund(&f->mem, sizeof(*h));
 	else
-		refund_read(f, sizeof(*h) + h->len);
-	blob_free(f, &h->content);
+		budget_refund_read(&f->mem, sizeof(*h) + h->len);
+	blob_free(&f->mem, &h->content);
 	free(h->data);
 	if (h->s)
 		scratch_put(f, h->s);
@@ -363,12 +196,12 @@ static int fh_new(struct files *f, enum fh_kind kind, const struct node *n, stru
 {
 	struct fh *h;
 
-	if (kind != FH_READ && charge(f, sizeof(*h)) < 0)
+	if (kind != FH_READ && budget_charge(&f->mem, sizeof(*h)) < 0)
 		return -ENOMEM;
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		if (kind != FH_READ)
-			refund(f, sizeof(*h));
+			budget_refund(&f->mem, sizeof(*h));
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&h->lock, NULL);
@@ -394,7 +227,7 @@ void files_free(struct files *f)
 		scratch_free(f, s);
 	}
 	pthread_mutex_destroy(&f->lock);
-	pthread_mutex_destroy(&f->mem_lock);
+	budget_release(&f->mem);
 	free(f);
 }
 
@@ -407,13 +240,13 @@ int files_open_read(struct files *f, const struct node *n, char *data, size_t le
 
 	if (!data)
 		len = 0;
-	if (charge_read(f, sizeof(*h) + len) < 0) {
+	if (budget_charge_read(&f->mem, sizeof(*h) + len) < 0) {
 		free(data);
 		return -ENOMEM;
 	}
 	r = fh_new(f, FH_READ, n, &h);
 	if (r < 0) {
-		refund_read(f, sizeof(*h) + len);
+		budget_refund_read(&f->mem, sizeof(*h) + len);
 		free(data);
 		return r;
 	}
@@ -437,7 +270,7 @@ int files_open_write(struct files *f, const struct node *n, const struct buf *in
 	}
 	tree_target(n, &target, NULL);
 	h->max = write_target_max(&target);
-	r = blob_write(f, &h->content, 0, initial ? initial->data : NULL,
+	r = blob_write(&f->mem, &h->content, 0, initial ? initial->data : NULL,
 		       initial ? initial->len : 0, h->max);
 	if (r < 0) {
 		refusal(f, n, r, h->max);
@@ -488,7 +321,7 @@ static int scratch_truncate_locked(struct files *f, struct scratch *s, uint64_t 
 
 	if (s->poison && size != 0)
 		return s->poison;
-	r = blob_truncate(f, &s->content, size, FILES_SCRATCH_MAX);
+	r = blob_truncate(&f->mem, &s->content, size, FILES_SCRATCH_MAX);
 	if (r == 0) {
 		s->poison = 0;
 		s->mtime = time(NULL);
@@ -516,10 +349,10 @@ int files_open_scratch(struct files *f, const struct node *n, bool create, bool 
 		r = -ENOENT;
 	} else if (f->n_scratch >= f->opt.scratch_max) {
 		r = -ENOSPC;
-	} else if ((r = charge(f, sizeof(*s))) == 0) {
+	} else if ((r = budget_charge(&f->mem, sizeof(*s))) == 0) {
 		s = calloc(1, sizeof(*s));
 		if (!s) {
-			refund(f, sizeof(*s));
+			budget_refund(&f->mem, sizeof(*s));
 			r = -ENOMEM;
 		} else {
 			pthread_mutex_init(&s->lock, NULL);
@@ -581,7 +414,7 @@ static int poison_locked(struct files *f, struct fh *h, int r, const char *reaso
 {
 	h->poison = r;
 	h->dirty = false;
-	blob_free(f, &h->content);
+	blob_free(&f->mem, &h->content);
 	if (reason)
 		note(f, &h->node, r, reason);
 	else
@@ -649,11 +482,11 @@ static int scratch_write(struct files *f, struct scratch *s, const char *in, siz
 	pthread_mutex_lock(&s->lock);
 	r = s->poison;
 	if (r == 0) {
-		r = blob_write(f, &s->content, append ? s->content.len : off, in, size,
+		r = blob_write(&f->mem, &s->content, append ? s->content.len : off, in, size,
 			       FILES_SCRATCH_MAX);
 		if (r < 0) {
 			s->poison = r;
-			blob_free(f, &s->content);
+			blob_free(&f->mem, &s->content);
 			scratch_note(f, s, r);
 		}
 		s->mtime = time(NULL);
@@ -692,7 +525,7 @@ int files_write(struct files *f, struct fh *h, const char *in, size_t size, uint
 	 */
 	if (h->judging && off < h->judge.at)
 		h->judging = false;
-	r = blob_write(f, &h->content, off, in, size, h->max);
+	r = blob_write(&f->mem, &h->content, off, in, size, h->max);
 	if (r < 0) {
 		r = poison_locked(f, h, r, NULL);
 		goto out;
@@ -726,7 +559,7 @@ int files_truncate(struct files *f, struct fh *h, uint64_t size)
 		r = scratch_truncate_locked(f, h->s, size);
 		if (r == -EFBIG || r == -ENOMEM) {
 			h->s->poison = r;
-			blob_free(f, &h->s->content);
+			blob_free(&f->mem, &h->s->content);
 			scratch_note(f, h->s, r);
 		}
 		pthread_mutex_unlock(&h->s->lock);
@@ -735,7 +568,7 @@ int files_truncate(struct files *f, struct fh *h, uint64_t size)
 		r = h->poison;
 		if (r < 0)
 			break;
-		r = blob_truncate(f, &h->content, size, h->max);
+		r = blob_truncate(&f->mem, &h->content, size, h->max);
 		if (r < 0) {
 			r = poison_locked(f, h, r, NULL);
 			break;

@@ -5,6 +5,7 @@
 #ifndef BOTTLEFS_TREE_INTERNAL_H
 #define BOTTLEFS_TREE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,48 @@ struct tree {
 	int64_t
 	    start_s; /* when the tree was made (epoch seconds): times the forge gives none for */
 };
+
+/* ---- blob.c: the open files' memory ---- */
+
+/* What all open files of a mount may hold, charged before it is allocated. */
+struct budget {
+	pthread_mutex_t lock;
+	size_t write_max, write_used; /* write handles and scratch files; lock */
+	size_t read_max, read_used;   /* read snapshots; lock */
+};
+void budget_init(struct budget *m, size_t write_max, size_t read_max);
+void budget_release(struct budget *m);
+/* 0, or -ENOMEM when n more would pass the maximum (nothing is charged then). */
+MUST_CHECK int budget_charge(struct budget *m, size_t n);
+MUST_CHECK int budget_charge_read(struct budget *m, size_t n);
+void budget_refund(struct budget *m, size_t n);
+void budget_refund_read(struct budget *m, size_t n);
+/* Bytes handed out for reading (read) or for writing. */
+size_t budget_used(struct budget *m, bool read);
+
+/*
+ * The bytes of one open file or scratch file. Not a struct buf: its
+ * memory is charged to the mount's budget before it is allocated (so the
+ * growth policy must be ours), writes land at any offset, and a hole
+ * reads as zeros. Bytes [0, len) are always initialised: nothing
+ * the agent did not write (or zeros) can ever be read back. The caller
+ * serialises calls on one blob.
+ */
+struct blob {
+	char *data;
+	size_t len, cap;
+};
+/* Room for need bytes, charged first: 0, -EFBIG past max, -ENOMEM. */
+MUST_CHECK int blob_reserve(struct budget *m, struct blob *b, size_t need, size_t max);
+/* Frees the bytes and refunds them. */
+void blob_free(struct budget *m, struct blob *b);
+/* size bytes of in at off (a hole before it reads as zeros): 0, -EFBIG past max, -ENOMEM. */
+MUST_CHECK int blob_write(struct budget *m, struct blob *b, uint64_t off, const char *in,
+			  size_t size, size_t max);
+/* To 0 the memory is given back; growing fills with zeros. */
+MUST_CHECK int blob_truncate(struct budget *m, struct blob *b, uint64_t size, size_t max);
+/* Up to size bytes of data[0, len) from off into out: the count. */
+int blob_read(const char *data, size_t len, char *out, size_t size, uint64_t off);
 
 /* ---- kinds.c: the table ---- */
 
