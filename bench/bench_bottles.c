@@ -79,36 +79,37 @@ static int gen(const char *dir, struct rng *r, size_t i, size_t lo, size_t hi)
 {
 	struct buf b = BUF_INIT(1 << 20);
 	char file[64];
-	int rc;
+	int rc, e = 0; /* any append that failed (the text is small) */
 
-	buf_puts(&b, "---\n");
+	e |= buf_puts(&b, "---\n");
 	if (hi > lo) {
 		uint32_t np = rnd(r, 3) + 1;
 
-		buf_puts(&b, "extends: [");
+		e |= buf_puts(&b, "extends: [");
 		for (uint32_t k = 0; k < np; k++)
-			buf_printf(&b, "%sb%zu", k ? ", " : "", lo + rnd(r, (uint32_t)(hi - lo)));
-		buf_puts(&b, "]\n");
+			e |= buf_printf(&b, "%sb%zu", k ? ", " : "",
+					lo + rnd(r, (uint32_t)(hi - lo)));
+		e |= buf_puts(&b, "]\n");
 	}
-	buf_printf(&b, "env:\n  K%u: v%zu\n  L%u: \"%zu\"\n  OWN_%zu: x\n", rnd(r, 20), i,
-		   rnd(r, 20), i, i);
+	e |= buf_printf(&b, "env:\n  K%u: v%zu\n  L%u: \"%zu\"\n  OWN_%zu: x\n", rnd(r, 20), i,
+			rnd(r, 20), i, i);
 	if (!rnd(r, 3))
-		buf_printf(&b, "agent_provider: p%u\n", rnd(r, 4));
+		e |= buf_printf(&b, "agent_provider: p%u\n", rnd(r, 4));
 	if (!rnd(r, 3))
-		buf_printf(&b, "supervise: %s\n", rnd(r, 2) ? "true" : "false");
+		e |= buf_printf(&b, "supervise: %s\n", rnd(r, 2) ? "true" : "false");
 	if (!rnd(r, 2)) {
 		unsigned h = rnd(r, 50);
 
-		buf_printf(&b,
-			   "git-gate:\n  user: {name: u%zu, email: \"\"}\n  repos:\n"
-			   "    repo%u: {url: \"ssh://git@h/%zu.git\", host_key: k%u}\n",
-			   i, rnd(r, 30), i, rnd(r, 9));
-		buf_printf(&b, "egress:\n  routes:\n    - {host: h%u.example.com, port: %u}\n", h,
-			   400 + h);
+		e |= buf_printf(&b,
+				"git-gate:\n  user: {name: u%zu, email: \"\"}\n  repos:\n"
+				"    repo%u: {url: \"ssh://git@h/%zu.git\", host_key: k%u}\n",
+				i, rnd(r, 30), i, rnd(r, 9));
+		e |= buf_printf(&b, "egress:\n  routes:\n    - {host: h%u.example.com, port: %u}\n",
+				h, 400 + h);
 	}
-	buf_printf(&b, "---\n# Bottle b%zu\n\nSome documentation for humans.\n", i);
+	e |= buf_printf(&b, "---\n# Bottle b%zu\n\nSome documentation for humans.\n", i);
 	snprintf(file, sizeof(file), "b%zu.md", i);
-	rc = write_file(dir, file, &b);
+	rc = e ? -ENOMEM : write_file(dir, file, &b);
 	buf_release(&b);
 	return rc;
 }
@@ -191,7 +192,8 @@ int main(int argc, char **argv)
 			goto out;
 		buf_reset(&text);
 		while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
-			buf_append(&text, buf, got);
+			if (buf_append(&text, buf, got) < 0)
+				break; /* a truncated file fails to parse below, and says so */
 		fclose(f);
 		snprintf(name, sizeof(name), "b%zu", i);
 		if (manifest_parse_md(name, text.data, text.len, &b, &err) < 0) {

@@ -243,7 +243,10 @@ static int cmd_take(int dfd, FILE *out, FILE *errf)
 		text = NULL;
 		if (!line) {
 			buf_reset(&bad);
-			buf_printf(&bad, ".bad-%s", v[i].name);
+			if (buf_printf(&bad, ".bad-%s", v[i].name) < 0) {
+				r = -ENOMEM;
+				goto out;
+			}
 			renameat(dfd, buf_cstr(&claimed), dfd, buf_cstr(&bad));
 			fprintf(errf, "queue: set aside '%s' as '%s': not a JSON object\n",
 				v[i].name, buf_cstr(&bad));

@@ -47,13 +47,13 @@ static int fail_in(struct mount *c, const char *op, const char *path, int r, con
 	uint64_t refused = 0;
 
 	if ((err && err->len) || c->debug) {
-		buf_printf(&line, "bottlefs: %s '", op);
+		buf_note(&line, "bottlefs: %s '", op);
 		str_escape_log_cstr(&line, path);
-		buf_puts(&line, "': ");
+		buf_note(&line, "': ");
 		if (err && err->len)
 			str_escape_log(&line, err->data, err->len);
 		else
-			buf_puts(&line, strerror(-r));
+			buf_note(&line, "%s", strerror(-r));
 		if (c->debug ||
 		    ratelimit_allow(&c->log_limit, line.data, line.len, time_mono_ms(), &refused)) {
 			if (refused)

@@ -99,9 +99,10 @@ static int index_build(struct mc_call *k, struct mindex **out, struct buf *err)
 	{
 		struct buf f = BUF_INIT(MANIFEST_MAX_NAME + 8);
 
-		buf_printf(&f, "%s.md", key);
 		ix->links[ix->nlinks].regular = json_is_true(v);
-		ix->links[ix->nlinks].file = buf_steal(&f, NULL);
+		ix->links[ix->nlinks].file =
+		    buf_printf(&f, "%s.md", key) == 0 ? buf_steal(&f, NULL) : NULL;
+		buf_release(&f);
 		if (!ix->links[ix->nlinks].file)
 			goto out;
 		ix->nlinks++;
@@ -220,7 +221,7 @@ void mc_call_available(struct mc_call *k, struct buf *out)
 		json_decref(md);
 	}
 	if (r < 0)
-		buf_puts(out, " Available bottles: (could not list them)");
+		buf_note(out, " Available bottles: (could not list them)");
 	else
 		mf_put_names(out, names, n);
 	manifest_names_free(names, n);

@@ -28,7 +28,8 @@ void mf_errf(struct buf *err, const char *fmt, ...)
 		return;
 	buf_reset(err);
 	va_start(ap, fmt);
-	(void)buf_vprintf(err, fmt, ap);
+	/* A message is best effort (buf_note): one that does not fit is left out. */
+	(void)!buf_vprintf(err, fmt, ap);
 	va_end(ap);
 }
 

@@ -216,7 +216,7 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		/* e.g. too big: name the bottle so a parent's problem is findable */
 		struct buf m = BUF_INIT(4096);
 
-		buf_printf(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
+		buf_note(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
 		mf_errf(err, "%s", buf_cstr(&m));
 		buf_release(&m);
 		return r;
@@ -264,13 +264,13 @@ void mf_put_names(struct buf *out, char **names, size_t n)
 {
 	size_t i;
 
-	buf_puts(out, " Available bottles: ");
+	buf_note(out, " Available bottles: ");
 	if (n == 0)
-		buf_puts(out, "(none)");
+		buf_note(out, "(none)");
 	for (i = 0; i < n && i < AVAILABLE_MAX; i++)
-		buf_printf(out, "%s%s", i ? ", " : "", names[i]);
+		buf_note(out, "%s%s", i ? ", " : "", names[i]);
 	if (n > AVAILABLE_MAX)
-		buf_printf(out, " (and %zu more)", n - AVAILABLE_MAX);
+		buf_note(out, " (and %zu more)", n - AVAILABLE_MAX);
 }
 
 /* "Available bottles: a, b, c" for an undefined-name message. */
@@ -299,7 +299,7 @@ static void put_available(struct src *s, struct buf *out)
 		json_decref(md);
 	}
 	if (r < 0) {
-		buf_puts(out, " Available bottles: (could not list them)");
+		buf_note(out, " Available bottles: (could not list them)");
 		return;
 	}
 	mf_put_names(out, names, n);
@@ -396,17 +396,17 @@ static void cycle_error(struct walk *w, const char *p, size_t from, struct buf *
 	struct buf m = BUF_INIT(8192);
 	size_t n = w->depth - from, i;
 
-	buf_printf(&m, "bottle '%s' is in an extends cycle: ", p);
+	buf_note(&m, "bottle '%s' is in an extends cycle: ", p);
 	for (i = from; i < w->depth; i++) {
 		size_t k = i - from;
 
 		if (n > CYCLE_PRINT_MAX && k == CYCLE_PRINT_MAX / 2) {
-			buf_printf(&m, "... (%zu more) -> ", n - CYCLE_PRINT_MAX + 1);
+			buf_note(&m, "... (%zu more) -> ", n - CYCLE_PRINT_MAX + 1);
 			i = w->depth - CYCLE_PRINT_MAX / 2;
 		}
-		buf_printf(&m, "%s -> ", w->st[i].name);
+		buf_note(&m, "%s -> ", w->st[i].name);
 	}
-	buf_puts(&m, p);
+	buf_note(&m, "%s", p);
 	mf_errf(err, "%s", buf_cstr(&m));
 	buf_release(&m);
 }
@@ -421,7 +421,7 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 	if (r == -ENOENT) {
 		struct buf m = BUF_INIT(16384);
 
-		buf_printf(&m, "bottle '%s' is not defined.", root);
+		buf_note(&m, "bottle '%s' is not defined.", root);
 		put_available(w->s, &m);
 		mf_errf(err, "%s", buf_cstr(&m));
 		buf_release(&m);
@@ -460,8 +460,8 @@ static int walk_run(struct walk *w, const char *root, json_t **resolved, struct 
 			if (r == -ENOENT) {
 				struct buf m = BUF_INIT(16384);
 
-				buf_printf(&m, "bottle '%s' extends '%s' which is not defined.",
-					   f->name, p);
+				buf_note(&m, "bottle '%s' extends '%s' which is not defined.",
+					 f->name, p);
 				put_available(w->s, &m);
 				mf_errf(err, "%s", buf_cstr(&m));
 				buf_release(&m);
@@ -599,7 +599,9 @@ static int source_src(struct src *s, const char *name, char **text, size_t *len,
 	int r;
 
 	/* The text is shown even when it does not parse: that is when it is needed most. */
-	buf_printf(&file, "%s.md", name);
+	r = buf_printf(&file, "%s.md", name);
+	if (r < 0)
+		goto out;
 	r = mf_read_file(s->mc ? mc_call_dirfd(s->mc) : -1, s->dir, buf_cstr(&file), &t, NULL, err);
 	if (r == 0) {
 		if (src_mj(s, name, &j) < 0) {

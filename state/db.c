@@ -215,7 +215,7 @@ int state_open(const char *path, struct state **out, struct buf *err)
 
 	if (!path || !*path) {
 		if (err)
-			buf_puts(err, "state: no database path given");
+			buf_note(err, "state: no database path given");
 		return -EINVAL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -256,14 +256,14 @@ int state_open(const char *path, struct state **out, struct buf *err)
 	return 0;
 out:
 	if (err && r == -EPROTO && version > STATE_SCHEMA_VERSION)
-		buf_printf(err,
-			   "state: cannot open '%s': schema version %" PRId64
-			   " is newer than this bottlefs knows (%d)",
-			   path, version, STATE_SCHEMA_VERSION);
+		buf_note(err,
+			 "state: cannot open '%s': schema version %" PRId64
+			 " is newer than this bottlefs knows (%d)",
+			 path, version, STATE_SCHEMA_VERSION);
 	else if (err)
-		buf_printf(err, "state: cannot %s '%s': %s", what, path,
-			   st->db && sqlite3_errcode(st->db) != SQLITE_OK ? sqlite3_errmsg(st->db)
-									  : strerror(-r));
+		buf_note(err, "state: cannot %s '%s': %s", what, path,
+			 st->db && sqlite3_errcode(st->db) != SQLITE_OK ? sqlite3_errmsg(st->db)
+									: strerror(-r));
 	state_free(st);
 	return r;
 }

@@ -44,7 +44,7 @@ static int render(struct manifest_cache *mc, const struct node *n, char **text, 
 			r = -EIO;
 		}
 		if (r < 0 && err)
-			buf_puts(err, buf_cstr(&why));
+			buf_note(err, "%s", buf_cstr(&why));
 	} else if (r == 0) {
 		r = -ENOENT; /* a good bottle has no error file */
 	} else if (r == -EINVAL || r == -EIO) {

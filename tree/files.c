@@ -532,7 +532,7 @@ int files_write(struct files *f, struct fh *h, const char *in, size_t size, uint
 	}
 	if (h->judging && off == h->judge.at &&
 	    write_judge_more(&h->judge, h->content.data, (size_t)off + size, &why) < 0) {
-		buf_puts(&why, " (refused at write; nothing is sent)");
+		buf_note(&why, " (refused at write; nothing is sent)");
 		r = poison_locked(f, h, -EINVAL, buf_cstr(&why));
 		goto out;
 	}

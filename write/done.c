@@ -39,12 +39,12 @@ static void quote(struct buf *err, const char *s, size_t n)
 {
 	size_t i, lim = str_utf8_floor(s, n > 40 ? 40 : n);
 
-	buf_putc(err, '\'');
+	buf_note(err, "%c", '\'');
 	for (i = 0; i < lim; i++)
-		buf_putc(err, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
+		buf_note(err, "%c", (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
 	if (lim < n)
-		buf_puts(err, "...");
-	buf_putc(err, '\'');
+		buf_note(err, "...");
+	buf_note(err, "%c", '\'');
 }
 
 /*
@@ -61,16 +61,16 @@ static void put_clean(struct buf *err, const char *s)
 static int fail(struct buf *err, const char *msg)
 {
 	if (err)
-		buf_printf(err, "done: %s", msg);
+		buf_note(err, "done: %s", msg);
 	return -EINVAL;
 }
 
 static int bad_status(struct buf *err, const char *s, size_t n)
 {
 	if (err) {
-		buf_puts(err, "done: status must be success, failure or blocked (was ");
+		buf_note(err, "done: status must be success, failure or blocked (was ");
 		quote(err, s, n);
-		buf_putc(err, ')');
+		buf_note(err, "%c", ')');
 	}
 	return -EINVAL;
 }
@@ -114,9 +114,9 @@ static int parse_json(const char *data, size_t len, struct done_signal *out, str
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		if (err) {
-			buf_puts(err, "done: invalid JSON: ");
+			buf_note(err, "done: invalid JSON: ");
 			put_clean(err, jerr.text);
-			buf_printf(err, " (line %d, column %d)", jerr.line, jerr.column);
+			buf_note(err, " (line %d, column %d)", jerr.line, jerr.column);
 		}
 		return -EINVAL;
 	}
@@ -124,9 +124,9 @@ static int parse_json(const char *data, size_t len, struct done_signal *out, str
 	{
 		if (strcmp(key, "status") != 0 && strcmp(key, "summary") != 0) {
 			if (err) {
-				buf_puts(err, "done: unknown key ");
+				buf_note(err, "done: unknown key ");
 				quote(err, key, strlen(key));
-				buf_puts(err, " (expected status and summary)");
+				buf_note(err, " (expected status and summary)");
 			}
 			goto out;
 		}
@@ -138,8 +138,7 @@ static int parse_json(const char *data, size_t len, struct done_signal *out, str
 	}
 	if (!json_is_string(status)) {
 		if (err)
-			buf_printf(err, "done: status must be a string (was %s)",
-				   type_name(status));
+			buf_note(err, "done: status must be a string (was %s)", type_name(status));
 		goto out;
 	}
 	if (status_from(json_string_value(status), json_string_length(status), &st) < 0) {
@@ -149,8 +148,8 @@ static int parse_json(const char *data, size_t len, struct done_signal *out, str
 	summary = json_object_get(root, "summary");
 	if (summary && !json_is_string(summary)) {
 		if (err)
-			buf_printf(err, "done: summary must be a string (was %s)",
-				   type_name(summary));
+			buf_note(err, "done: summary must be a string (was %s)",
+				 type_name(summary));
 		goto out;
 	}
 	sum = str_dup(summary ? json_string_value(summary) : "");
@@ -208,8 +207,8 @@ int done_parse(const char *data, size_t len, struct done_signal *out, struct buf
 		return fail(err, "no data");
 	if (len > DONE_MAX_LEN) {
 		if (err)
-			buf_printf(err, "done: signal too long (%zu bytes, at most %zu)", len,
-				   DONE_MAX_LEN);
+			buf_note(err, "done: signal too long (%zu bytes, at most %zu)", len,
+				 DONE_MAX_LEN);
 		return -EINVAL;
 	}
 	while (i < len && is_space(data[i]))

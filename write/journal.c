@@ -24,10 +24,10 @@ static void provenance(struct write *w, const char *what, const char *at, int r,
 	struct buf a = BUF_INIT(4096);
 
 	if (r == 0)
-		buf_printf(&a, "ok: %s", answer ? answer : "");
+		buf_note(&a, "ok: %s", answer ? answer : "");
 	else
-		buf_printf(&a, "error %s: %s", strerrorname_np(-r) ? strerrorname_np(-r) : "?",
-			   err && err->len ? buf_cstr(err) : strerror(-r));
+		buf_note(&a, "error %s: %s", strerrorname_np(-r) ? strerrorname_np(-r) : "?",
+			 err && err->len ? buf_cstr(err) : strerror(-r));
 	/*
 	 * The provenance log is a record for people: the write's outcome does
 	 * not depend on it, and the journal holds the same facts.
@@ -62,7 +62,7 @@ int journal_begin(struct write *w, const struct job *j, int64_t *id, struct buf 
 	if (r < 0) {
 		/* Nothing is sent that could not be journaled first. */
 		if (err)
-			buf_printf(err, "cannot journal the write: %s", strerror(-r));
+			buf_note(err, "cannot journal the write: %s", strerror(-r));
 		return -EIO;
 	}
 	/*

@@ -10,7 +10,7 @@
 static int bad(struct buf *err, const char *msg)
 {
 	if (err)
-		buf_printf(err, "pulls/new: %s", msg);
+		buf_note(err, "pulls/new: %s", msg);
 	return -EINVAL;
 }
 
@@ -33,11 +33,11 @@ static void put_key(struct buf *err, const char *k)
 				len = 1;
 		}
 		if (len > 1 && used + len <= 64) {
-			buf_append(err, k + i, len);
+			buf_note(err, "%.*s", (int)len, k + i);
 		} else if (len == 1 && c >= 0x20 && c < 0x7f && c != '\'') {
-			buf_putc(err, (char)c);
+			buf_note(err, "%c", (char)c);
 		} else {
-			buf_putc(err, '?');
+			buf_note(err, "%c", '?');
 			len = len > 1 ? len : 1;
 		}
 		used += len;
@@ -60,9 +60,9 @@ static int only_keys(json_t *o, const char *const *allowed, struct buf *err)
 			ok = strcmp(k, allowed[i]) == 0;
 		if (!ok) {
 			if (err) {
-				buf_puts(err, "pulls/new: unknown key '");
+				buf_note(err, "pulls/new: unknown key '");
 				put_key(err, k);
-				buf_putc(err, '\'');
+				buf_note(err, "%c", '\'');
 			}
 			return -EINVAL;
 		}
@@ -79,13 +79,13 @@ static int string_at(json_t *o, const char *key, bool required, char **out, stru
 		if (!required)
 			return 0;
 		if (err)
-			buf_printf(err, "pulls/new: '%s' is required", key);
+			buf_note(err, "pulls/new: '%s' is required", key);
 		return -EINVAL;
 	}
 	if (!json_is_string(v) || (required && json_string_length(v) == 0) ||
 	    memchr(json_string_value(v), '\0', json_string_length(v))) {
 		if (err)
-			buf_printf(err, "pulls/new: '%s' must be a non-empty string", key);
+			buf_note(err, "pulls/new: '%s' must be a non-empty string", key);
 		return -EINVAL;
 	}
 	*out = strdup(json_string_value(v));

@@ -204,7 +204,7 @@ int queue_write(const char *dir, const struct queue_item *item, char **name, str
 	}
 out:
 	if (r < 0 && err)
-		buf_printf(err, "queue: cannot %s '%s': %s", what, dir, strerror(-r));
+		buf_note(err, "queue: cannot %s '%s': %s", what, dir, strerror(-r));
 	if (tmp_made)
 		unlinkat(dfd, tmp, 0);
 	if (dfd >= 0)

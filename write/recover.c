@@ -313,10 +313,13 @@ static int recover_pull(struct recovery *rc, const struct journal_entry *e, uint
 		} else if (strcmp(x->state, "open") == 0 && !in_way.len) {
 			/* Gitea keeps one open PR per head and base: a new one would be refused. */
 			if (why_not.len)
-				buf_puts(&in_way, buf_cstr(&why_not));
+				r = buf_puts(&in_way, buf_cstr(&why_not));
 			else
-				buf_printf(&in_way, "#%llu ('%s') is open with this head and base",
-					   (unsigned long long)x->number, x->title);
+				r = buf_printf(&in_way,
+					       "#%llu ('%s') is open with this head and base",
+					       (unsigned long long)x->number, x->title);
+			if (r < 0)
+				r = buf_fail(why, -ENOMEM, "out of memory");
 		}
 	}
 	if (r < 0)
@@ -468,8 +471,8 @@ int write_recover(struct write *w, struct buf *err)
 		if (r == -EIO) {
 			/* The forge is still away: leave it for the next start. */
 			if (err)
-				buf_printf(err, "%s%s %s: %s", err->len ? "; " : "", e->kind, j.at,
-					   buf_cstr(&why));
+				buf_note(err, "%s%s %s: %s", err->len ? "; " : "", e->kind, j.at,
+					 buf_cstr(&why));
 			buf_release(&why);
 			continue;
 		}

@@ -31,7 +31,7 @@ int scope_assign(struct scope *s, const char *assign, struct buf *err)
 	    !names_valid_repo(slash + 1, (size_t)(hash - slash - 1)) ||
 	    str_to_u64(hash + 1, INT64_MAX, false, &n) < 0) {
 		if (err)
-			buf_printf(err, "--assign must be OWNER/REPO#N (was '%s')", assign);
+			buf_note(err, "--assign must be OWNER/REPO#N (was '%s')", assign);
 		return -EINVAL;
 	}
 	memcpy(s->owner, assign, (size_t)(slash - assign));
@@ -131,7 +131,7 @@ bool scope_item_writable(struct scope *s, const char *owner, const char *repo, b
 static int deny(struct buf *err, const char *why)
 {
 	if (err)
-		buf_puts(err, why);
+		buf_note(err, "%s", why);
 	return -EACCES;
 }
 

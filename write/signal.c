@@ -68,7 +68,7 @@ int write_done(struct write *w, const char *data, size_t len, struct buf *err)
 	pthread_mutex_lock(&w->lock);
 	if (w->done_text) {
 		if (err)
-			buf_puts(err, "done: a signal already stands; it cannot be changed");
+			buf_note(err, "done: a signal already stands; it cannot be changed");
 		r = -EACCES;
 		goto out;
 	}

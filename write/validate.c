@@ -52,7 +52,7 @@ static char *strip_newline(const char *data, size_t len)
 int write_invalid(struct buf *err, const char *fmt, const char *what)
 {
 	if (err)
-		buf_printf(err, fmt, what);
+		buf_note(err, fmt, what);
 	return -EINVAL;
 }
 

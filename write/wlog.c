@@ -60,22 +60,22 @@ static void put_escaped(struct buf *b, const char *s)
 				len = 0;
 		}
 		if (len > 1) {
-			buf_append(b, s + i, len);
+			buf_note(b, "%.*s", (int)len, s + i);
 			i += len;
 			continue;
 		}
 		if (c == '\\')
-			buf_puts(b, "\\\\");
+			buf_note(b, "\\\\");
 		else if (c == '\n')
-			buf_puts(b, "\\n");
+			buf_note(b, "\\n");
 		else if (c == '\t')
-			buf_puts(b, "\\t");
+			buf_note(b, "\\t");
 		else if (c == '\r')
-			buf_puts(b, "\\r");
+			buf_note(b, "\\r");
 		else if (c < 0x20 || c >= 0x7f)
-			buf_printf(b, "\\x%02x", c);
+			buf_note(b, "\\x%02x", c);
 		else
-			buf_putc(b, (char)c);
+			buf_note(b, "%c", (char)c);
 		i++;
 	}
 }
@@ -92,9 +92,9 @@ void wlog_add_at(struct wlog *l, time_t when, const char *path, int r, const cha
 		return;
 	/* A time gmtime cannot give stays a number: the line is written all the same. */
 	(void)!time_to_rfc3339((int64_t)when, stamp, sizeof(stamp));
-	buf_printf(&b, "%s\t", stamp);
+	buf_note(&b, "%s\t", stamp);
 	put_escaped(&b, path ? path : "?");
-	buf_printf(&b, "\t%s\t", name ? name : "?");
+	buf_note(&b, "\t%s\t", name ? name : "?");
 	put_escaped(&b, detail ? detail : "");
 	/* Whatever the escapes did, a line is one line of bounded length. */
 	len = str_utf8_floor(buf_cstr(&b), b.len < WLOG_LINE_MAX - 1 ? b.len : WLOG_LINE_MAX - 1);

@@ -152,8 +152,8 @@ static int pr_description(struct write *w, const struct write_target *t, char **
 	r = f->ops->get_pull(f, t->owner, t->repo, t->number, &pr, &why);
 	if (r < 0) {
 		if (err)
-			buf_printf(err, "cannot read the description to keep its receipt: %s",
-				   buf_cstr(&why));
+			buf_note(err, "cannot read the description to keep its receipt: %s",
+				 buf_cstr(&why));
 		goto out;
 	}
 	memset(&caps, 0, sizeof(caps));

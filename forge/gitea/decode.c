@@ -165,7 +165,7 @@ static int get_nested_str(json_t *o, const char *key, const char *sub, const cha
 	}
 	r = get_str(inner, sub, false, dflt, out, err);
 	if (r < 0 && err)
-		buf_printf(err, " in '%s'", key);
+		buf_note(err, " in '%s'", key);
 	return r;
 }
 
@@ -264,7 +264,7 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 	return 0;
 fail:
 	if (err && t.number)
-		buf_printf(err, " (#%llu)", (unsigned long long)t.number);
+		buf_note(err, " (#%llu)", (unsigned long long)t.number);
 	forge_issue_release(&t);
 	return r;
 }
@@ -428,7 +428,7 @@ static int decode_comment_obj(json_t *o, uint64_t issue, struct forge_comment *o
 	return 0;
 fail:
 	if (err && t.id)
-		buf_printf(err, " (comment %llu)", (unsigned long long)t.id);
+		buf_note(err, " (comment %llu)", (unsigned long long)t.id);
 	free(issue_url);
 	free(pr_url);
 	forge_comment_release(&t);

@@ -135,7 +135,7 @@ int gt_answer_json(struct gitea *g, struct http_req *q, json_t **root, struct bu
 int gt_decode_fail(struct buf *err, const struct http_req *q, struct buf *why, int r)
 {
 	if (err)
-		buf_printf(err, "decoding '%s': %s", q->path, buf_cstr(why));
+		buf_note(err, "decoding '%s': %s", q->path, buf_cstr(why));
 	return r;
 }
 

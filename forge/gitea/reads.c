@@ -32,8 +32,8 @@ int gitea_list_repos(struct forge *f, const char *owner, struct forge_name_list 
 		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = gt_fetch_all_pages(gitea_of(f), prefix.data, gt_name_page, &acc, gt_deadline(gitea_of(f)),
-			       err);
+	r = gt_fetch_all_pages(gitea_of(f), prefix.data, gt_name_page, &acc,
+			       gt_deadline(gitea_of(f)), err);
 	if (r == 0) {
 		*out = acc;
 		acc.v = NULL;
@@ -75,8 +75,8 @@ int gitea_list_issues(struct forge *f, const char *owner, const char *repo, enum
 		r = buf_fail(err, -EINVAL, "list query for '%s/%s' is too long", owner, repo);
 		goto out;
 	}
-	r = gt_fetch_all_pages(gitea_of(f), prefix.data, gt_issue_page, &acc, gt_deadline(gitea_of(f)),
-			       err);
+	r = gt_fetch_all_pages(gitea_of(f), prefix.data, gt_issue_page, &acc,
+			       gt_deadline(gitea_of(f)), err);
 	if (r == 0) {
 		*out = acc.l;
 		acc.l.v = NULL;
@@ -288,7 +288,7 @@ int gitea_get_diff(struct forge *f, const char *owner, const char *repo, uint64_
 			     "the diff is over %zu bytes, more than is read (--max-answer)",
 			     http_max_body(gitea_of(f)->http));
 	} else if (err) {
-		buf_puts(err, buf_cstr(&why));
+		buf_note(err, "%s", buf_cstr(&why));
 	}
 	http_req_release(&q);
 	buf_release(&path);

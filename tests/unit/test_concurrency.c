@@ -501,7 +501,8 @@ static void note_failure(struct shared *sh, const struct probe *p, const char *w
 			break;
 		if (!sh->seen[i]) {
 			sh->seen[i] = what;
-			(void)buf_printf(&sh->msg, "\n  %s: %s (%d)", p->path, what, r);
+			/* The first failures are kept for the message; more may not fit. */
+			(void)!buf_printf(&sh->msg, "\n  %s: %s (%d)", p->path, what, r);
 			break;
 		}
 	}

@@ -66,11 +66,11 @@ static int fake_commit(void *ud, const struct node *n, const char *data, size_t 
 	memcpy(f->last, data, len < sizeof(f->last) ? len : sizeof(f->last));
 	pthread_mutex_unlock(&f->lock);
 	if (r < 0) {
-		buf_puts(err, "the fake forge says no");
+		assert_int_equal(buf_puts(err, "the fake forge says no"), 0);
 		return r;
 	}
 	if (n->kind == N_PULLS_NEW && reply)
-		buf_puts(reply, "7\n");
+		assert_int_equal(buf_puts(reply, "7\n"), 0);
 	return 0;
 }
 
@@ -126,7 +126,7 @@ static struct fh *open_field(struct files *f, enum node_kind kind, enum item_fil
 	struct fh *h;
 
 	if (initial)
-		buf_puts(&b, initial);
+		assert_int_equal(buf_puts(&b, initial), 0);
 	assert_int_equal(files_open_write(f, &n, &b, trunc, &h), 0);
 	buf_release(&b);
 	return h;

@@ -162,16 +162,24 @@ static void test_loose_values(void **s)
 	(void)s;
 	for (i = 0; titles[i]; i++) {
 		buf_reset(&t);
-		buf_printf(&t, "{\"title\": \"%s\", \"head\": \"h\", \"base\": \"b\"}", titles[i]);
+		assert_int_equal(buf_printf(&t,
+					    "{\"title\": \"%s\", \"head\": \"h\", \"base\": \"b\"}",
+					    titles[i]),
+				 0);
 		expect_refused(buf_cstr(&t), "'title' must be one line without control characters");
 	}
 	for (i = 0; heads[i]; i++) {
 		buf_reset(&t);
-		buf_printf(&t, "{\"title\": \"t\", \"head\": \"%s\", \"base\": \"main\"}",
-			   heads[i]);
+		assert_int_equal(
+		    buf_printf(&t, "{\"title\": \"t\", \"head\": \"%s\", \"base\": \"main\"}",
+			       heads[i]),
+		    0);
 		expect_refused(buf_cstr(&t), "'head' must be a branch name");
 		buf_reset(&t);
-		buf_printf(&t, "{\"title\": \"t\", \"head\": \"h\", \"base\": \"%s\"}", heads[i]);
+		assert_int_equal(buf_printf(&t,
+					    "{\"title\": \"t\", \"head\": \"h\", \"base\": \"%s\"}",
+					    heads[i]),
+				 0);
 		expect_refused(buf_cstr(&t), "'base' must be a branch name");
 	}
 	/* What stays accepted: unicode titles, nested branch names. */
