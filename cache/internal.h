@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/check.h"
 #include "forge/forge.h"
 #include "cache/cache.h"
 #include "cache/store.h"
@@ -114,7 +115,8 @@ struct list *ch_list_find(struct cache *c, const char *owner, const char *repo, 
  * Stores a freshly fetched issue, taking its contents; comments and diff
  * are kept only if the version did not change. Queues it for the store.
  */
-int ch_item_store(struct cache *c, const char *key, struct forge_issue *issue, int64_t ms);
+MUST_CHECK int ch_item_store(struct cache *c, const char *key, struct forge_issue *issue,
+			     int64_t ms);
 void ch_item_free(struct item *it);
 void ch_list_free(struct list *l);
 /* Queue an item or list key for the persistent store (no-op without one). */
@@ -137,8 +139,8 @@ int64_t ch_newest(struct cache *c, const char *owner, const char *repo, int pull
  * An expired list is revalidated with one `since` request. When numbers
  * is not NULL it gets a copy (new) of the list's numbers, newest first.
  */
-int ch_list_ensure(struct cache *c, const char *owner, const char *repo, bool pull,
-		   uint64_t **numbers, size_t *count, struct buf *err);
+MUST_CHECK int ch_list_ensure(struct cache *c, const char *owner, const char *repo, bool pull,
+			      uint64_t **numbers, size_t *count, struct buf *err);
 /*
  * Whether to fetch the whole repository's comments rather than one item's
  * (lock held): several listed items still need theirs, and fewer pages
@@ -146,7 +148,8 @@ int ch_list_ensure(struct cache *c, const char *owner, const char *repo, bool pu
  */
 bool ch_bulk_worth(struct cache *c, const char *owner, const char *repo);
 /* Fills the comments of every listed item of the repository. */
-int ch_bulk_comments(struct cache *c, const char *owner, const char *repo, struct buf *err);
+MUST_CHECK int ch_bulk_comments(struct cache *c, const char *owner, const char *repo,
+				struct buf *err);
 
 /* The persistent store's view of the cache (cachestore_produce_fn). */
 int ch_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms);

@@ -185,7 +185,8 @@ static int apply_full(struct cache *c, const char *key, const char *owner, const
 		l->numbers[l->n++] = il->v[i].number;
 		note_newest(&l->since, il->v[i].updated_at);
 		ch_item_key(ikey, sizeof(ikey), owner, repo, pull, il->v[i].number);
-		ch_item_store(c, ikey, &il->v[i], t);
+		/* Out of memory, the item is not kept: it is asked for when it is read. */
+		(void)!ch_item_store(c, ikey, &il->v[i], t);
 	}
 	/* Newest first, as Gitea sends them; list_has relies on the order. */
 	qsort(l->numbers, l->n, sizeof(*l->numbers), desc);
@@ -232,7 +233,8 @@ static int apply_since(struct cache *c, struct list *l, const char *key, const c
 			continue; /* inside the skew margin, unchanged */
 		ch_item_key(ikey, sizeof(ikey), owner, repo, pull, x->number);
 		if (!pull) {
-			ch_item_store(c, ikey, x, t);
+			/* Out of memory, the item is not kept: it is asked for when it is read. */
+			(void)!ch_item_store(c, ikey, x, t);
 		} else if (it && !it->missing) {
 			/* The issue list's PR lacks head/base: fetch it on use. */
 			it->stale = true;
@@ -550,10 +552,11 @@ int ch_bulk_comments(struct cache *c, const char *owner, const char *repo, struc
 	/*
 	 * The answer holds the comments of issues and pulls alike, and only
 	 * listed items can take theirs: both lists first (a walk that needs
-	 * comments in bulk will list both anyway).
+	 * comments in bulk will list both anyway). A list that cannot be had
+	 * only means its items take their comments one by one.
 	 */
-	(void)ch_list_ensure(c, owner, repo, false, NULL, NULL, NULL);
-	(void)ch_list_ensure(c, owner, repo, true, NULL, NULL, NULL);
+	(void)!ch_list_ensure(c, owner, repo, false, NULL, NULL, NULL);
+	(void)!ch_list_ensure(c, owner, repo, true, NULL, NULL, NULL);
 	ch_count(c);
 	r = f->ops->list_repo_comments(f, owner, repo, NULL, &cl, err);
 	if (r == 0) {

@@ -38,9 +38,9 @@ static void write_one(struct cachestore *cs, const char *key)
 
 	/* A failed write loses nothing but warmth after a restart: not reported. */
 	if (r == 0)
-		(void)state_cache_put(cs->st, key, out.data, out.len, time_wall_ms() - age, NULL);
+		(void)!state_cache_put(cs->st, key, out.data, out.len, time_wall_ms() - age, NULL);
 	else if (r == -ENOENT || r == -E2BIG)
-		(void)state_cache_put(cs->st, key, "", 0, time_wall_ms(), NULL);
+		(void)!state_cache_put(cs->st, key, "", 0, time_wall_ms(), NULL);
 	buf_release(&out);
 }
 

@@ -30,6 +30,7 @@
 
 #include "forge/forge.h"
 #include "util/buf.h"
+#include "util/check.h"
 
 struct state;
 struct cachestore;
@@ -41,16 +42,17 @@ struct cachestore;
 typedef int (*cachestore_produce_fn)(void *ud, const char *key, struct buf *out, int64_t *age_ms);
 
 /* st borrowed, outlives the store. 0 and *out, or -errno. */
-int cachestore_new(struct state *st, cachestore_produce_fn produce, void *ud,
-		   struct cachestore **out);
+MUST_CHECK int cachestore_new(struct state *st, cachestore_produce_fn produce, void *ud,
+			      struct cachestore **out);
 /* Writes what is queued (for at most about 2 s), stops the thread, frees. NULL-safe. */
 void cachestore_free(struct cachestore *cs);
 /* Queues key to be written. NULL-safe (no store: nothing to do). */
 void cachestore_mark(struct cachestore *cs, const char *key);
 /* Waits until nothing is queued or timeout_ms passed; 0 or -ETIMEDOUT. */
-int cachestore_flush(struct cachestore *cs, int64_t timeout_ms);
+MUST_CHECK int cachestore_flush(struct cachestore *cs, int64_t timeout_ms);
 /* *json (new, NUL-terminated) and its age; -ENOENT when absent or a tombstone. */
-int cachestore_load(struct cachestore *cs, const char *key, char **json, int64_t *age_ms);
+MUST_CHECK int cachestore_load(struct cachestore *cs, const char *key, char **json,
+			       int64_t *age_ms);
 
 /* What an item entry holds. */
 struct cs_item {
@@ -62,14 +64,15 @@ struct cs_item {
 };
 void cs_item_release(struct cs_item *it);
 /* Appends the JSON of an item to out. comments may be NULL (not known). */
-int cs_item_dump(const struct forge_issue *issue, const struct forge_comment_list *comments,
-		 const char *diff, bool stale, struct buf *out);
+MUST_CHECK int cs_item_dump(const struct forge_issue *issue,
+			    const struct forge_comment_list *comments, const char *diff, bool stale,
+			    struct buf *out);
 /* 0 and *out, -EINVAL when json is not an item entry. */
-int cs_item_parse(const char *json, struct cs_item *out);
+MUST_CHECK int cs_item_parse(const char *json, struct cs_item *out);
 
 /* Appends the JSON of a list to out; since may be NULL. */
-int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, struct buf *out);
+MUST_CHECK int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, struct buf *out);
 /* *numbers (new) and *since (new or NULL); -EINVAL when json is not a list entry. */
-int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since);
+MUST_CHECK int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since);
 
 #endif

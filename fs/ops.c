@@ -43,15 +43,15 @@ static struct mount *ctx(void)
 static int fail_in(struct mount *c, const char *op, const char *path, int r, const struct buf *err)
 {
 	struct buf line = BUF_INIT(16384);
-
 	uint64_t refused = 0;
 
+	/* A line is best effort (buf_note): what does not fit in 16 KiB is cut. */
 	if ((err && err->len) || c->debug) {
 		buf_note(&line, "bottlefs: %s '", op);
-		str_escape_log_cstr(&line, path);
+		(void)!str_escape_log_cstr(&line, path);
 		buf_note(&line, "': ");
 		if (err && err->len)
-			str_escape_log(&line, err->data, err->len);
+			(void)!str_escape_log(&line, err->data, err->len);
 		else
 			buf_note(&line, "%s", strerror(-r));
 		if (c->debug ||

@@ -59,6 +59,7 @@
 
 #include <jansson.h>
 
+#include "util/check.h"
 #include "manifest/internal.h"
 #include "manifest/manifest.h"
 #include "util/map.h"
@@ -244,7 +245,7 @@ void mc_call_release(struct mc_call *k);
 /* The directory, stamped and opened once per call. */
 void mc_call_open_dir(struct mc_call *k);
 /* The index of file in k->files, stamped (once per call); -errno when it cannot be. */
-int mc_call_stat(struct mc_call *k, const char *file);
+MUST_CHECK int mc_call_stat(struct mc_call *k, const char *file);
 /* The answer depends on file i. */
 void mc_call_use(struct mc_call *k, int i);
 /* True when a stamp is too recent to keep (racy_ns). */
@@ -262,6 +263,6 @@ int mc_cmp_name(const void *key, const void *elem);
 /* True while every .md symlink's target stats as when ix was built. */
 bool mc_links_hold(struct mc_call *k, const struct mindex *ix);
 /* The index valid now (a new reference in *out), built when need be. */
-int mc_call_index(struct mc_call *k, struct mindex **out, struct buf *err);
+MUST_CHECK int mc_call_index(struct mc_call *k, struct mindex **out, struct buf *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/check.h"
 #include "tree/files.h"
 #include "tree/tree.h"
 
@@ -63,7 +64,7 @@ MUST_CHECK int blob_write(struct budget *m, struct blob *b, uint64_t off, const 
 /* To 0 the memory is given back; growing fills with zeros. */
 MUST_CHECK int blob_truncate(struct budget *m, struct blob *b, uint64_t size, size_t max);
 /* Up to size bytes of data[0, len) from off into out: the count. */
-int blob_read(const char *data, size_t len, char *out, size_t size, uint64_t off);
+MUST_CHECK int blob_read(const char *data, size_t len, char *out, size_t size, uint64_t off);
 
 /* ---- kinds.c: the table ---- */
 
@@ -101,7 +102,8 @@ void tree_target(const struct node *n, struct write_target *out, struct buf *pat
 /* A directory where an agent may create scratch files: an item it may write. */
 bool tree_scratch_dir(struct tree *t, const struct node *n);
 /* An item directory's scratch files, as directory entries. */
-int tree_list_scratch(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud);
+MUST_CHECK int tree_list_scratch(struct tree *t, const struct node *dir, tree_fill_fn fill,
+				 void *ud);
 
 void tree_dir_attr(struct tree_attr *a, int64_t mtime);
 void tree_file_attr(struct tree_attr *a, uint64_t size, int64_t mtime, unsigned mode);
@@ -113,17 +115,17 @@ void tree_file_attr(struct tree_attr *a, uint64_t size, int64_t mtime, unsigned 
  * comments/, a comment, comments/new); out may be NULL for attributes
  * only. *mtime gets its time (0: unknown).
  */
-int read_item(struct tree *t, const struct node *n, struct buf *out, int64_t *mtime,
-	      struct buf *err);
+MUST_CHECK int read_item(struct tree *t, const struct node *n, struct buf *out, int64_t *mtime,
+			 struct buf *err);
 /* The time of a directory the forge gives none for: the newest the cache knows below it. */
 int64_t read_dir_time(struct tree *t, const struct node *n);
 /* Listings: an owner's repositories, a list's items, a comments directory. */
-int read_list_repos(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
-		    struct buf *err);
-int read_list_items(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
-		    struct buf *err);
-int read_list_comments(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
-		       struct buf *err);
+MUST_CHECK int read_list_repos(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+			       struct buf *err);
+MUST_CHECK int read_list_items(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+			       struct buf *err);
+MUST_CHECK int read_list_comments(struct tree *t, const struct node *dir, tree_fill_fn fill,
+				  void *ud, struct buf *err);
 
 /* ---- content.c: rendering ---- */
 
@@ -134,18 +136,19 @@ int read_list_comments(struct tree *t, const struct node *dir, tree_fill_fn fill
  * newline (an empty text stays empty), so the length of what is rendered
  * is the file's exact st_size. Pure.
  */
-int content_item_file(enum item_file f, const struct forge_issue *issue,
-		      const struct forge_comment_list *comments, const char *diff, struct buf *out);
+MUST_CHECK int content_item_file(enum item_file f, const struct forge_issue *issue,
+				 const struct forge_comment_list *comments, const char *diff,
+				 struct buf *out);
 /* One comment file: its body. */
-int content_comment(const struct forge_comment *c, struct buf *out);
+MUST_CHECK int content_comment(const struct forge_comment *c, struct buf *out);
 /* Appends s, then a newline when s is non-empty and does not end in one. */
-int content_text(struct buf *out, const char *s);
+MUST_CHECK int content_text(struct buf *out, const char *s);
 /* True when the file needs the item's comments (thread.md). */
 bool content_needs_comments(enum item_file f);
 /* The text of .bottlefs/scope: what this mount may write, as paths. */
-int content_scope(struct scope *s, struct buf *out);
+MUST_CHECK int content_scope(struct scope *s, struct buf *out);
 /* capabilities.json (forge_capabilities_json). */
-int content_capabilities(const struct forge_capabilities *caps, struct buf *out);
+MUST_CHECK int content_capabilities(const struct forge_capabilities *caps, struct buf *out);
 
 /* ---- bottles.c: /bottles over manifest/ ---- */
 
@@ -159,10 +162,11 @@ int content_capabilities(const struct forge_capabilities *caps, struct buf *out)
  * bottle has no `error`. mc (borrowed) may be NULL (no --bottles):
  * /bottles is empty. Thread-safe (the cache is).
  */
-int bottles_getattr(struct manifest_cache *mc, const struct node *n, struct tree_attr *out,
-		    struct buf *err);
-int bottles_read(struct manifest_cache *mc, const struct node *n, struct buf *out, struct buf *err);
-int bottles_list(struct manifest_cache *mc, const struct node *n, tree_fill_fn fill, void *ud,
-		 struct buf *err);
+MUST_CHECK int bottles_getattr(struct manifest_cache *mc, const struct node *n,
+			       struct tree_attr *out, struct buf *err);
+MUST_CHECK int bottles_read(struct manifest_cache *mc, const struct node *n, struct buf *out,
+			    struct buf *err);
+MUST_CHECK int bottles_list(struct manifest_cache *mc, const struct node *n, tree_fill_fn fill,
+			    void *ud, struct buf *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/check.h"
 #include "write/done.h"
 #include "write/prnew.h"
 #include "write/queue.h"

@@ -108,32 +108,37 @@ int gt_name_page(void *acc, json_t *root, size_t *n_items, struct buf *err);
 
 /* ---- the operations (reads.c, writes.c, gitea.c), as forge.h describes them ---- */
 
-int gitea_list_repos(struct forge *f, const char *owner, struct forge_name_list *out,
-		     struct buf *err);
-int gitea_list_issues(struct forge *f, const char *owner, const char *repo, enum forge_kind kind,
-		      const char *since, struct forge_issue_list *out, struct buf *err);
-int gitea_get_issue(struct forge *f, const char *owner, const char *repo, uint64_t number,
-		    struct forge_issue *out, struct buf *err);
-int gitea_get_pull(struct forge *f, const char *owner, const char *repo, uint64_t number,
-		   struct forge_issue *out, struct buf *err);
-int gitea_list_comments(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			struct forge_comment_list *out, struct buf *err);
-int gitea_list_repo_comments(struct forge *f, const char *owner, const char *repo,
-			     const char *since, struct forge_comment_list *out, struct buf *err);
-int gitea_get_diff(struct forge *f, const char *owner, const char *repo, uint64_t number,
-		   struct buf *out, struct buf *err);
-int gitea_whoami(struct forge *f, char **login, struct buf *err);
-int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
-		    const struct forge_pr_request *req, forge_floor_fn floor_cb, void *floor_ud,
-		    uint64_t *number, struct buf *err);
-int gitea_push_branch(struct forge *f, const char *owner, const char *repo, const char *branch,
-		      struct buf *err);
-int gitea_post_comment(struct forge *f, const char *owner, const char *repo, uint64_t number,
-		       const char *body, struct forge_comment *out, struct buf *err);
-int gitea_update_issue(struct forge *f, const char *owner, const char *repo, uint64_t number,
-		       const struct forge_issue_patch *patch, struct buf *err);
-int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			   const char *state, struct buf *err);
+MUST_CHECK int gitea_list_repos(struct forge *f, const char *owner, struct forge_name_list *out,
+				struct buf *err);
+MUST_CHECK int gitea_list_issues(struct forge *f, const char *owner, const char *repo,
+				 enum forge_kind kind, const char *since,
+				 struct forge_issue_list *out, struct buf *err);
+MUST_CHECK int gitea_get_issue(struct forge *f, const char *owner, const char *repo,
+			       uint64_t number, struct forge_issue *out, struct buf *err);
+MUST_CHECK int gitea_get_pull(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			      struct forge_issue *out, struct buf *err);
+MUST_CHECK int gitea_list_comments(struct forge *f, const char *owner, const char *repo,
+				   uint64_t number, struct forge_comment_list *out,
+				   struct buf *err);
+MUST_CHECK int gitea_list_repo_comments(struct forge *f, const char *owner, const char *repo,
+					const char *since, struct forge_comment_list *out,
+					struct buf *err);
+MUST_CHECK int gitea_get_diff(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			      struct buf *out, struct buf *err);
+MUST_CHECK int gitea_whoami(struct forge *f, char **login, struct buf *err);
+MUST_CHECK int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
+			       const struct forge_pr_request *req, forge_floor_fn floor_cb,
+			       void *floor_ud, uint64_t *number, struct buf *err);
+MUST_CHECK int gitea_push_branch(struct forge *f, const char *owner, const char *repo,
+				 const char *branch, struct buf *err);
+MUST_CHECK int gitea_post_comment(struct forge *f, const char *owner, const char *repo,
+				  uint64_t number, const char *body, struct forge_comment *out,
+				  struct buf *err);
+MUST_CHECK int gitea_update_issue(struct forge *f, const char *owner, const char *repo,
+				  uint64_t number, const struct forge_issue_patch *patch,
+				  struct buf *err);
+MUST_CHECK int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo,
+				      uint64_t number, const char *state, struct buf *err);
 void gitea_capabilities(struct forge *f, struct forge_capabilities *out);
 
 #endif

@@ -93,7 +93,8 @@ int gitea_post_comment(struct forge *f, const char *owner, const char *repo, uin
 		struct forge_comment c = {0,	       number,	    str_dup(body),
 					  str_dup(""), str_dup(""), str_dup("")};
 
-		gitea_decode_prefix_u64(q.body.data, q.body.len, "id", &c.id);
+		/* No id in the echo's first bytes: it stays 0 (journaled as "comment 0"). */
+		(void)!gitea_decode_prefix_u64(q.body.data, q.body.len, "id", &c.id);
 		if (!c.body || !c.author || !c.created_at || !c.updated_at) {
 			forge_comment_release(&c);
 			r = buf_fail(err, -ENOMEM, "out of memory");
