@@ -138,53 +138,38 @@ static int one(const char *dir, const char *name)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* The graph in dir: n bottles in 4 layers (1%, 4%, 20%, 75%, at least one each). */
+static int generate(const char *dir, uint64_t *n)
 {
-	char dir[256], path[320];
-	uint64_t n = 2000;
-	size_t layer[5];
 	struct rng r = {0x5eed};
-	struct buf err = BUF_INIT(1 << 20), text = BUF_INIT(MANIFEST_MAX_FILE);
-	struct manifest_stats st = {0, 0};
-	double t0, t_parse, t_cold, t_warm, t_ccold, t_cwarm;
-	struct manifest_cache *cache = NULL;
-	struct manifest_cache_stats cs;
-	char name[32], *json;
-	int rc = 1;
+	size_t layer[5];
 
-	if (argc == 4 && !strcmp(argv[1], "--one"))
-		return one(argv[2], argv[3]);
-	if (argc > 1 && str_to_u64(argv[1], 1000000, false, &n) < 0) {
-		fprintf(stderr, "usage: bench_bottles [N]\n");
-		return 2;
-	}
-	/* layers: 1%, 4%, 20%, 75% (at least one bottle each) */
 	layer[0] = 0;
-	layer[1] = n / 100 ? n / 100 : 1;
-	layer[2] = layer[1] + (n * 4 / 100 ? n * 4 / 100 : 1);
-	layer[3] = layer[2] + (n * 20 / 100 ? n * 20 / 100 : 1);
-	layer[4] = n > layer[3] ? n : layer[3] + 1;
-	snprintf(dir, sizeof(dir), "%s/bottles-bench-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	layer[1] = *n / 100 ? *n / 100 : 1;
+	layer[2] = layer[1] + (*n * 4 / 100 ? *n * 4 / 100 : 1);
+	layer[3] = layer[2] + (*n * 20 / 100 ? *n * 20 / 100 : 1);
+	layer[4] = *n > layer[3] ? *n : layer[3] + 1;
 	for (int l = 0; l < 4; l++)
 		for (size_t i = layer[l]; i < layer[l + 1]; i++)
 			if (gen(dir, &r, i, l ? layer[l - 1] : 0, l ? layer[l] : 0) < 0) {
 				perror("write");
-				goto out;
+				return -1;
 			}
-	n = layer[4];
+	*n = layer[4];
+	return 0;
+}
 
-	/* parse-only: each bottle's own file, read and parsed once */
-	t0 = now();
+/* Seconds to read and parse each bottle's own file once, or < 0. */
+static double parse_only(const char *dir, uint64_t n)
+{
+	struct buf err = BUF_INIT(1 << 20), text = BUF_INIT(MANIFEST_MAX_FILE);
+	char path[320], name[32], buf[65536];
+	double t0 = now(), t = -1;
+	size_t got;
+
 	for (size_t i = 0; i < n; i++) {
 		json_t *b;
 		FILE *f;
-		char buf[65536];
-		size_t got;
 
 		snprintf(path, sizeof(path), "%s/b%zu.md", dir, i);
 		f = fopen(path, "rb");
@@ -202,52 +187,68 @@ int main(int argc, char **argv)
 		}
 		json_decref(b);
 	}
-	t_parse = now() - t0;
+	t = now() - t0;
+out:
+	buf_release(&err);
+	buf_release(&text);
+	return t;
+}
 
-	t0 = now();
+/* Seconds to resolve every bottle once: through cache, or uncached (counted in st when given). */
+static double resolve_all(const char *dir, struct manifest_cache *cache, uint64_t n,
+			  struct manifest_stats *st)
+{
+	struct buf err = BUF_INIT(1 << 20);
+	double t0 = now(), t = -1;
+	char name[32], *json;
+	int r;
+
 	for (size_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "b%zu", i);
-		if (manifest_resolve_ex(dir, name, &json, &st, &err) < 0) {
+		r = cache ? manifest_cache_resolve(cache, name, &json, NULL, &err)
+		    : st  ? manifest_resolve_ex(dir, name, &json, st, &err)
+			  : manifest_resolve(dir, name, &json, &err);
+		if (r < 0) {
 			fprintf(stderr, "%s\n", buf_cstr(&err));
 			goto out;
 		}
 		free(json);
 	}
-	t_cold = now() - t0;
+	t = now() - t0;
+out:
+	buf_release(&err);
+	return t;
+}
 
-	t0 = now();
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "b%zu", i);
-		if (manifest_resolve(dir, name, &json, &err) < 0) {
-			fprintf(stderr, "%s\n", buf_cstr(&err));
-			goto out;
-		}
-		free(json);
+int main(int argc, char **argv)
+{
+	char dir[256];
+	uint64_t n = 2000;
+	struct manifest_stats st = {0, 0};
+	double t_parse, t_cold, t_warm, t_ccold, t_cwarm;
+	struct manifest_cache *cache = NULL;
+	struct manifest_cache_stats cs;
+	int rc = 1;
+
+	if (argc == 4 && !strcmp(argv[1], "--one"))
+		return one(argv[2], argv[3]);
+	if (argc > 1 && str_to_u64(argv[1], 1000000, false, &n) < 0) {
+		fprintf(stderr, "usage: bench_bottles [N]\n");
+		return 2;
 	}
-	t_warm = now() - t0;
-
-	if (manifest_cache_new(dir, NULL, &cache) < 0)
+	snprintf(dir, sizeof(dir), "%s/bottles-bench-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (generate(dir, &n) < 0 || (t_parse = parse_only(dir, n)) < 0 ||
+	    (t_cold = resolve_all(dir, NULL, n, &st)) < 0 ||
+	    (t_warm = resolve_all(dir, NULL, n, NULL)) < 0 ||
+	    manifest_cache_new(dir, NULL, &cache) < 0 ||
+	    (t_ccold = resolve_all(dir, cache, n, NULL)) < 0 ||
+	    (t_cwarm = resolve_all(dir, cache, n, NULL)) < 0)
 		goto out;
-	t0 = now();
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "b%zu", i);
-		if (manifest_cache_resolve(cache, name, &json, NULL, &err) < 0) {
-			fprintf(stderr, "%s\n", buf_cstr(&err));
-			goto out;
-		}
-		free(json);
-	}
-	t_ccold = now() - t0;
-	t0 = now();
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "b%zu", i);
-		if (manifest_cache_resolve(cache, name, &json, NULL, &err) < 0) {
-			fprintf(stderr, "%s\n", buf_cstr(&err));
-			goto out;
-		}
-		free(json);
-	}
-	t_cwarm = now() - t0;
 	manifest_cache_stats(cache, &cs);
 
 	printf("graph: %zu bottles in 4 layers, 1-3 parents each; a resolution reads %.1f files "
@@ -266,8 +267,6 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	manifest_cache_free(cache);
-	buf_release(&err);
-	buf_release(&text);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

@@ -102,6 +102,111 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
 	return 0;
 }
 
+/* The options that take a value ("--name value" or "--name=value"). */
+static const char *const value_options[] = {
+    "--forge-url",   "--token-file", "--assign",     "--bottles",    "--state",
+    "--queue",	     "--cache-ttl",  "--timeout",    "--kernel-ttl", "--write-memory",
+    "--read-memory", "--max-prs",    "--max-answer",
+};
+
+/* A whole number of MiB from 1 to 1048576. */
+static int parse_mib(const char *v, const char *what, uint64_t *out)
+{
+	if (str_to_u64(v, (uint64_t)1 << 20, false, out) < 0) {
+		fprintf(stderr,
+			"bottlefs: %s must be a whole number of MiB, 1 to 1048576 (was '%s')\n",
+			what, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets option name to v; 0, or -1 after saying why. */
+static int value_option(struct options *o, const char *name, const char *v)
+{
+	uint64_t s;
+
+	if (strcmp(name, "--forge-url") == 0)
+		o->forge_url = v;
+	else if (strcmp(name, "--token-file") == 0)
+		o->token_file = v;
+	else if (strcmp(name, "--assign") == 0)
+		o->assign = v;
+	else if (strcmp(name, "--bottles") == 0)
+		o->bottles = v;
+	else if (strcmp(name, "--state") == 0)
+		o->state = v;
+	else if (strcmp(name, "--queue") == 0)
+		o->queue = v;
+	else if (strcmp(name, "--cache-ttl") == 0)
+		return parse_seconds(v, name, &o->cache_ttl_s);
+	else if (strcmp(name, "--timeout") == 0) {
+		if (parse_seconds(v, name, &o->timeout_s) < 0)
+			return -1;
+		if (o->timeout_s == 0) {
+			fprintf(stderr, "bottlefs: --timeout must be at least 1 second\n");
+			return -1;
+		}
+	} else if (strcmp(name, "--kernel-ttl") == 0) {
+		if (parse_seconds(v, name, &s) < 0)
+			return -1;
+		o->kernel_ttl_s = (double)s;
+	} else if (strcmp(name, "--write-memory") == 0) {
+		/* MiB for what all open files and scratch files hold together. */
+		return parse_mib(v, name, &o->write_memory_mib);
+	} else if (strcmp(name, "--read-memory") == 0) {
+		/* MiB for what all read snapshots held open hold together. */
+		return parse_mib(v, name, &o->read_memory_mib);
+	} else if (strcmp(name, "--max-prs") == 0) {
+		if (str_to_u64(v, 10000, false, &o->max_prs) < 0) {
+			fprintf(stderr,
+				"bottlefs: --max-prs must be a whole number from 1 to 10000 (was "
+				"'%s')\n",
+				v);
+			return -1;
+		}
+	} else {
+		return parse_size(v, name, &o->max_answer);
+	}
+	return 0;
+}
+
+/*
+ * An argument without a value: -h, -V, a FUSE option or the mountpoint
+ * (kept for FUSE in fargs). 0, 1 when it answered --help or --version, -1
+ * after saying why.
+ */
+static int plain_argument(int i, char **argv, struct options *o, struct fuse_args *fargs)
+{
+	const char *a = argv[i];
+
+	if (strcmp(a, "--token") == 0 || strncmp(a, "--token=", 8) == 0) {
+		fprintf(stderr, "bottlefs: the token is never an argument; use --token-file "
+				"or BOTTLEFS_TOKEN\n");
+		return -1;
+	}
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		/* bottlefs answers --help itself; run directly, say where it is. */
+		puts("bottlefs-mount is the daemon bottlefs starts for a mount; "
+		     "see bottlefs --help and bottlefs(1)");
+		return 1;
+	}
+	if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+		printf("bottlefs %s\n", BOTTLEFS_VERSION);
+		return 1;
+	}
+	if (strncmp(a, "--", 2) == 0) {
+		fprintf(stderr, "bottlefs: unknown option '%s'\n", a);
+		return -1;
+	}
+	if (strcmp(a, "-d") == 0)
+		o->debug = true;
+	if (a[0] != '-' && (i == 1 || strcmp(argv[i - 1], "-o") != 0))
+		o->mountpoint = a;
+	fuse_opt_add_arg(fargs, a);
+	return 0;
+}
+
 /*
  * Splits argv into our options and FUSE's (returned in fuse_argv, which
  * keeps argv[0]). Returns 0; 1 when it answered --help or --version on
@@ -109,8 +214,9 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
  */
 static int parse_args(int argc, char **argv, struct options *o, struct fuse_args *fargs)
 {
-	int i;
-	const char *v;
+	size_t n = sizeof(value_options) / sizeof(value_options[0]), k;
+	const char *v = NULL;
+	int i, r;
 
 	o->cache_ttl_s = 30;
 	o->timeout_s = 10;
@@ -121,88 +227,12 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->max_answer = (uint64_t)64 << 20;
 	fuse_opt_add_arg(fargs, argv[0]);
 	for (i = 1; i < argc; i++) {
-		if ((v = str_arg_value(argc, argv, &i, "--forge-url"))) {
-			o->forge_url = v;
-		} else if ((v = str_arg_value(argc, argv, &i, "--token-file"))) {
-			o->token_file = v;
-		} else if ((v = str_arg_value(argc, argv, &i, "--assign"))) {
-			o->assign = v;
-		} else if ((v = str_arg_value(argc, argv, &i, "--bottles"))) {
-			o->bottles = v;
-		} else if ((v = str_arg_value(argc, argv, &i, "--state"))) {
-			o->state = v;
-		} else if ((v = str_arg_value(argc, argv, &i, "--queue"))) {
-			o->queue = v;
-		} else if ((v = str_arg_value(argc, argv, &i, "--cache-ttl"))) {
-			if (parse_seconds(v, "--cache-ttl", &o->cache_ttl_s) < 0)
-				return -1;
-		} else if ((v = str_arg_value(argc, argv, &i, "--timeout"))) {
-			if (parse_seconds(v, "--timeout", &o->timeout_s) < 0)
-				return -1;
-			if (o->timeout_s == 0) {
-				fprintf(stderr, "bottlefs: --timeout must be at least 1 second\n");
-				return -1;
-			}
-		} else if ((v = str_arg_value(argc, argv, &i, "--kernel-ttl"))) {
-			uint64_t s;
-
-			if (parse_seconds(v, "--kernel-ttl", &s) < 0)
-				return -1;
-			o->kernel_ttl_s = (double)s;
-		} else if ((v = str_arg_value(argc, argv, &i, "--write-memory"))) {
-			/* MiB for what all open files and scratch files hold together. */
-			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->write_memory_mib) < 0) {
-				fprintf(stderr,
-					"bottlefs: --write-memory must be a whole number of MiB, "
-					"1 to 1048576 (was '%s')\n",
-					v);
-				return -1;
-			}
-		} else if ((v = str_arg_value(argc, argv, &i, "--read-memory"))) {
-			/* MiB for what all read snapshots held open hold together. */
-			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->read_memory_mib) < 0) {
-				fprintf(stderr,
-					"bottlefs: --read-memory must be a whole number of MiB, "
-					"1 to 1048576 (was '%s')\n",
-					v);
-				return -1;
-			}
-		} else if ((v = str_arg_value(argc, argv, &i, "--max-prs"))) {
-			if (str_to_u64(v, 10000, false, &o->max_prs) < 0) {
-				fprintf(
-				    stderr,
-				    "bottlefs: --max-prs must be a whole number from 1 to 10000 "
-				    "(was '%s')\n",
-				    v);
-				return -1;
-			}
-		} else if ((v = str_arg_value(argc, argv, &i, "--max-answer"))) {
-			if (parse_size(v, "--max-answer", &o->max_answer) < 0)
-				return -1;
-		} else if (strcmp(argv[i], "--token") == 0 ||
-			   strncmp(argv[i], "--token=", 8) == 0) {
-			fprintf(stderr,
-				"bottlefs: the token is never an argument; use --token-file "
-				"or BOTTLEFS_TOKEN\n");
-			return -1;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			/* bottlefs answers --help itself; run directly, say where it is. */
-			puts("bottlefs-mount is the daemon bottlefs starts for a mount; "
-			     "see bottlefs --help and bottlefs(1)");
-			return 1;
-		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-			printf("bottlefs %s\n", BOTTLEFS_VERSION);
-			return 1;
-		} else if (strncmp(argv[i], "--", 2) == 0) {
-			fprintf(stderr, "bottlefs: unknown option '%s'\n", argv[i]);
-			return -1;
-		} else {
-			if (strcmp(argv[i], "-d") == 0)
-				o->debug = true;
-			if (argv[i][0] != '-' && (i == 1 || strcmp(argv[i - 1], "-o") != 0))
-				o->mountpoint = argv[i];
-			fuse_opt_add_arg(fargs, argv[i]);
-		}
+		for (k = 0; k < n && !(v = str_arg_value(argc, argv, &i, value_options[k])); k++)
+			;
+		r = k < n ? value_option(o, value_options[k], v)
+			  : plain_argument(i, argv, o, fargs);
+		if (r != 0)
+			return r;
 	}
 	if (!o->forge_url) {
 		fprintf(stderr, "bottlefs: --forge-url is required\n");

@@ -411,103 +411,114 @@ static void cycle_error(struct walk *w, const char *p, size_t from, struct buf *
 	buf_release(&m);
 }
 
-static int walk_run(struct walk *w, const char *root, json_t **resolved, struct buf *err)
+/* err gets the message of a bottle that is not defined, and the names that are. */
+static void not_defined(struct walk *w, const char *child, const char *name, struct buf *err)
 {
-	json_t *raw = NULL, *acc = NULL, *x;
-	size_t i;
+	struct buf m = BUF_INIT(16384);
+
+	if (child)
+		buf_note(&m, "bottle '%s' extends '%s' which is not defined.", child, name);
+	else
+		buf_note(&m, "bottle '%s' is not defined.", name);
+	put_available(w->s, &m);
+	mf_errf(err, "%s", buf_cstr(&m));
+	buf_release(&m);
+}
+
+/*
+ * The top frame's next parent: passed over when it is resolved already
+ * (in this walk, or taken whole from the cache), else pushed. 0 or -errno
+ * (-EINVAL for a cycle or a parent that is not defined).
+ */
+static int walk_descend(struct walk *w, struct frame *f, struct buf *err)
+{
+	const char *p = json_string_value(json_array_get(f->parents, f->next));
+	json_t *raw = NULL, *x;
 	int r;
 
-	r = src_get(w->s, root, &raw, err);
+	if (memo_get(w, p)) {
+		f->next++;
+		return 0;
+	}
+	x = json_object_get(w->onstack, p);
+	if (x) {
+		cycle_error(w, p, (size_t)json_integer_value(x), err);
+		return -EINVAL;
+	}
+	/*
+	 * A parent that resolved before (in another call) and whose files did
+	 * not change since: its resolution cannot depend on this walk (a
+	 * resolved bottle reaches no bottle that reaches it), so it is taken
+	 * as it is, and none of its ancestors are read.
+	 */
+	if (w->s->mc && mc_call_shortcut(w->s->mc, p) == 1) {
+		f->next++;
+		return 0;
+	}
+	r = src_get(w->s, p, &raw, err);
 	if (r == -ENOENT) {
-		struct buf m = BUF_INIT(16384);
-
-		buf_note(&m, "bottle '%s' is not defined.", root);
-		put_available(w->s, &m);
-		mf_errf(err, "%s", buf_cstr(&m));
-		buf_release(&m);
+		not_defined(w, f->name, p, err);
+		return -EINVAL;
 	}
 	if (r < 0)
 		return r;
-	r = walk_push(w, root, raw, err);
-	if (r < 0)
-		return r;
-	while (w->depth) {
-		struct frame *f = &w->st[w->depth - 1];
+	/* f may move when the stack grows; it is not used after this */
+	return walk_push(w, p, raw, err);
+}
 
-		if (f->parents && f->next < json_array_size(f->parents)) {
-			const char *p = json_string_value(json_array_get(f->parents, f->next));
+/* Every parent of the top frame resolved: fold them left to right, the child on top, and pop. */
+static int walk_fold(struct walk *w, struct frame *f, struct buf *err)
+{
+	json_t *acc = json_object(), *x;
+	size_t i;
+	int r = 0;
 
-			if (memo_get(w, p)) {
-				f->next++;
-				continue;
-			}
-			x = json_object_get(w->onstack, p);
-			if (x) {
-				cycle_error(w, p, (size_t)json_integer_value(x), err);
-				return -EINVAL;
-			}
-			/*
-			 * A parent that resolved before (in another call) and whose files did
-			 * not change since: its resolution cannot depend on this walk (a
-			 * resolved bottle reaches no bottle that reaches it), so it is taken
-			 * as it is, and none of its ancestors are read.
-			 */
-			if (w->s->mc && mc_call_shortcut(w->s->mc, p) == 1) {
-				f->next++;
-				continue;
-			}
-			r = src_get(w->s, p, &raw, err);
-			if (r == -ENOENT) {
-				struct buf m = BUF_INIT(16384);
-
-				buf_note(&m, "bottle '%s' extends '%s' which is not defined.",
-					 f->name, p);
-				put_available(w->s, &m);
-				mf_errf(err, "%s", buf_cstr(&m));
-				buf_release(&m);
-				return -EINVAL;
-			}
-			if (r < 0)
-				return r;
-			/* f may move when the stack grows; it is not used after this */
-			r = walk_push(w, p, raw, err);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		/* every parent resolved: fold them left to right, then the child on top */
-		acc = json_object();
-		if (!acc)
-			return -ENOMEM;
-		if (f->parents)
-			json_array_foreach(f->parents, i, x)
-			{
-				r = mf_merge(acc, memo_get(w, json_string_value(x)), f->name, err);
-				if (r < 0)
-					goto fail;
-			}
-		r = mf_merge(acc, f->raw, f->name, err);
-		if (r < 0)
-			goto fail;
-		if (w->s->mc) {
-			r = mc_call_done(w->s->mc, f->name, acc, f->parents, w->depth == 1);
+	if (!acc)
+		return -ENOMEM;
+	if (f->parents)
+		json_array_foreach(f->parents, i, x)
+		{
+			r = mf_merge(acc, memo_get(w, json_string_value(x)), f->name, err);
 			if (r < 0)
 				goto fail;
 		}
-		if (w->s->st)
-			w->s->st->resolved++;
-		json_object_del(w->onstack, f->name);
-		if (json_object_set_new(w->memo, f->name, acc) < 0)
-			return -ENOMEM;
-		acc = NULL;
-		w->depth--;
-	}
-	x = json_object_get(w->memo, root);
-	*resolved = json_incref(x);
+	r = mf_merge(acc, f->raw, f->name, err);
+	if (r == 0 && w->s->mc)
+		r = mc_call_done(w->s->mc, f->name, acc, f->parents, w->depth == 1);
+	if (r < 0)
+		goto fail;
+	if (w->s->st)
+		w->s->st->resolved++;
+	json_object_del(w->onstack, f->name);
+	if (json_object_set_new(w->memo, f->name, acc) < 0)
+		return -ENOMEM;
+	w->depth--;
 	return 0;
 fail:
 	json_decref(acc);
 	return r;
+}
+
+static int walk_run(struct walk *w, const char *root, json_t **resolved, struct buf *err)
+{
+	json_t *raw = NULL;
+	int r;
+
+	r = src_get(w->s, root, &raw, err);
+	if (r == -ENOENT)
+		not_defined(w, NULL, root, err);
+	if (r == 0)
+		r = walk_push(w, root, raw, err);
+	while (r == 0 && w->depth) {
+		struct frame *f = &w->st[w->depth - 1];
+
+		r = f->parents && f->next < json_array_size(f->parents) ? walk_descend(w, f, err)
+									: walk_fold(w, f, err);
+	}
+	if (r < 0)
+		return r;
+	*resolved = json_incref(json_object_get(w->memo, root));
+	return 0;
 }
 
 static int resolve_src(struct src *s, const char *name, json_t **resolved, struct buf *err)

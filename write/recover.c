@@ -263,22 +263,75 @@ static int pull_verdict(struct recovery *rc, const struct journal_entry *e,
 	return 1;
 }
 
+/* What the forge's pull requests say about a create_pr entry: see find_pull. */
+struct pull_search {
+	size_t claimable;  /* how many are provably the write's result */
+	uint64_t number;   /* the last of them */
+	struct buf in_way; /* why an open one with the same head and base is not (the first) */
+};
+
+/*
+ * Looks through the repository's pull requests for the one entry e (the
+ * request p) opened: those with its head and base, judged by pull_verdict
+ * when the title matches too. An open one that is not the write's is in
+ * the way (the forge keeps one open pull request per head and base).
+ */
+static int find_pull(struct recovery *rc, const struct journal_entry *e, const struct prnew *p,
+		     struct pull_search *ps, struct buf *why)
+{
+	struct forge *f = rc->w->opt.forge;
+	struct forge_issue_list pl = {NULL, 0};
+	struct buf why_not = BUF_INIT(4096);
+	const char *login;
+	size_t i;
+	int r;
+
+	r = recovery_login(rc, &login, why);
+	if (r == 0)
+		r = f->ops->list_issues(f, e->owner, e->repo, FORGE_PULLS, NULL, &pl, why);
+	for (i = 0; r == 0 && i < pl.n; i++) {
+		const struct forge_issue *x = &pl.v[i];
+		int v;
+
+		if (!x->head || !x->base || strcmp(x->head, p->head) != 0 ||
+		    strcmp(x->base, p->base) != 0)
+			continue;
+		buf_reset(&why_not);
+		v = strcmp(x->title, p->title) == 0 ? pull_verdict(rc, e, x, login, &why_not) : 0;
+		if (v < 0) {
+			r = buf_fail(why, -EIO, "cannot read the journal: %s", strerror(-v));
+		} else if (v == 1) {
+			ps->claimable++;
+			ps->number = x->number;
+		} else if (strcmp(x->state, "open") == 0 && !ps->in_way.len) {
+			if (why_not.len)
+				r = buf_puts(&ps->in_way, buf_cstr(&why_not));
+			else
+				r = buf_printf(&ps->in_way,
+					       "#%llu ('%s') is open with this head and base",
+					       (unsigned long long)x->number, x->title);
+			if (r < 0)
+				r = buf_fail(why, -ENOMEM, "out of memory");
+		}
+	}
+	forge_issue_list_release(&pl);
+	buf_release(&why_not);
+	return r;
+}
+
 /*
  * A pull request whose answer never came: claimed when exactly one PR is
- * provably its result (pull_verdict); else opened, unless an open PR with
- * the same head and base is in the way (then failed, with the reason).
- * Recorded under the entry's own assignment.
+ * provably its result (find_pull, pull_verdict); else opened, unless an
+ * open PR with the same head and base is in the way (then failed, with
+ * the reason). Recorded under the entry's own assignment.
  */
 static int recover_pull(struct recovery *rc, const struct journal_entry *e, uint64_t *forge_id,
 			char *answer, size_t size, struct buf *why)
 {
 	struct write *w = rc->w;
 	struct forge *f = w->opt.forge;
-	struct forge_issue_list pl = {NULL, 0};
-	struct buf why_not = BUF_INIT(4096), in_way = BUF_INIT(4096);
+	struct pull_search ps = {0, 0, BUF_INIT(4096)};
 	uint64_t number = 0;
-	size_t i, claimable = 0;
-	const char *login;
 	struct prnew p;
 	int r;
 
@@ -293,50 +346,23 @@ static int recover_pull(struct recovery *rc, const struct journal_entry *e, uint
 		    (unsigned long long)e->assign_issue);
 		goto out;
 	}
-	r = recovery_login(rc, &login, why);
-	if (r == 0)
-		r = f->ops->list_issues(f, e->owner, e->repo, FORGE_PULLS, NULL, &pl, why);
-	for (i = 0; r == 0 && i < pl.n; i++) {
-		const struct forge_issue *x = &pl.v[i];
-		int v;
-
-		if (!x->head || !x->base || strcmp(x->head, p.head) != 0 ||
-		    strcmp(x->base, p.base) != 0)
-			continue;
-		buf_reset(&why_not);
-		v = strcmp(x->title, p.title) == 0 ? pull_verdict(rc, e, x, login, &why_not) : 0;
-		if (v < 0) {
-			r = buf_fail(why, -EIO, "cannot read the journal: %s", strerror(-v));
-		} else if (v == 1) {
-			claimable++;
-			number = x->number;
-		} else if (strcmp(x->state, "open") == 0 && !in_way.len) {
-			/* Gitea keeps one open PR per head and base: a new one would be refused. */
-			if (why_not.len)
-				r = buf_puts(&in_way, buf_cstr(&why_not));
-			else
-				r = buf_printf(&in_way,
-					       "#%llu ('%s') is open with this head and base",
-					       (unsigned long long)x->number, x->title);
-			if (r < 0)
-				r = buf_fail(why, -ENOMEM, "out of memory");
-		}
-	}
+	r = find_pull(rc, e, &p, &ps, why);
 	if (r < 0)
 		goto out;
-	if (claimable > 1) {
+	if (ps.claimable > 1) {
 		r = buf_fail(why, -EEXIST,
 			     "more than one pull request could be this write's; none is claimed");
 		goto out;
 	}
-	if (!claimable && in_way.len) {
+	if (!ps.claimable && ps.in_way.len) {
 		r = buf_fail(why, -EEXIST,
 			     "not claimed: %s; the forge allows one open pull request per head "
 			     "and base, so none was opened",
-			     buf_cstr(&in_way));
+			     buf_cstr(&ps.in_way));
 		goto out;
 	}
-	if (claimable) {
+	if (ps.claimable) {
+		number = ps.number;
 		snprintf(answer, size, "pull %llu (found on the forge)",
 			 (unsigned long long)number);
 	} else {
@@ -363,9 +389,7 @@ static int recover_pull(struct recovery *rc, const struct journal_entry *e, uint
 	if (own_entry(w->opt.scope, e))
 		(void)!scope_add_pr(w->opt.scope, number);
 out:
-	forge_issue_list_release(&pl);
-	buf_release(&why_not);
-	buf_release(&in_way);
+	buf_release(&ps.in_way);
 	prnew_release(&p);
 	return r;
 }

@@ -111,18 +111,94 @@ out:
 	return r;
 }
 
+/* PATCH {path} with the title, body and state the patch changes (Gitea answers 201). */
+static int patch_fields(struct gitea *g, const char *path, const struct forge_issue_patch *patch,
+			uint64_t deadline, struct buf *err)
+{
+	json_t *o = json_object();
+	struct http_req q;
+	char *text;
+	int r;
+
+	if (!o)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	if ((r = add_str(o, "title", patch->title, err)) < 0 ||
+	    (r = add_str(o, "body", patch->body, err)) < 0 ||
+	    (r = add_str(o, "state", patch->state, err)) < 0) {
+		json_decref(o);
+		return r;
+	}
+	text = json_body_take(o);
+	if (!text)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	/* Any 2xx is success. */
+	r = gt_run_one(g, &q, HTTP_PATCH, path, text, deadline, err);
+	http_req_release(&q);
+	free(text);
+	return r;
+}
+
+/* PUT {path}/labels with the label names: it replaces the whole set (names or ids). */
+static int put_labels(struct gitea *g, const char *path, const struct forge_issue_patch *patch,
+		      uint64_t deadline, struct buf *err)
+{
+	struct buf lpath = BUF_INIT(4096);
+	json_t *labels = json_array(), *o = NULL;
+	struct http_req q;
+	char *text = NULL;
+	size_t i;
+	int r = 0;
+
+	if (!labels || buf_printf(&lpath, "%s/labels", path) < 0) {
+		r = buf_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < patch->n_labels; i++) {
+		json_t *s = patch->labels[i] ? json_string(patch->labels[i]) : NULL;
+
+		if (!s) {
+			r = buf_fail(err, -EINVAL, "label %zu is missing or not valid utf-8", i);
+			goto out;
+		}
+		if (json_array_append_new(labels, s) < 0) {
+			r = buf_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	o = json_object();
+	if (!o) {
+		r = buf_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = json_object_set_new(o, "labels", labels);
+	labels = NULL; /* json_object_set_new takes it, even when it fails */
+	if (r < 0) {
+		r = buf_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	text = json_body_take(o);
+	o = NULL;
+	if (!text) {
+		r = buf_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = gt_run_one(g, &q, HTTP_PUT, lpath.data, text, deadline, err);
+	http_req_release(&q);
+out:
+	json_decref(o);
+	json_decref(labels);
+	free(text);
+	buf_release(&lpath);
+	return r;
+}
+
 int gitea_update_issue(struct forge *f, const char *owner, const char *repo, uint64_t number,
 		       const struct forge_issue_patch *patch, struct buf *err)
 {
 	struct buf path = BUF_INIT(4096);
 	uint64_t deadline = gt_deadline(gitea_of(f));
-	struct http_req q;
-	json_t *o = NULL, *labels = NULL;
-	char *text = NULL;
-	size_t i;
 	int r = gt_check_repo(owner, repo, err);
 
-	memset(&q, 0, sizeof(q));
 	if (r < 0)
 		return r;
 	if (number == 0)
@@ -132,65 +208,14 @@ int gitea_update_issue(struct forge *f, const char *owner, const char *repo, uin
 	r = gt_repo_path(&path, owner, repo);
 	if (!r)
 		r = buf_printf(&path, "/issues/%llu", (unsigned long long)number);
-	if (r < 0)
+	if (r < 0) {
+		buf_release(&path);
 		return buf_fail(err, -ENOMEM, "out of memory");
-	if (patch->title || patch->body || patch->state) {
-		o = json_object();
-		if (!o) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		if ((r = add_str(o, "title", patch->title, err)) < 0 ||
-		    (r = add_str(o, "body", patch->body, err)) < 0 ||
-		    (r = add_str(o, "state", patch->state, err)) < 0)
-			goto out;
-		text = json_body_take(o);
-		o = NULL;
-		if (!text) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		/* Gitea answers 201 with the issue; any 2xx is success. */
-		r = gt_run_one(gitea_of(f), &q, HTTP_PATCH, path.data, text, deadline, err);
-		http_req_release(&q);
-		free(text);
-		text = NULL;
-		if (r < 0)
-			goto out;
 	}
-	if (patch->has_labels) {
-		/* PUT replaces the whole set; label names are accepted as well as ids. */
-		labels = json_array();
-		o = json_object();
-		if (!labels || !o) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < patch->n_labels; i++) {
-			json_t *s = patch->labels[i] ? json_string(patch->labels[i]) : NULL;
-
-			if (!s) {
-				r = buf_fail(err, -EINVAL,
-					     "label %zu is missing or not valid utf-8", i);
-				goto out;
-			}
-			json_array_append_new(labels, s);
-		}
-		json_object_set_new(o, "labels", labels);
-		labels = NULL;
-		text = json_body_take(o);
-		o = NULL;
-		if (!text || buf_puts(&path, "/labels") < 0) {
-			r = buf_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		r = gt_run_one(gitea_of(f), &q, HTTP_PUT, path.data, text, deadline, err);
-		http_req_release(&q);
-	}
-out:
-	json_decref(o);
-	json_decref(labels);
-	free(text);
+	if (patch->title || patch->body || patch->state)
+		r = patch_fields(gitea_of(f), path.data, patch, deadline, err);
+	if (r == 0 && patch->has_labels)
+		r = put_labels(gitea_of(f), path.data, patch, deadline, err);
 	buf_release(&path);
 	return r;
 }
