@@ -201,11 +201,19 @@ typedef void (*write_changed_fn)(void *ud, const char *owner, const char *repo, 
 				 uint64_t number);
 
 struct write_options {
-	struct forge *forge;   /* borrowed */
-	struct state *state;   /* borrowed */
-	struct scope *scope;   /* borrowed: grows with opened PRs */
-	const char *queue_dir; /* borrowed */
-	struct wlog *log;      /* borrowed, may be NULL: every commit's outcome */
+	struct forge *forge; /* borrowed */
+	struct state *state; /* borrowed */
+	struct scope *scope; /* borrowed: grows with opened PRs */
+	/*
+	 * Borrowed. The orchestrator's queue directory (cli/queue.c reads it):
+	 * one accepted done signal is one file
+	 * "<YYYYMMDDTHHMMSSZ>-<owner>-<repo>-<issue>-<16 hex>.json" holding
+	 * {"owner", "repo", "issue", "status", "summary", "time",
+	 * "pull_requests"}, written to a hidden ".tmp-" name, fsynced and
+	 * renamed; names starting with '.' are not ready items.
+	 */
+	const char *queue_dir;
+	struct wlog *log; /* borrowed, may be NULL: every commit's outcome */
 	/*
 	 * The most pull requests the assignment may have opened through the
 	 * mount (the state store's list, in flight ones counted): the next
