@@ -2,8 +2,10 @@
  * forge: the Forge Adapter Contract.
  *
  * A forge adapter is a table of operations (struct forge_ops) behind an
- * opaque struct forge. The tree code in fs/ speaks only this interface; it
- * never speaks HTTP. forge/gitea/ is the first adapter.
+ * opaque struct forge. Its callers, the cache (cache/, for reads) and the
+ * write path (write/), speak only this interface; they never speak HTTP,
+ * and an adapter knows nothing of caching. forge/gitea/ is the first
+ * adapter.
  *
  * Errors: every operation returns 0 or -errno, mapped in one table per
  * adapter:
@@ -179,7 +181,7 @@ struct forge_ops {
 	 * request, all under the operation's one deadline. Issues and pull
 	 * requests share one number sequence that only grows, so the pull
 	 * request this call opens has a greater number: crash recovery uses
-	 * that to tell it from one that existed before (fs/writes.c). A
+	 * that to tell it from one that existed before (write/recover.c). A
 	 * non-zero return from floor_cb cancels the request (nothing is
 	 * sent) and is returned. When the number cannot be learnt, floor_cb
 	 * is not called and the request is sent anyway.

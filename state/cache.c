@@ -1,4 +1,4 @@
-/* state: the persistent content cache of the forge view (state.h). */
+/* state: the persistent content cache of the forge cache (cache/; state.h). */
 #include "state/internal.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
  * nothing an agent wrote is lost and nothing is posted twice), the
  * provenance log of every write made through the mount, never the token
  * (provenance.c), the done signal that stands per assignment (signals.c),
- * and a persistent content cache for the forge view (cache.c); db.c opens
+ * and a persistent content cache for the forge cache (cache.c); db.c opens
  * and migrates the file. What the rows mean is the writers' business
  * (write/, cache/); this module keeps them.
  *
@@ -206,7 +206,7 @@ MUST_CHECK int state_done_get(struct state *st, const char *owner, const char *r
 			      char **text);
 
 /*
- * A persistent content cache for the forge view: key -> blob + fetched time
+ * A persistent content cache for the forge cache: key -> blob + fetched time
  * (unix ms) + a tag string (may be NULL, e.g. an ETag). put replaces.
  */
 MUST_CHECK int state_cache_put(struct state *st, const char *key, const void *data, size_t len,
