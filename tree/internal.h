@@ -101,6 +101,8 @@ void tree_target(const struct node *n, struct write_target *out, struct buf *pat
 
 /* A directory where an agent may create scratch files: an item it may write. */
 bool tree_scratch_dir(struct tree *t, const struct node *n);
+/* A directory's fixed children (tree_fixed_children) as entries; -ENOTDIR for a file. */
+MUST_CHECK int tree_list_fixed(const struct node *dir, tree_fill_fn fill, void *ud);
 /* An item directory's scratch files, as directory entries. */
 MUST_CHECK int tree_list_scratch(struct tree *t, const struct node *dir, tree_fill_fn fill,
 				 void *ud);

@@ -212,7 +212,7 @@ static int list_bottles(struct tree *t, const struct node *dir, tree_fill_fn fil
 	return bottles_list(t->opt.bottles, dir, fill, ud, err);
 }
 
-static int fixed_children(const struct node *dir, tree_fill_fn fill, void *ud)
+int tree_list_fixed(const struct node *dir, tree_fill_fn fill, void *ud)
 {
 	const char *const *names;
 	int n = tree_fixed_children(dir, &names), i;
@@ -233,7 +233,7 @@ static int list_item(struct tree *t, const struct node *dir, tree_fill_fn fill, 
 	int r = read_item(t, dir, NULL, &mtime, err);
 
 	if (r == 0)
-		r = fixed_children(dir, fill, ud);
+		r = tree_list_fixed(dir, fill, ud);
 	if (r == 0 && tree_scratch_dir(t, dir))
 		r = tree_list_scratch(t, dir, fill, ud);
 	return r;

@@ -201,18 +201,8 @@ int tree_list_scratch(struct tree *t, const struct node *dir, tree_fill_fn fill,
 int tree_list(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud, struct buf *err)
 {
 	const struct kind *k = tree_kind(dir);
-	const char *const *names;
-	int n, i;
 
-	if (k->list)
-		return k->list(t, dir, fill, ud, err);
-	n = tree_fixed_children(dir, &names);
-	if (n < 0)
-		return -ENOTDIR;
-	for (i = 0; i < n; i++)
-		if (fill(ud, names[i], NULL) != 0)
-			break;
-	return 0;
+	return k->list ? k->list(t, dir, fill, ud, err) : tree_list_fixed(dir, fill, ud);
 }
 
 int tree_open_dir(struct tree *t, const struct node *dir, struct buf *err)
