@@ -1,6 +1,7 @@
 /*
- * Crash recovery (write/recover.c, write_recover) against a fake forge and a
- * real state store: which unfinished journal entries a starting daemon
+ * The write path (write/write.h) against a fake forge and a real state
+ * store: one write from journal to outcome (write_commit), and crash
+ * recovery (write/recover.c, write_recover): which unfinished journal entries a starting daemon
  * finishes, and which comment or pull request it may claim as a write's
  * result. Each decision has a test that fails if the rule is dropped:
  * another user's PR or comment, a PR that existed before the write (its
@@ -38,6 +39,7 @@ struct fake {
 	const char *login; /* whoami's answer */
 	int whoami_fail;   /* -errno whoami answers instead, when set */
 	int list_fail;	   /* -errno the list operations answer, when set */
+	int patch_fail;	   /* -errno update_issue answers, when set */
 	struct forge_issue prs[MAX_ITEMS];
 	size_t n_prs;
 	struct forge_comment comments[MAX_ITEMS];
@@ -202,9 +204,10 @@ static int fake_update_issue(struct forge *f, const char *owner, const char *rep
 	(void)owner;
 	(void)repo;
 	(void)patch;
-	(void)err;
 	fk->patches++;
 	fk->patched = number;
+	if (fk->patch_fail)
+		return buf_fail(err, fk->patch_fail, "patch refused");
 	return 0;
 }
 
@@ -234,6 +237,7 @@ struct fx {
 	struct scope scope;
 	bool scope_live;
 	struct write *w;
+	struct wlog *log;
 	char changed[256]; /* what the write path said it changed, "o/r pull n;" each */
 };
 
@@ -271,6 +275,7 @@ static int setup(void **state)
 	f->fk.next_comment_id = 100;
 	fake_pr(&f->fk, 3, "bob", PR3_TITLE, "bigger-history", 1767969000);
 	f->fk.max = 6;
+	assert_int_equal(wlog_new(&f->log), 0);
 	*state = f;
 	return 0;
 }
@@ -289,6 +294,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	stop(f);
+	wlog_free(f->log);
 	state_free(f->st);
 	fake_release(&f->fk);
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -320,6 +326,7 @@ static void start(struct fx *f, const char *assign)
 	wo.state = f->st;
 	wo.scope = &f->scope;
 	wo.queue_dir = f->queue;
+	wo.log = f->log;
 	wo.changed = changed;
 	wo.changed_ud = f;
 	assert_int_equal(write_new(&wo, &f->w, &err), 0);
@@ -753,6 +760,135 @@ static void test_commit_records_floor_and_forge_id(void **state)
 	buf_release(&err);
 }
 
+/* The outcome log's text without its time stamps, one "path\tRESULT\tdetail" a line. */
+static void log_lines(struct fx *f, struct buf *out)
+{
+	struct buf all = BUF_INIT(0);
+	const char *p;
+
+	assert_int_equal(wlog_text(f->log, &all), 0);
+	for (p = buf_cstr(&all); *p;) {
+		const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
+
+		assert_non_null(tab);
+		assert_non_null(nl);
+		assert_int_equal(buf_append(out, tab + 1, (size_t)(nl - tab)), 0);
+		p = nl + 1;
+	}
+	buf_release(&all);
+}
+
+static struct write_target title_of(uint64_t number)
+{
+	struct write_target t = {.kind = WRITE_FIELD,
+				 .owner = "alice",
+				 .repo = "dotfiles",
+				 .number = number,
+				 .field = WRITE_TITLE,
+				 .path = "/forge/alice/dotfiles/issues/2/title"};
+
+	return t;
+}
+
+/* A field change: journaled, sent once, finished, logged, and the item forgotten. */
+static void test_commit_field_is_journaled_sent_and_logged(void **state)
+{
+	struct fx *f = *state;
+	struct write_target t = title_of(2);
+	struct buf err = BUF_INIT(4096), lines = BUF_INIT(0);
+	struct journal_entry e;
+
+	start(f, "alice/dotfiles#2");
+	assert_int_equal(write_commit(f->w, &t, "Shorter history\n", 16, NULL, &err), 0);
+	assert_int_equal(f->fk.patches, 1);
+	assert_int_equal(f->fk.patched, 2);
+	assert_int_equal(state_journal_get(f->st, 1, &e), 0);
+	assert_string_equal(e.kind, "patch");
+	assert_string_equal(e.field, "title");
+	/* What the forge was sent: without the newline echo added. */
+	assert_string_equal(e.payload, "Shorter history");
+	assert_int_equal(e.status, JOURNAL_DONE);
+	assert_string_equal(e.assign_repo, "dotfiles");
+	state_journal_entry_release(&e);
+	log_lines(f, &lines);
+	assert_string_equal(buf_cstr(&lines), "/forge/alice/dotfiles/issues/2/title\tok\t\n");
+	assert_string_equal(f->changed, "alice/dotfiles 0 2;");
+	buf_release(&lines);
+	buf_release(&err);
+}
+
+/*
+ * A send the forge refuses: close() hears the error, the entry is failed
+ * with the reason and never sent again (not even by recovery), and the
+ * outcome log says why. A malformed write is refused before anything is
+ * journaled.
+ */
+static void test_commit_failure_is_failed_not_resent(void **state)
+{
+	struct fx *f = *state;
+	struct write_target t = title_of(2);
+	struct buf err = BUF_INIT(4096), lines = BUF_INIT(0);
+
+	start(f, "alice/dotfiles#2");
+	f->fk.patch_fail = -EIO;
+	assert_int_equal(write_commit(f->w, &t, "T", 1, NULL, &err), -EIO);
+	assert_non_null(strstr(buf_cstr(&err), "patch refused"));
+	expect_entry(f, 1, JOURNAL_FAILED, 0, "patch refused");
+	f->fk.patch_fail = 0;
+	assert_int_equal(recover(f, "alice/dotfiles#2", NULL), 0);
+	assert_int_equal(f->fk.patches, 1);
+	/* Two lines: no title is EINVAL before the journal. */
+	buf_reset(&err);
+	assert_int_equal(write_commit(f->w, &t, "a\nb", 3, NULL, &err), -EINVAL);
+	assert_int_equal(f->fk.patches, 1);
+	assert_int_equal(state_journal_get(f->st, 2, &(struct journal_entry){0}), -ENOENT);
+	log_lines(f, &lines);
+	assert_non_null(strstr(buf_cstr(&lines), "\tEIO\tpatch refused\n"));
+	assert_non_null(strstr(buf_cstr(&lines), "\tEINVAL\ttitle must be one non-empty line"));
+	buf_release(&lines);
+	buf_release(&err);
+}
+
+/* Outside the scope nothing is journaled or sent, and the log says so. */
+static void test_commit_outside_scope_sends_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct write_target t = title_of(3);
+	struct buf err = BUF_INIT(4096);
+
+	start(f, "alice/dotfiles#2");
+	assert_int_equal(write_commit(f->w, &t, "T", 1, NULL, &err), -EACCES);
+	assert_non_null(strstr(buf_cstr(&err), "outside the assignment"));
+	assert_int_equal(f->fk.patches, 0);
+	assert_int_equal(state_journal_get(f->st, 1, &(struct journal_entry){0}), -ENOENT);
+	assert_string_equal(f->changed, "");
+	buf_release(&err);
+}
+
+/* The done signal: queued, kept as the one that stands (across a restart), a second refused. */
+static void test_commit_done_stands(void **state)
+{
+	struct fx *f = *state;
+	struct write_target t = {.kind = WRITE_DONE, .path = "/done"};
+	struct buf err = BUF_INIT(4096), text = BUF_INIT(4096);
+	char *saved = NULL;
+
+	start(f, "alice/dotfiles#2");
+	assert_int_equal(write_commit(f->w, &t, "success\nall good\n", 17, NULL, &err), 0);
+	assert_int_equal(state_done_get(f->st, "alice", "dotfiles", 2, &saved), 0);
+	assert_non_null(strstr(saved, "all good"));
+	free(saved);
+	expect_entry(f, 1, JOURNAL_DONE, 0, "-alice-dotfiles-2-");
+	assert_int_equal(write_commit(f->w, &t, "failure\n", 8, NULL, &err), -EACCES);
+	/* A restart: the signal stands, /done reads as it, and the scope knows. */
+	start(f, "alice/dotfiles#2");
+	assert_true(scope_is_done(&f->scope));
+	assert_int_equal(write_done_text(f->w, &text), 0);
+	assert_non_null(strstr(buf_cstr(&text), "\"summary\": \"all good\""));
+	buf_release(&text);
+	buf_release(&err);
+}
+
 /* A version 1 database: attributable rows are finished, the others stay failed. */
 static void test_legacy_rows(void **state)
 {
@@ -835,6 +971,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_done_is_queued_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_records_floor_and_forge_id, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_field_is_journaled_sent_and_logged, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_failure_is_failed_not_resent, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_outside_scope_sends_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_done_stands, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_rows, setup, teardown),
 	};
 
