@@ -1,4 +1,8 @@
-#include "tree/tree.h"
+/*
+ * path: path -> node and node -> path (tree.h), pure: a name that cannot
+ * name anything is -ENOENT here, before anything is asked.
+ */
+#include "tree/internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -289,21 +293,7 @@ int tree_node_path(const struct node *n, struct buf *out)
 
 bool tree_is_dir(const struct node *n)
 {
-	switch (n->kind) {
-	case N_ROOT:
-	case N_FORGE:
-	case N_OWNER:
-	case N_REPO:
-	case N_LIST:
-	case N_ITEM:
-	case N_COMMENTS:
-	case N_BOTTLES:
-	case N_BOTTLE:
-	case N_META:
-		return true;
-	default:
-		return false;
-	}
+	return tree_kind(n)->dir; /* the table of node kinds says (kinds.c) */
 }
 
 int tree_fixed_children(const struct node *dir, const char *const **names)
