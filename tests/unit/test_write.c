@@ -981,5 +981,5 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_legacy_rows, setup, teardown),
 	};
 
-	return cmocka_run_group_tests_name("writes", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("write", tests, NULL, NULL);
 }
