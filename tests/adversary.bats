@@ -282,7 +282,12 @@ print(n, sorted(refused.items()))
 	[ "$rest" = "[('ENOMEM', $((200 - n_ok)))]" ]
 	after=$(rss_kib)
 	echo "VmRSS $before kB -> $after kB"
-	[ "$after" -lt $((before + 64 * 1024)) ]
+	# Every refused open still fetched its 2 MiB and gave it back; under
+	# AddressSanitizer (scripts/sanitize sets BFS_ASAN) freed memory waits
+	# in ASan's quarantine (256 MiB by default) instead of going back.
+	allowance=$((64 * 1024))
+	[ -z "${BFS_ASAN:-}" ] || allowance=$((allowance + 256 * 1024))
+	[ "$after" -lt $((before + allowance)) ]
 	faults_clear
 	unmount_bfs
 	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60

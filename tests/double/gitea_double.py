@@ -100,6 +100,10 @@ CACHE_CONTROL = "max-age=0, private, must-revalidate"
 JSON_CT = "application/json;charset=utf-8"
 
 
+
+# Gitea's default [repository.pull-request] WORK_IN_PROGRESS_PREFIXES.
+WIP_PREFIX = re.compile(r"^\s*(WIP:|\[WIP\])", re.I)
+
 class SeedError(Exception):
     pass
 
@@ -1710,6 +1714,11 @@ class Api:
         changed = False
         if title and title != issue["title"]:
             issue["title"] = title
+            if issue["pull"]:
+                # Gitea derives "draft" from the title's work-in-progress
+                # prefix whenever it reads a pull request, so an edited title
+                # is an edited draft state.
+                issue["pull"]["draft"] = bool(WIP_PREFIX.match(title))
             changed = True
         if body is not None and body != issue["body"]:
             issue["body"] = body
@@ -1814,7 +1823,7 @@ class Api:
         issue["pull"] = {
             "id": self.s.alloc_pr_id(issue["id"]), "head": head, "base": base,
             "merged": False, "merged_at": None, "merged_by": None,
-            "draft": bool(re.match(r"^\s*(WIP:|\[WIP\])", form["title"], re.I)),
+            "draft": bool(WIP_PREFIX.match(form["title"])),
             "diff": repo["branches"].get(head, {}).get("diff"),
             "allow_maintainer_edit": bool(form.get("allow_maintainer_edit", False)),
         }

@@ -347,6 +347,24 @@ class ShapeTest(DoubleTest):
         self.assertIsNone(plain["pull_request"])
         self.assertTrue(plain["html_url"].endswith("/issues/2"))
 
+    def test_draft_follows_the_title_prefix(self):
+        # Gitea reads "draft" off the work-in-progress title prefix, on
+        # creation and after every edit of the title.
+        R = "/api/v1/repos/alice/dotfiles"
+        st, _, raw = self.d.req("PATCH", R + "/pulls/3", {"title": "WIP: bigger history"})
+        self.assertEqual(st, 201, raw)
+        st, _, pr = self.d.get_json(R + "/pulls/3")
+        self.assertTrue(pr["draft"])
+        st, _, i = self.d.get_json(R + "/issues/3")
+        self.assertTrue(i["pull_request"]["draft"])
+        st, _, raw = self.d.req("PATCH", R + "/issues/3", {"title": "bigger history"})
+        self.assertEqual(st, 201, raw)
+        st, _, pr = self.d.get_json(R + "/pulls/3")
+        self.assertFalse(pr["draft"])
+        st, _, raw = self.d.req("PATCH", R + "/pulls/3", {"title": "[wip] again"})
+        st, _, pr = self.d.get_json(R + "/pulls/3")
+        self.assertTrue(pr["draft"])
+
     def test_pulls_on_plain_issue_is_404(self):
         st, _, body = self.d.get_json("/api/v1/repos/alice/dotfiles/pulls/2")
         self.assertEqual(st, 404)
