@@ -162,7 +162,7 @@ char *forge_capabilities_json(const struct forge_capabilities *caps)
 		      "max_page_size", (json_int_t)caps->max_page_size);
 	if (!o)
 		return NULL;
-	out = json_text(o);
+	out = jsontext_pretty(o);
 	json_decref(o);
 	return out;
 }

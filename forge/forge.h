@@ -2,8 +2,10 @@
  * forge: the Forge Adapter Contract.
  *
  * A forge adapter is a table of operations (struct forge_ops) behind an
- * opaque struct forge. The tree code in fs/ speaks only this interface; it
- * never speaks HTTP. forge/gitea/ is the first adapter.
+ * opaque struct forge. Its callers, the cache (cache/, for reads) and the
+ * write path (write/), speak only this interface; they never speak HTTP,
+ * and an adapter knows nothing of caching. forge/gitea/ is the first
+ * adapter.
  *
  * Errors: every operation returns 0 or -errno, mapped in one table per
  * adapter:
@@ -38,6 +40,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/check.h"
 
 struct forge;
 
@@ -132,41 +135,42 @@ typedef int (*forge_floor_fn)(void *ud, uint64_t max_number);
 
 struct forge_ops {
 	/* Reads. */
-	int (*list_repos)(struct forge *f, const char *owner, struct forge_name_list *out,
-			  struct buf *err);
+	MUST_CHECK int (*list_repos)(struct forge *f, const char *owner,
+				     struct forge_name_list *out, struct buf *err);
 	/*
 	 * Every issue (FORGE_ISSUES) or every pull request (FORGE_PULLS),
 	 * open and closed, every page; since (RFC 3339) or NULL limits it to
 	 * those updated at or after since.
 	 */
-	int (*list_issues)(struct forge *f, const char *owner, const char *repo,
-			   enum forge_kind kind, const char *since, struct forge_issue_list *out,
-			   struct buf *err);
+	MUST_CHECK int (*list_issues)(struct forge *f, const char *owner, const char *repo,
+				      enum forge_kind kind, const char *since,
+				      struct forge_issue_list *out, struct buf *err);
 	/* A true issue; -ENOENT when the number is a pull request. */
-	int (*get_issue)(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			 struct forge_issue *out, struct buf *err);
-	int (*get_pull)(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			struct forge_issue *out, struct buf *err);
+	MUST_CHECK int (*get_issue)(struct forge *f, const char *owner, const char *repo,
+				    uint64_t number, struct forge_issue *out, struct buf *err);
+	MUST_CHECK int (*get_pull)(struct forge *f, const char *owner, const char *repo,
+				   uint64_t number, struct forge_issue *out, struct buf *err);
 	/* Plain comments of one issue or PR, oldest first. */
-	int (*list_comments)(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			     struct forge_comment_list *out, struct buf *err);
+	MUST_CHECK int (*list_comments)(struct forge *f, const char *owner, const char *repo,
+					uint64_t number, struct forge_comment_list *out,
+					struct buf *err);
 	/* Every plain comment of a repository, oldest first (since may be NULL). */
-	int (*list_repo_comments)(struct forge *f, const char *owner, const char *repo,
-				  const char *since, struct forge_comment_list *out,
-				  struct buf *err);
+	MUST_CHECK int (*list_repo_comments)(struct forge *f, const char *owner, const char *repo,
+					     const char *since, struct forge_comment_list *out,
+					     struct buf *err);
 	/*
 	 * The unified diff of a PR, appended to out. -EFBIG when it is
 	 * larger than the adapter reads or out holds: err then says how
 	 * large when the forge said so, in one line a reader can be shown.
 	 */
-	int (*get_diff)(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			struct buf *out, struct buf *err);
+	MUST_CHECK int (*get_diff)(struct forge *f, const char *owner, const char *repo,
+				   uint64_t number, struct buf *out, struct buf *err);
 	/*
 	 * The login of the user the adapter acts as (its token's), in *login
 	 * (new). Learned from the forge once and kept. -EACCES without a
 	 * token the forge accepts.
 	 */
-	int (*whoami)(struct forge *f, char **login, struct buf *err);
+	MUST_CHECK int (*whoami)(struct forge *f, char **login, struct buf *err);
 
 	/*
 	 * Writes (the Forge Adapter Contract).
@@ -177,22 +181,24 @@ struct forge_ops {
 	 * request, all under the operation's one deadline. Issues and pull
 	 * requests share one number sequence that only grows, so the pull
 	 * request this call opens has a greater number: crash recovery uses
-	 * that to tell it from one that existed before (fs/writes.c). A
+	 * that to tell it from one that existed before (write/recover.c). A
 	 * non-zero return from floor_cb cancels the request (nothing is
 	 * sent) and is returned. When the number cannot be learnt, floor_cb
 	 * is not called and the request is sent anyway.
 	 */
-	int (*create_pr)(struct forge *f, const char *owner, const char *repo,
-			 const struct forge_pr_request *req, forge_floor_fn floor_cb,
-			 void *floor_ud, uint64_t *number, struct buf *err);
-	int (*push_branch)(struct forge *f, const char *owner, const char *repo, const char *branch,
-			   struct buf *err);
-	int (*post_comment)(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			    const char *body, struct forge_comment *out, struct buf *err);
-	int (*update_issue)(struct forge *f, const char *owner, const char *repo, uint64_t number,
-			    const struct forge_issue_patch *patch, struct buf *err);
-	int (*update_pr_status)(struct forge *f, const char *owner, const char *repo,
-				uint64_t number, const char *state, struct buf *err);
+	MUST_CHECK int (*create_pr)(struct forge *f, const char *owner, const char *repo,
+				    const struct forge_pr_request *req, forge_floor_fn floor_cb,
+				    void *floor_ud, uint64_t *number, struct buf *err);
+	MUST_CHECK int (*push_branch)(struct forge *f, const char *owner, const char *repo,
+				      const char *branch, struct buf *err);
+	MUST_CHECK int (*post_comment)(struct forge *f, const char *owner, const char *repo,
+				       uint64_t number, const char *body, struct forge_comment *out,
+				       struct buf *err);
+	MUST_CHECK int (*update_issue)(struct forge *f, const char *owner, const char *repo,
+				       uint64_t number, const struct forge_issue_patch *patch,
+				       struct buf *err);
+	MUST_CHECK int (*update_pr_status)(struct forge *f, const char *owner, const char *repo,
+					   uint64_t number, const char *state, struct buf *err);
 	void (*capabilities)(struct forge *f, struct forge_capabilities *out);
 
 	void (*free)(struct forge *f);
@@ -213,8 +219,8 @@ void forge_comment_list_release(struct forge_comment_list *l);
 void forge_name_list_release(struct forge_name_list *l);
 
 /* Deep copy; 0 or -ENOMEM. */
-int forge_issue_copy(struct forge_issue *dst, const struct forge_issue *src);
-int forge_comment_copy(struct forge_comment *dst, const struct forge_comment *src);
+MUST_CHECK int forge_issue_copy(struct forge_issue *dst, const struct forge_issue *src);
+MUST_CHECK int forge_comment_copy(struct forge_comment *dst, const struct forge_comment *src);
 
 /* capabilities.json as the tree shows it (new, ends with "\n"). */
 char *forge_capabilities_json(const struct forge_capabilities *caps);
@@ -235,8 +241,8 @@ char *forge_capabilities_json(const struct forge_capabilities *caps);
  */
 #define FORGE_TRUNCATION_NOTICE "[Summary truncated. Full summary in PR_SUMMARY.md]"
 #define FORGE_RECEIPT_MARKER "<!-- bottlefs:receipt"
-int forge_render_description(const struct forge_capabilities *caps,
-			     const struct forge_pr_request *req, struct buf *out);
+MUST_CHECK int forge_render_description(const struct forge_capabilities *caps,
+					const struct forge_pr_request *req, struct buf *out);
 /*
  * The same, appending a one-line reason to err (may be NULL) on failure:
  * -EINVAL when the receipt is missing a field, a text is not UTF-8 or
@@ -244,9 +250,9 @@ int forge_render_description(const struct forge_capabilities *caps,
  * receipt block (or it plus the notice) alone exceeds the limit, or, with
  * no bundle, the body exceeds it; -E2BIG when out's own maximum is hit.
  */
-int forge_render_description_err(const struct forge_capabilities *caps,
-				 const struct forge_pr_request *req, struct buf *out,
-				 struct buf *err);
+MUST_CHECK int forge_render_description_err(const struct forge_capabilities *caps,
+					    const struct forge_pr_request *req, struct buf *out,
+					    struct buf *err);
 
 /*
  * Whether an agent's text may go into a pull request description: 0, or
@@ -256,7 +262,8 @@ int forge_render_description_err(const struct forge_capabilities *caps,
  * ("bottlefs:receipt", "[summary truncated."), so "<!--bottlefs:receipt"
  * and "<!-- BOTTLEFS:RECEIPT" are refused as well. Pure.
  */
-int forge_description_check(const char *text, size_t n, const char *what, struct buf *err);
+MUST_CHECK int forge_description_check(const char *text, size_t n, const char *what,
+				       struct buf *err);
 
 /*
  * What must follow text[0..n) so that nothing it opened is still open
@@ -267,7 +274,7 @@ int forge_description_check(const char *text, size_t n, const char *what, struct
  * when text leaves nothing open. -EINVAL when text opens <plaintext>,
  * which nothing closes; -E2BIG/-ENOMEM from out. Pure.
  */
-int forge_description_closer(const char *text, size_t n, struct buf *out);
+MUST_CHECK int forge_description_closer(const char *text, size_t n, struct buf *out);
 
 /*
  * The description to send when an agent replaces the description of an
@@ -281,7 +288,7 @@ int forge_description_closer(const char *text, size_t n, struct buf *out);
  * as written. Pure. 0 or -errno (-EINVAL with a reason in err); out is
  * appended to.
  */
-int forge_render_pr_body(const struct forge_capabilities *caps, const char *current,
-			 const char *text, struct buf *out, struct buf *err);
+MUST_CHECK int forge_render_pr_body(const struct forge_capabilities *caps, const char *current,
+				    const char *text, struct buf *out, struct buf *err);
 
 #endif

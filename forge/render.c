@@ -46,7 +46,7 @@ static const char notice_line[] = "\n" FORGE_TRUNCATION_NOTICE;
 static void set_err(struct buf *err, const char *msg)
 {
 	if (err)
-		buf_puts(err, msg);
+		buf_note(err, "%s", msg);
 }
 
 /* First occurrence of needle in s[0..n) ignoring ASCII case, or NULL. */

@@ -1,6 +1,12 @@
 /*
- * main: options, the token, the subcommands, and wiring the modules into
- * one mount. The only file with process-wide state.
+ * main: bottlefs-mount, the daemon. Options, the token, and wiring the
+ * parts into one mount: forge (the adapter), state, cache, the write path
+ * and the tree, then the FUSE session. The only file with process-wide
+ * state.
+ *
+ * Users run `bottlefs` (cli/main.c), which answers --help, --version and
+ * the subcommands itself and executes this program for a mount, with the
+ * same arguments and environment.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,15 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache/cache.h"
 #include "forge/gitea/gitea.h"
-#include "fs/mount.h"
-#include "fs/view.h"
-#include "fs/writes.h"
+#include "fs/fs.h"
 #include "manifest/manifest.h"
-#include "state/queue.h"
 #include "state/state.h"
+#include "tree/tree.h"
 #include "util/buf.h"
+#include "util/dir.h"
 #include "util/str.h"
+#include "write/write.h"
 
 #define TOKEN_MAX 4096
 
@@ -46,36 +53,13 @@ struct options {
 	const char *mountpoint;
 };
 
-static void usage(FILE *f)
+/*
+ * After an option error: bottlefs --help (cli/main.c) has the usage, and
+ * bottlefs(1) every option.
+ */
+static void usage_hint(void)
 {
-	fprintf(f,
-		"usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
-		"                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
-		"                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
-		"                [--read-memory MIB] [--max-prs N] [--max-answer SIZE]\n"
-		"                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
-		"       bottlefs resolve DIR NAME\n"
-		"       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
-		"                [--state DB]\n"
-		"       bottlefs queue list|take DIR\n"
-		"       bottlefs --help | --version\n"
-		"The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
-		"argument. See bottlefs(1).\n");
-}
-
-/* "--name value" or "--name=value"; advances *i past what it used. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0' || *i + 1 >= argc)
-		return NULL;
-	(*i)++;
-	return argv[*i];
+	fputs("Try 'bottlefs --help' for more information.\n", stderr);
 }
 
 static int parse_seconds(const char *s, const char *what, uint64_t *out)
@@ -118,6 +102,111 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
 	return 0;
 }
 
+/* The options that take a value ("--name value" or "--name=value"). */
+static const char *const value_options[] = {
+    "--forge-url",   "--token-file", "--assign",     "--bottles",    "--state",
+    "--queue",	     "--cache-ttl",  "--timeout",    "--kernel-ttl", "--write-memory",
+    "--read-memory", "--max-prs",    "--max-answer",
+};
+
+/* A whole number of MiB from 1 to 1048576. */
+static int parse_mib(const char *v, const char *what, uint64_t *out)
+{
+	if (str_to_u64(v, (uint64_t)1 << 20, false, out) < 0) {
+		fprintf(stderr,
+			"bottlefs: %s must be a whole number of MiB, 1 to 1048576 (was '%s')\n",
+			what, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets option name to v; 0, or -1 after saying why. */
+static int value_option(struct options *o, const char *name, const char *v)
+{
+	uint64_t s;
+
+	if (strcmp(name, "--forge-url") == 0)
+		o->forge_url = v;
+	else if (strcmp(name, "--token-file") == 0)
+		o->token_file = v;
+	else if (strcmp(name, "--assign") == 0)
+		o->assign = v;
+	else if (strcmp(name, "--bottles") == 0)
+		o->bottles = v;
+	else if (strcmp(name, "--state") == 0)
+		o->state = v;
+	else if (strcmp(name, "--queue") == 0)
+		o->queue = v;
+	else if (strcmp(name, "--cache-ttl") == 0)
+		return parse_seconds(v, name, &o->cache_ttl_s);
+	else if (strcmp(name, "--timeout") == 0) {
+		if (parse_seconds(v, name, &o->timeout_s) < 0)
+			return -1;
+		if (o->timeout_s == 0) {
+			fprintf(stderr, "bottlefs: --timeout must be at least 1 second\n");
+			return -1;
+		}
+	} else if (strcmp(name, "--kernel-ttl") == 0) {
+		if (parse_seconds(v, name, &s) < 0)
+			return -1;
+		o->kernel_ttl_s = (double)s;
+	} else if (strcmp(name, "--write-memory") == 0) {
+		/* MiB for what all open files and scratch files hold together. */
+		return parse_mib(v, name, &o->write_memory_mib);
+	} else if (strcmp(name, "--read-memory") == 0) {
+		/* MiB for what all read snapshots held open hold together. */
+		return parse_mib(v, name, &o->read_memory_mib);
+	} else if (strcmp(name, "--max-prs") == 0) {
+		if (str_to_u64(v, 10000, false, &o->max_prs) < 0) {
+			fprintf(stderr,
+				"bottlefs: --max-prs must be a whole number from 1 to 10000 (was "
+				"'%s')\n",
+				v);
+			return -1;
+		}
+	} else {
+		return parse_size(v, name, &o->max_answer);
+	}
+	return 0;
+}
+
+/*
+ * An argument without a value: -h, -V, a FUSE option or the mountpoint
+ * (kept for FUSE in fargs). 0, 1 when it answered --help or --version, -1
+ * after saying why.
+ */
+static int plain_argument(int i, char **argv, struct options *o, struct fuse_args *fargs)
+{
+	const char *a = argv[i];
+
+	if (strcmp(a, "--token") == 0 || strncmp(a, "--token=", 8) == 0) {
+		fprintf(stderr, "bottlefs: the token is never an argument; use --token-file "
+				"or BOTTLEFS_TOKEN\n");
+		return -1;
+	}
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		/* bottlefs answers --help itself; run directly, say where it is. */
+		puts("bottlefs-mount is the daemon bottlefs starts for a mount; "
+		     "see bottlefs --help and bottlefs(1)");
+		return 1;
+	}
+	if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+		printf("bottlefs %s\n", BOTTLEFS_VERSION);
+		return 1;
+	}
+	if (strncmp(a, "--", 2) == 0) {
+		fprintf(stderr, "bottlefs: unknown option '%s'\n", a);
+		return -1;
+	}
+	if (strcmp(a, "-d") == 0)
+		o->debug = true;
+	if (a[0] != '-' && (i == 1 || strcmp(argv[i - 1], "-o") != 0))
+		o->mountpoint = a;
+	fuse_opt_add_arg(fargs, a);
+	return 0;
+}
+
 /*
  * Splits argv into our options and FUSE's (returned in fuse_argv, which
  * keeps argv[0]). Returns 0; 1 when it answered --help or --version on
@@ -125,98 +214,25 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
  */
 static int parse_args(int argc, char **argv, struct options *o, struct fuse_args *fargs)
 {
-	int i;
-	const char *v;
+	size_t n = sizeof(value_options) / sizeof(value_options[0]), k;
+	const char *v = NULL;
+	int i, r;
 
 	o->cache_ttl_s = 30;
 	o->timeout_s = 10;
 	o->kernel_ttl_s = 1.0;
-	o->write_memory_mib = FILES_WRITE_MEMORY_DEFAULT >> 20;
-	o->read_memory_mib = FILES_READ_MEMORY_DEFAULT >> 20;
-	o->max_prs = WRITES_MAX_PRS_DEFAULT;
+	o->write_memory_mib = TREE_WRITE_MEMORY_DEFAULT >> 20;
+	o->read_memory_mib = TREE_READ_MEMORY_DEFAULT >> 20;
+	o->max_prs = WRITE_MAX_PRS_DEFAULT;
 	o->max_answer = (uint64_t)64 << 20;
 	fuse_opt_add_arg(fargs, argv[0]);
 	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--forge-url"))) {
-			o->forge_url = v;
-		} else if ((v = opt_value(argc, argv, &i, "--token-file"))) {
-			o->token_file = v;
-		} else if ((v = opt_value(argc, argv, &i, "--assign"))) {
-			o->assign = v;
-		} else if ((v = opt_value(argc, argv, &i, "--bottles"))) {
-			o->bottles = v;
-		} else if ((v = opt_value(argc, argv, &i, "--state"))) {
-			o->state = v;
-		} else if ((v = opt_value(argc, argv, &i, "--queue"))) {
-			o->queue = v;
-		} else if ((v = opt_value(argc, argv, &i, "--cache-ttl"))) {
-			if (parse_seconds(v, "--cache-ttl", &o->cache_ttl_s) < 0)
-				return -1;
-		} else if ((v = opt_value(argc, argv, &i, "--timeout"))) {
-			if (parse_seconds(v, "--timeout", &o->timeout_s) < 0)
-				return -1;
-			if (o->timeout_s == 0) {
-				fprintf(stderr, "bottlefs: --timeout must be at least 1 second\n");
-				return -1;
-			}
-		} else if ((v = opt_value(argc, argv, &i, "--kernel-ttl"))) {
-			uint64_t s;
-
-			if (parse_seconds(v, "--kernel-ttl", &s) < 0)
-				return -1;
-			o->kernel_ttl_s = (double)s;
-		} else if ((v = opt_value(argc, argv, &i, "--write-memory"))) {
-			/* MiB for what all open files and scratch files hold together. */
-			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->write_memory_mib) < 0) {
-				fprintf(stderr,
-					"bottlefs: --write-memory must be a whole number of MiB, "
-					"1 to 1048576 (was '%s')\n",
-					v);
-				return -1;
-			}
-		} else if ((v = opt_value(argc, argv, &i, "--read-memory"))) {
-			/* MiB for what all read snapshots held open hold together. */
-			if (str_to_u64(v, (uint64_t)1 << 20, false, &o->read_memory_mib) < 0) {
-				fprintf(stderr,
-					"bottlefs: --read-memory must be a whole number of MiB, "
-					"1 to 1048576 (was '%s')\n",
-					v);
-				return -1;
-			}
-		} else if ((v = opt_value(argc, argv, &i, "--max-prs"))) {
-			if (str_to_u64(v, 10000, false, &o->max_prs) < 0) {
-				fprintf(
-				    stderr,
-				    "bottlefs: --max-prs must be a whole number from 1 to 10000 "
-				    "(was '%s')\n",
-				    v);
-				return -1;
-			}
-		} else if ((v = opt_value(argc, argv, &i, "--max-answer"))) {
-			if (parse_size(v, "--max-answer", &o->max_answer) < 0)
-				return -1;
-		} else if (strcmp(argv[i], "--token") == 0 ||
-			   strncmp(argv[i], "--token=", 8) == 0) {
-			fprintf(stderr,
-				"bottlefs: the token is never an argument; use --token-file "
-				"or BOTTLEFS_TOKEN\n");
-			return -1;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 1;
-		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-			printf("bottlefs %s\n", BOTTLEFS_VERSION);
-			return 1;
-		} else if (strncmp(argv[i], "--", 2) == 0) {
-			fprintf(stderr, "bottlefs: unknown option '%s'\n", argv[i]);
-			return -1;
-		} else {
-			if (strcmp(argv[i], "-d") == 0)
-				o->debug = true;
-			if (argv[i][0] != '-' && (i == 1 || strcmp(argv[i - 1], "-o") != 0))
-				o->mountpoint = argv[i];
-			fuse_opt_add_arg(fargs, argv[i]);
-		}
+		for (k = 0; k < n && !(v = str_arg_value(argc, argv, &i, value_options[k])); k++)
+			;
+		r = k < n ? value_option(o, value_options[k], v)
+			  : plain_argument(i, argv, o, fargs);
+		if (r != 0)
+			return r;
 	}
 	if (!o->forge_url) {
 		fprintf(stderr, "bottlefs: --forge-url is required\n");
@@ -332,7 +348,7 @@ static char *absolute(const char *path)
  * the middle of a request finishes it before the loop returns, so a write
  * in flight is sent or journaled first.
  */
-static int serve(struct fuse_args *fargs, struct mount_ctx *mc)
+static int serve(struct fuse_args *fargs, struct mount *mc)
 {
 	struct fuse_cmdline_opts co;
 	struct fuse_loop_config *lc = NULL;
@@ -380,219 +396,172 @@ out:
 	return r ? 1 : 0;
 }
 
-/* ~/.bot-bottle/<name>, the default home of the state and the queue (new). */
-static char *default_path(const char *name)
-{
-	const char *home = getenv("HOME");
-	struct buf b = BUF_INIT(4096);
+/* Everything a mount is made of, owned by main. */
+struct parts {
+	struct forge *forge;
+	struct state *state;
+	struct cache *cache;
+	struct manifest_cache *bottles;
+	struct scope scope;
+	struct wlog *log;
+	char *state_path, *queue_path, *bottles_path;
+};
 
-	if (!home || !*home)
-		home = "/root";
-	if (buf_printf(&b, "%s/.bot-bottle/%s", home, name) < 0) {
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_steal(&b, NULL);
+static void parts_release(struct parts *p)
+{
+	cache_free(p->cache);
+	manifest_cache_free(p->bottles);
+	state_free(p->state);
+	wlog_free(p->log);
+	scope_release(&p->scope);
+	forge_free(p->forge);
+	free(p->state_path);
+	free(p->queue_path);
+	free(p->bottles_path);
 }
 
-/* `bottlefs state ... [--state DB]` */
-static int cmd_state(int argc, char **argv)
+/* The token (BOTTLEFS_TOKEN or --token-file), into the adapter, then wiped. */
+static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 {
-	char *db = NULL, **args;
-	int i, n = 0, r;
-
-	args = calloc((size_t)argc + 1, sizeof(*args));
-	if (!args)
-		return 1;
-	for (i = 1; i < argc; i++) {
-		const char *v;
-
-		if ((v = opt_value(argc, argv, &i, "--state"))) {
-			free(db);
-			db = strdup(v);
-		} else {
-			args[n++] = argv[i];
-		}
-	}
-	if (!db)
-		db = default_path("bot-bottle.db");
-	r = db ? state_cli(n, args, db, stdout, stderr) : 1;
-	free(db);
-	free(args);
-	return r;
-}
-
-static int cmd_resolve(int argc, char **argv)
-{
-	struct buf err = BUF_INIT(1 << 20);
-	char *json = NULL;
-	int r;
-
-	if (argc != 4) {
-		fprintf(stderr, "usage: bottlefs resolve DIR NAME\n");
-		return 2;
-	}
-	r = manifest_resolve(argv[2], argv[3], &json, &err);
-	if (r < 0) {
-		fprintf(stderr, "bottlefs: %s\n", err.len ? buf_cstr(&err) : strerror(-r));
-		buf_release(&err);
-		return 1;
-	}
-	fputs(json, stdout);
-	free(json);
-	buf_release(&err);
-	return 0;
-}
-
-static int run_mount(int argc, char **argv)
-{
-	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
-	struct options o = {0};
-	struct buf err = BUF_INIT(4096);
 	struct gitea_options go = {0};
-	struct view_options vo = {0};
-	struct writes_options wo = {0};
-	struct files_options fo = {0};
-	struct mount_ctx mc = {0};
-	char *token = NULL, *state_path = NULL, *queue_path = NULL, *bottles_path = NULL;
-	struct manifest_cache *bottles = NULL;
-	int r = 1;
+	char *token = token_from_env();
 
-	scope_init(&mc.scope);
-	ratelimit_init(&mc.log_limit, 10000, 5.0, 20.0);
-	r = parse_args(argc, argv, &o, &fargs);
-	if (r != 0) {
-		if (r < 0)
-			usage(stderr);
-		r = r < 0 ? 1 : 0;
-		goto out;
-	}
-	r = 1;
-	/* Nobody else may read the token out of this process's memory. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	token = token_from_env();
-	if (o.token_file) {
+	if (o->token_file) {
 		if (token) {
 			str_wipe(token, strlen(token));
 			free(token);
 			token = NULL;
 		}
-		if (token_from_file(o.token_file, &token) < 0)
-			goto out;
+		if (token_from_file(o->token_file, &token) < 0)
+			return -1;
 	}
-	go.base_url = o.forge_url;
+	go.base_url = o->forge_url;
 	go.token = token;
-	go.timeout_ms = (unsigned)(o.timeout_s * 1000);
+	go.timeout_ms = (unsigned)(o->timeout_s * 1000);
 	/*
 	 * One answer larger than this is refused (EIO; a diff shows a one-line
 	 * notice instead): nothing a forge sends may inflate the daemon without
 	 * bound (SEMANTICS.md). It sits far above what a write may hold, so
 	 * what was written can always be read back.
 	 */
-	go.max_body = (size_t)o.max_answer;
-	mc.forge = gitea_new(&go, &err);
+	go.max_body = (size_t)o->max_answer;
+	p->forge = gitea_new(&go, err);
 	if (token) {
 		str_wipe(token, strlen(token));
 		free(token);
-		token = NULL;
 	}
-	if (!mc.forge) {
-		fprintf(stderr, "bottlefs: cannot use forge '%s': %s\n", o.forge_url,
-			buf_cstr(&err));
-		goto out;
+	if (!p->forge) {
+		fprintf(stderr, "bottlefs: cannot use forge '%s': %s\n", o->forge_url,
+			buf_cstr(err));
+		return -1;
 	}
-	vo.forge = mc.forge;
-	vo.cache_ttl_ms = (int64_t)o.cache_ttl_s * 1000;
-	if (o.bottles && !(bottles_path = absolute(o.bottles)))
-		goto out;
-	if (bottles_path && manifest_cache_new(bottles_path, NULL, &bottles) < 0) {
+	return 0;
+}
+
+/* The bottles, the scope, the state store, the cache and the outcome log. */
+static int open_parts(const struct options *o, struct parts *p, struct buf *err)
+{
+	struct cache_options co = {0};
+
+	if (o->bottles && !(p->bottles_path = absolute(o->bottles)))
+		return -1;
+	if (p->bottles_path && manifest_cache_new(p->bottles_path, NULL, &p->bottles) < 0) {
 		fprintf(stderr, "bottlefs: out of memory\n");
-		goto out;
+		return -1;
 	}
-	vo.bottles = bottles;
-	if (o.assign && scope_assign(&mc.scope, o.assign, &err) < 0) {
-		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
-		goto out;
+	if (o->assign && scope_assign(&p->scope, o->assign, err) < 0) {
+		fprintf(stderr, "bottlefs: %s\n", buf_cstr(err));
+		return -1;
 	}
-	state_path = o.state ? absolute(o.state) : default_path("bot-bottle.db");
-	queue_path = o.queue ? absolute(o.queue) : default_path("queue");
-	if (!state_path || !queue_path || state_open(state_path, &mc.state, &err) < 0) {
+	p->state_path = o->state ? absolute(o->state) : dir_default("bot-bottle.db");
+	p->queue_path = o->queue ? absolute(o->queue) : dir_default("queue");
+	if (!p->state_path || !p->queue_path || state_open(p->state_path, &p->state, err) < 0) {
 		fprintf(stderr, "bottlefs: cannot open the state store '%s': %s\n",
-			state_path ? state_path : "?", buf_cstr(&err));
-		goto out;
+			p->state_path ? p->state_path : "?", buf_cstr(err));
+		return -1;
 	}
-	vo.state = mc.state;
-	if (view_new(&vo, &mc.view) < 0) {
+	co.forge = p->forge;
+	co.ttl_ms = (int64_t)o->cache_ttl_s * 1000;
+	co.state = p->state;
+	/* The write outcomes /.bottlefs/log shows. */
+	if (cache_new(&co, &p->cache) < 0 || wlog_new(&p->log) < 0) {
 		fprintf(stderr, "bottlefs: out of memory\n");
-		goto out;
+		return -1;
 	}
-	/* The write outcomes /.bottlefs/log shows, and the open files' state. */
-	if (wlog_new(&mc.log) < 0) {
-		fprintf(stderr, "bottlefs: out of memory\n");
-		goto out;
+	return 0;
+}
+
+/* The tree over the parts, and the writes a previous run left unanswered finished once. */
+static int open_tree(const struct options *o, struct parts *p, struct mount *m, struct buf *err)
+{
+	struct tree_options to = {0};
+	int r;
+
+	to.cache = p->cache;
+	to.bottles = p->bottles;
+	to.write.forge = p->forge;
+	to.write.state = p->state;
+	to.write.scope = &p->scope;
+	to.write.queue_dir = p->queue_path;
+	to.write.log = p->log;
+	to.write.max_prs = (unsigned)o->max_prs;
+	to.write_memory = (size_t)(o->write_memory_mib << 20);
+	to.read_memory = (size_t)(o->read_memory_mib << 20);
+	to.sent = ops_sent;
+	to.sent_ud = m;
+	if (tree_new(&to, &m->tree, err) < 0) {
+		fprintf(stderr, "bottlefs: %s\n", buf_cstr(err));
+		return -1;
 	}
-	fo.write_memory = (size_t)(o.write_memory_mib << 20);
-	fo.read_memory = (size_t)(o.read_memory_mib << 20);
-	fo.log = mc.log;
-	fo.commit = ops_commit;
-	fo.commit_ud = &mc;
-	if (files_new(&fo, &mc.files) < 0) {
-		fprintf(stderr, "bottlefs: out of memory\n");
-		goto out;
-	}
-	wo.forge = mc.forge;
-	wo.state = mc.state;
-	wo.view = mc.view;
-	wo.scope = &mc.scope;
-	wo.queue_dir = queue_path;
-	wo.log = mc.log;
-	wo.max_prs = (unsigned)o.max_prs;
-	if (writes_new(&wo, &mc.writes, &err) < 0) {
-		fprintf(stderr, "bottlefs: %s\n", buf_cstr(&err));
-		goto out;
-	}
-	/* Writes a previous run journaled but never saw answered: finish them once. */
-	buf_reset(&err);
-	r = writes_recover(mc.writes, &err);
+	buf_reset(err);
+	r = tree_recover(m->tree, err);
 	if (r > 0)
 		fprintf(stderr, "bottlefs: finished %d write(s) left by a previous run\n", r);
-	if (err.len) {
+	if (err->len) {
 		/* The reasons quote the forge and the journal: escaped like every log line. */
 		struct buf line = BUF_INIT(0);
 
-		str_escape_log(&line, err.data, err.len);
+		/* What fits of the reasons is shown; they are for a person. */
+		(void)!str_escape_log(&line, err->data, err->len);
 		fprintf(stderr, "bottlefs: writes still unfinished (forge unreachable): %s\n",
 			buf_cstr(&line));
 		buf_release(&line);
 	}
-	mc.kernel_ttl_s = o.kernel_ttl_s;
-	mc.debug = o.debug;
-	r = serve(&fargs, &mc);
-out:
-	files_free(mc.files);
-	wlog_free(mc.log);
-	writes_free(mc.writes);
-	view_free(mc.view);
-	manifest_cache_free(bottles);
-	state_free(mc.state);
-	scope_release(&mc.scope);
-	ratelimit_release(&mc.log_limit);
-	forge_free(mc.forge);
-	free(state_path);
-	free(queue_path);
-	free(bottles_path);
-	fuse_opt_free_args(&fargs);
-	buf_release(&err);
-	return r;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
-		return cmd_resolve(argc, argv);
-	if (argc >= 2 && strcmp(argv[1], "state") == 0)
-		return cmd_state(argc, argv);
-	if (argc >= 2 && strcmp(argv[1], "queue") == 0)
-		return queue_cli(argc - 1, argv + 1, stdout, stderr);
-	return run_mount(argc, argv);
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	struct options o = {0};
+	struct buf err = BUF_INIT(4096);
+	struct parts p = {0};
+	struct mount m = {0};
+	int r;
+
+	scope_init(&p.scope);
+	ratelimit_init(&m.log_limit, 10000, 5.0, 20.0);
+	r = parse_args(argc, argv, &o, &fargs);
+	if (r != 0) {
+		if (r < 0)
+			usage_hint();
+		r = r < 0 ? 1 : 0;
+		goto out;
+	}
+	r = 1;
+	/* Nobody else may read the token out of this process's memory. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (open_forge(&o, &p, &err) < 0 || open_parts(&o, &p, &err) < 0 ||
+	    open_tree(&o, &p, &m, &err) < 0)
+		goto out;
+	m.kernel_ttl_s = o.kernel_ttl_s;
+	m.debug = o.debug;
+	r = serve(&fargs, &m);
+out:
+	tree_free(m.tree);
+	parts_release(&p);
+	ratelimit_release(&m.log_limit);
+	fuse_opt_free_args(&fargs);
+	buf_release(&err);
+	return r;
 }

@@ -9,6 +9,7 @@
 #ifndef BOTTLEFS_FS_NOTIFY_H
 #define BOTTLEFS_FS_NOTIFY_H
 
+#include "util/check.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,7 @@ struct fuse;
 struct notifier;
 
 /* 0 and *out, or -errno. */
-int notifier_start(struct fuse *fuse, struct notifier **out);
+MUST_CHECK int notifier_start(struct fuse *fuse, struct notifier **out);
 /* Stops the thread (pending paths are dropped) and frees. NULL-safe. */
 void notifier_stop(struct notifier *n);
 /* Queues paths (copied); returns a ticket for notifier_wait, 0 on failure. */

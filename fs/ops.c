@@ -1,13 +1,14 @@
 /*
- * ops: the FUSE callbacks. Each one unpacks the request, asks the tree and
- * the view, and replies (STYLE habit 4): no forge, manifest or state logic
- * lives here.
+ * ops: the FUSE callbacks. Each one unpacks the request, asks the tree
+ * (tree/tree.h), and replies (STYLE habit 4): no forge, cache, write,
+ * manifest or state logic lives here, and no path is built here.
  *
  * Files are served from a snapshot taken at open(), so one open file never
  * changes under its reader and read() never waits on the forge. getattr()
  * renders the same bytes, so st_size is exact. Everything an open file
- * holds, and every call on it from any number of threads, is fs/files.h's
- * business; which names may be created, unlinked or renamed is mount.c's.
+ * holds, and every call on it from any number of threads, is the tree's
+ * business (tree/files.c), as is which names may be created, unlinked or
+ * renamed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,15 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs/files.h"
-#include "fs/mount.h"
+#include "fs/fs.h"
 #include "fs/notify.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "tree/tree.h"
 #include "util/buf.h"
 #include "util/str.h"
+#include "util/time.h"
 
-static struct mount_ctx *ctx(void)
+static struct mount *ctx(void)
 {
 	return fuse_get_context()->private_data;
 }
@@ -40,26 +40,22 @@ static struct mount_ctx *ctx(void)
  * their control bytes and invalid UTF-8 are escaped, so a line cannot be
  * split, recoloured or rewritten on a terminal.
  */
-static int fail_in(struct mount_ctx *c, const char *op, const char *path, int r,
-		   const struct buf *err)
+static int fail_in(struct mount *c, const char *op, const char *path, int r, const struct buf *err)
 {
 	struct buf line = BUF_INIT(16384);
-
-	struct timespec ts;
 	uint64_t refused = 0;
 
+	/* A line is best effort (buf_note): what does not fit in 16 KiB is cut. */
 	if ((err && err->len) || c->debug) {
-		buf_printf(&line, "bottlefs: %s '", op);
-		str_escape_log_cstr(&line, path);
-		buf_puts(&line, "': ");
+		buf_note(&line, "bottlefs: %s '", op);
+		(void)!str_escape_log_cstr(&line, path);
+		buf_note(&line, "': ");
 		if (err && err->len)
-			str_escape_log(&line, err->data, err->len);
+			(void)!str_escape_log(&line, err->data, err->len);
 		else
-			buf_puts(&line, strerror(-r));
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (c->debug || ratelimit_allow(&c->log_limit, line.data, line.len,
-						(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-						&refused)) {
+			buf_note(&line, "%s", strerror(-r));
+		if (c->debug ||
+		    ratelimit_allow(&c->log_limit, line.data, line.len, time_mono_ms(), &refused)) {
 			if (refused)
 				fprintf(stderr, "bottlefs: %llu similar log lines suppressed\n",
 					(unsigned long long)refused);
@@ -75,7 +71,7 @@ static int fail(const char *op, const char *path, int r, const struct buf *err)
 	return fail_in(ctx(), op, path, r, err);
 }
 
-static void fill_stat(struct stat *st, const struct view_attr *a)
+static void fill_stat(struct stat *st, const struct tree_attr *a)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = (a->dir ? S_IFDIR : S_IFREG) | a->mode;
@@ -98,25 +94,21 @@ static struct fh *handle_of(struct fuse_file_info *fi)
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct buf err = BUF_INIT(4096);
-	struct files_stat fs;
-	struct view_attr a;
+	struct tree_attr a;
 	struct fh *h = handle_of(fi);
 	struct node n;
+	bool linked;
 	int r;
 
 	/* A scratch file answers through its fd, also once its name is gone. */
-	if (h && files_fh_is_scratch(h) && files_fh_stat(ctx()->files, h, &fs) == 0) {
-		memset(&a, 0, sizeof(a));
-		a.mode = 0644;
-		a.size = fs.size;
-		a.mtime = fs.mtime;
+	if (h && tree_fh_stat(ctx()->tree, h, &a, &linked) == 0) {
 		fill_stat(st, &a);
-		st->st_nlink = fs.linked ? 1 : 0;
+		st->st_nlink = linked ? 1 : 0;
 		return 0;
 	}
-	r = mount_resolve(path, &n);
+	r = tree_lookup(path, &n);
 	if (r == 0)
-		r = mount_getattr(ctx(), &n, &a, &err);
+		r = tree_getattr(ctx()->tree, &n, &a, &err);
 	if (r == 0)
 		fill_stat(st, &a);
 	else if (r != -ENOENT)
@@ -130,7 +122,7 @@ struct fill_args {
 	fuse_fill_dir_t filler;
 };
 
-static int fill_one(void *ud, const char *name, const struct view_attr *a)
+static int fill_one(void *ud, const char *name, const struct tree_attr *a)
 {
 	struct fill_args *fa = ud;
 	struct stat st;
@@ -157,7 +149,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		return r;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
-	r = mount_list(ctx(), &n, fill_one, &fa, &err);
+	r = tree_list(ctx()->tree, &n, fill_one, &fa, &err);
 	if (r < 0)
 		fail("list", path, r, &err);
 	buf_release(&err);
@@ -169,167 +161,92 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND | O_CREAT));
 }
 
-/* The paths whose kernel cache a write to n makes stale. */
-static size_t stale_paths(const struct node *n, char paths[][320], size_t max)
+/* The paths a write made stale, gathered for one push to the notifier. */
+struct stale {
+	char *paths[16];
+	size_t n;
+};
+
+static void stale_add(void *ud, const char *path)
 {
-	const char *const *names;
-	size_t k = 0;
-	int i, count;
+	struct stale *st = ud;
 
-	if (n->kind == N_DONE || n->kind == N_PULLS_NEW) {
-		snprintf(paths[k++], 320, "/done");
-		snprintf(paths[k++], 320, "/.bottlefs/scope");
-		if (n->kind == N_PULLS_NEW)
-			snprintf(paths[k++], 320, "/forge/%s/%s/pulls", n->owner, n->repo);
-		return k;
-	}
-	{
-		struct node item = *n;
-
-		item.kind = N_ITEM;
-		snprintf(paths[k++], 320, "/forge/%s/%s/%s/%llu", n->owner, n->repo,
-			 n->pull ? "pulls" : "issues", (unsigned long long)n->number);
-		count = tree_fixed_children(&item, &names);
-	}
-	for (i = 0; i < count && k < max; i++)
-		snprintf(paths[k++], 320, "/forge/%s/%s/%s/%llu/%s", n->owner, n->repo,
-			 n->pull ? "pulls" : "issues", (unsigned long long)n->number, names[i]);
-	return k;
+	if (st->n < sizeof(st->paths) / sizeof(st->paths[0]) && (st->paths[st->n] = strdup(path)))
+		st->n++;
 }
 
 /* Waits (bounded) until the kernel forgot what it cached for these paths. */
-static void invalidate(struct mount_ctx *c, const char *const *paths, size_t n)
+static void invalidate(struct mount *c, const char *const *paths, size_t n)
 {
 	if (c->notifier)
 		notifier_wait(c->notifier, notifier_push(c->notifier, paths, n), 1000);
 }
 
-/*
- * files_commit_fn (fs/files.h): sends a write, logs a failure, and makes
- * the kernel forget the old content before close() returns.
- */
-int ops_commit(void *ud, const struct node *n, const char *data, size_t len, struct buf *reply,
-	       struct buf *err)
+void ops_sent(void *ud, const struct node *n, int r, const struct buf *err)
 {
-	struct mount_ctx *c = ud;
+	struct mount *c = ud;
 	struct buf path = BUF_INIT(4096);
-	char paths[16][320];
-	const char *ptrs[16];
-	size_t k, i;
-	int r;
+	struct stale st = {{NULL}, 0};
+	size_t i;
 
-	r = writes_commit(c->writes, n, data, len, reply, err);
 	if (r < 0) {
-		tree_node_path(n, &path);
+		/* A path that cannot be built (out of memory) is logged as what was built. */
+		(void)!tree_node_path(n, &path);
 		fail_in(c, "write", buf_cstr(&path), r, err);
 	}
-	k = stale_paths(n, paths, 16);
-	for (i = 0; i < k; i++)
-		ptrs[i] = paths[i];
-	invalidate(c, ptrs, k);
+	/* Paths it could not gather stay cached for --kernel-ttl at most. */
+	(void)!tree_changed_paths(n, stale_add, &st);
+	invalidate(c, (const char *const *)st.paths, st.n);
+	for (i = 0; i < st.n; i++)
+		free(st.paths[i]);
 	buf_release(&path);
-	return r;
 }
 
-static int open_write(const char *path, const struct node *n, struct fuse_file_info *fi)
+static void set_props(struct fuse_file_info *fi, struct fh *h, const struct tree_open_props *p)
 {
-	struct buf err = BUF_INIT(4096), initial = BUF_INIT(0);
-	bool truncate = (fi->flags & O_TRUNC) != 0;
-	struct fh *h;
-	int r;
-
-	r = mount_open_write(ctx(), n, truncate, &initial, &err);
-	if (r < 0) {
-		/* A refused write is the agent's business; say why only under -d. */
-		if (r != -EACCES || ctx()->debug)
-			fail("open for writing", path, r, &err);
-		goto out;
-	}
-	r = files_open_write(ctx()->files, n, &initial, truncate, &h);
-	if (r < 0)
-		goto out;
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Written content never sits in the page cache: reads see this handle. */
-	fi->direct_io = 1;
-out:
-	buf_release(&initial);
-	buf_release(&err);
-	return r;
-}
-
-static int open_scratch(const struct node *n, struct fuse_file_info *fi, bool create)
-{
-	bool trunc = (fi->flags & O_TRUNC) != 0;
-	struct fh *h;
-	int r;
-
-	if (create)
-		r = mount_create(ctx(), n, (fi->flags & O_EXCL) != 0, trunc, &h);
-	else if (wants_write(fi->flags) && mount_access_write(ctx(), n) < 0)
-		r = -EACCES;
-	else
-		r = files_open_scratch(ctx()->files, n, false, false, trunc, &h);
-	if (r < 0)
-		return r;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Several fds share the file's content: every read asks the daemon. */
-	fi->direct_io = 1;
-	return 0;
+	fi->direct_io = p->direct_io;
+	fi->keep_cache = p->keep_cache;
+	fi->noflush = p->noflush;
 }
 
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct buf err = BUF_INIT(4096);
-	struct buf data = BUF_INIT(0);
+	bool write = wants_write(fi->flags);
+	struct tree_open_props props;
 	struct fh *h;
 	struct node n;
-	char *bytes;
-	size_t len;
 	int r;
 
-	r = mount_resolve(path, &n);
+	r = tree_lookup(path, &n);
 	if (r < 0)
 		return r;
-	if (n.kind == N_SCRATCH)
-		return open_scratch(&n, fi, false);
-	if (wants_write(fi->flags))
-		return open_write(path, &n, fi);
-	/* The kernel looked the file up just before: no second render for its size. */
-	r = mount_read(ctx(), &n, &data, &err);
-	if (r < 0) {
-		fail("open", path, r, &err);
-		goto out;
-	}
-	bytes = buf_steal(&data, &len);
-	r = files_open_read(ctx()->files, &n, bytes, len, &h);
-	if (r < 0)
-		goto out;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	/*
-	 * Content that changes without the forge never sits in the page cache.
-	 * Forge content keeps its pages across opens: the kernel drops them
-	 * itself when a refreshed mtime (the forge's updated_at) or size
-	 * differs (FUSE_CAP_AUTO_INVAL_DATA), and writes through the mount
-	 * invalidate explicitly.
-	 */
-	fi->direct_io = mount_volatile(&n);
-	fi->keep_cache = !fi->direct_io;
-	/* A read-only file has nothing to send at close: spare the FLUSH round trip. */
-	fi->noflush = 1;
-out:
-	buf_release(&data);
+	r = tree_open(ctx()->tree, &n, write, (fi->flags & O_TRUNC) != 0, &h, &props, &err);
+	if (r == 0)
+		set_props(fi, h, &props);
+	/* A refused write is the agent's business; say why only under -d. */
+	else if (n.kind != N_SCRATCH && (!write || r != -EACCES || ctx()->debug))
+		fail(write ? "open for writing" : "open", path, r, &err);
 	buf_release(&err);
 	return r;
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	struct tree_open_props props;
+	struct fh *h;
 	struct node n;
+	int r;
 
 	(void)mode;
-	if (mount_resolve(path, &n) < 0)
+	if (tree_lookup(path, &n) < 0)
 		return -EACCES;
-	return open_scratch(&n, fi, true);
+	r = tree_create(ctx()->tree, &n, (fi->flags & O_EXCL) != 0, (fi->flags & O_TRUNC) != 0, &h,
+			&props);
+	if (r == 0)
+		set_props(fi, h, &props);
+	return r;
 }
 
 static int op_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
@@ -341,7 +258,7 @@ static int op_read(const char *path, char *out, size_t size, off_t off, struct f
 		return -EBADF;
 	if (off < 0)
 		return -EINVAL;
-	return files_read(ctx()->files, h, out, size, (uint64_t)off);
+	return tree_fh_read(ctx()->tree, h, out, size, (uint64_t)off);
 }
 
 static int op_write(const char *path, const char *in, size_t size, off_t off,
@@ -354,7 +271,7 @@ static int op_write(const char *path, const char *in, size_t size, off_t off,
 		return -EBADF;
 	if (off < 0)
 		return -EINVAL;
-	return files_write(ctx()->files, h, in, size, (uint64_t)off, (fi->flags & O_APPEND) != 0);
+	return tree_fh_write(ctx()->tree, h, in, size, (uint64_t)off, (fi->flags & O_APPEND) != 0);
 }
 
 static int op_flush(const char *path, struct fuse_file_info *fi)
@@ -362,7 +279,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	struct fh *h = handle_of(fi);
 
 	(void)path;
-	return h ? files_flush(ctx()->files, h) : 0;
+	return h ? tree_fh_flush(ctx()->tree, h) : 0;
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -375,7 +292,8 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
 	/* Normally flush already sent it; what is still pending is sent now. */
-	files_release(ctx()->files, handle_of(fi));
+	if (handle_of(fi))
+		tree_fh_release(ctx()->tree, handle_of(fi));
 	return 0;
 }
 
@@ -389,7 +307,7 @@ static int op_opendir(const char *path, struct fuse_file_info *fi)
 	(void)fi;
 	r = tree_resolve(path, &n);
 	if (r == 0)
-		r = view_open_dir(ctx()->view, &n, &err);
+		r = tree_open_dir(ctx()->tree, &n, &err);
 	if (r < 0 && r != -ENOENT)
 		fail("list", path, r, &err);
 	buf_release(&err);
@@ -407,8 +325,8 @@ static int op_access(const char *path, int mask)
 		return r;
 	if (!(mask & W_OK))
 		return 0;
-	r = mount_resolve(path, &n);
-	return r < 0 ? r : mount_access_write(ctx(), &n);
+	r = tree_lookup(path, &n);
+	return r < 0 ? r : tree_access_write(ctx()->tree, &n);
 }
 
 /* Every write-type operation outside the scope: refused, nothing sent. */
@@ -435,7 +353,7 @@ static int op_unlink(const char *p)
 {
 	struct node n;
 
-	return mount_resolve(p, &n) < 0 ? deny_path(p) : mount_unlink(ctx(), &n);
+	return tree_lookup(p, &n) < 0 ? deny_path(p) : tree_unlink(ctx()->tree, &n);
 }
 
 static int op_rmdir(const char *p)
@@ -460,9 +378,9 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	struct node a, b;
 	int r;
 
-	if (mount_resolve(from, &a) < 0 || mount_resolve(to, &b) < 0)
+	if (tree_lookup(from, &a) < 0 || tree_lookup(to, &b) < 0)
 		return deny_path(from);
-	r = mount_rename(ctx(), &a, &b, flags, &err);
+	r = tree_rename(ctx()->tree, &a, &b, flags, &err);
 	if (r == 0 && b.kind == N_ITEM_FILE)
 		invalidate(ctx(), &from, 1);
 	buf_release(&err);
@@ -483,13 +401,15 @@ static int op_link(const char *from, const char *to)
 static int setattr(const char *p, struct fuse_file_info *fi)
 {
 	struct fh *h = handle_of(fi);
+	struct tree_attr a;
 	struct node n;
+	bool linked;
 
-	if (h && files_fh_is_scratch(h))
+	if (h && tree_fh_stat(ctx()->tree, h, &a, &linked) == 0)
 		return 0;
-	if (!p || mount_resolve(p, &n) < 0)
+	if (!p || tree_lookup(p, &n) < 0)
 		return deny_path(p);
-	return mount_setattr(ctx(), &n);
+	return tree_setattr(ctx()->tree, &n);
 }
 
 static int op_chmod(const char *p, mode_t m, struct fuse_file_info *fi)
@@ -517,10 +437,10 @@ static int op_truncate(const char *p, off_t size, struct fuse_file_info *fi)
 	if (size < 0)
 		return -EINVAL;
 	if (h)
-		return files_truncate(ctx()->files, h, (uint64_t)size);
-	if (!p || mount_resolve(p, &n) < 0)
+		return tree_fh_truncate(ctx()->tree, h, (uint64_t)size);
+	if (!p || tree_lookup(p, &n) < 0)
 		return deny_path(p);
-	return mount_truncate(ctx(), &n, (uint64_t)size);
+	return tree_truncate(ctx()->tree, &n, (uint64_t)size);
 }
 
 static int op_utimens(const char *p, const struct timespec tv[2], struct fuse_file_info *fi)
@@ -573,7 +493,7 @@ static int op_statfs(const char *p, struct statvfs *st)
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	struct mount_ctx *c = ctx();
+	struct mount *c = ctx();
 
 	/*
 	 * Names and attributes may be kept by the kernel for kernel_ttl_s. A
@@ -608,11 +528,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
  */
 static void op_destroy(void *data)
 {
-	struct mount_ctx *c = data;
+	struct mount *c = data;
 
 	notifier_stop(c->notifier);
 	c->notifier = NULL;
-	files_finish(c->files);
+	tree_finish(c->tree);
 }
 
 static const struct fuse_operations ops = {

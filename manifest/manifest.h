@@ -64,6 +64,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/check.h"
 
 #define MANIFEST_MAX_NAME 128
 #define MANIFEST_MAX_FILE ((size_t)16 << 20)
@@ -73,19 +74,20 @@
  * A manifest.json that cannot be parsed contributes no names; then err (if given)
  * says why and the .md bottles are still listed (a broken bottle never hides a
  * good one). -ENOENT / -EIO when dir itself cannot be listed. */
-int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err);
+MUST_CHECK int manifest_list(const char *dir, char ***names, size_t *n, struct buf *err);
 void manifest_names_free(char **names, size_t n);
 
 /* Resolve one bottle. On success *json is new text (pretty JSON, 2-space indent, ending "\n").
  * -ENOENT: no bottle of that name (err says so); -EINVAL: resolution error, err holds the
  * SPEC message (e.g. "bottle 'c' extends itself; remove the self-reference");
  * -EIO: a file could not be read. */
-int manifest_resolve(const char *dir, const char *name, char **json, struct buf *err);
+MUST_CHECK int manifest_resolve(const char *dir, const char *name, char **json, struct buf *err);
 
 /* The manifest text the bottle came from: the whole <name>.md file, or for manifest.json
  * the bottle's own object pretty-printed with a trailing newline. New. Errors as
  * manifest_resolve (a bottle defined twice is -EINVAL). */
-int manifest_source(const char *dir, const char *name, char **text, size_t *len, struct buf *err);
+MUST_CHECK int manifest_source(const char *dir, const char *name, char **text, size_t *len,
+			       struct buf *err);
 
 /* ---- the cache: the same answers, computed once while the files do not change ---- */
 
@@ -117,21 +119,22 @@ struct manifest_cache_options {
 #define MANIFEST_CACHE_RACY_NS (50 * 1000000LL)
 
 /* A cache of dir (copied); opt may be NULL. 0 and *out, or -ENOMEM. */
-int manifest_cache_new(const char *dir, const struct manifest_cache_options *opt,
-		       struct manifest_cache **out);
+MUST_CHECK int manifest_cache_new(const char *dir, const struct manifest_cache_options *opt,
+				  struct manifest_cache **out);
 void manifest_cache_free(struct manifest_cache *c); /* NULL-safe */
 /* Borrowed. */
 const char *manifest_cache_dir(const struct manifest_cache *c);
 
 /* manifest_list, manifest_resolve and manifest_source of the cache's directory. */
-int manifest_cache_list(struct manifest_cache *c, char ***names, size_t *n, struct buf *err);
+MUST_CHECK int manifest_cache_list(struct manifest_cache *c, char ***names, size_t *n,
+				   struct buf *err);
 /* len (may be NULL) gets strlen(*json). */
-int manifest_cache_resolve(struct manifest_cache *c, const char *name, char **json, size_t *len,
-			   struct buf *err);
-int manifest_cache_source(struct manifest_cache *c, const char *name, char **text, size_t *len,
-			  struct buf *err);
+MUST_CHECK int manifest_cache_resolve(struct manifest_cache *c, const char *name, char **json,
+				      size_t *len, struct buf *err);
+MUST_CHECK int manifest_cache_source(struct manifest_cache *c, const char *name, char **text,
+				     size_t *len, struct buf *err);
 /* 1 when manifest_list would name name, 0 when not; errors (and err) as manifest_list. */
-int manifest_cache_defined(struct manifest_cache *c, const char *name, struct buf *err);
+MUST_CHECK int manifest_cache_defined(struct manifest_cache *c, const char *name, struct buf *err);
 
 struct manifest_cache_stats {
 	size_t entries;	    /* parsed files and answers held now */
@@ -166,26 +169,26 @@ int manifest_name_valid(const char *name);
  * -EINVAL with err on bad input (no front matter, invalid YAML or UTF-8,
  * not a mapping, too deep, too big).
  */
-int manifest_parse_md(const char *name, const char *text, size_t len, json_t **bottle,
-		      struct buf *err);
+MUST_CHECK int manifest_parse_md(const char *name, const char *text, size_t len, json_t **bottle,
+				 struct buf *err);
 
 /*
  * Parses manifest.json text; *bottles is its "bottles" object (new; {} when
  * absent), entries with invalid names dropped. -EINVAL with err.
  */
-int manifest_parse_json(const char *text, size_t len, json_t **bottles, struct buf *err);
+MUST_CHECK int manifest_parse_json(const char *text, size_t len, json_t **bottles, struct buf *err);
 
 /*
  * Resolves name from an in-memory set: bottles maps name -> raw bottle
  * (borrowed). *resolved is the resolved object (new). stats may be NULL
  * and is added to. Errors as manifest_resolve.
  */
-int manifest_resolve_set(json_t *bottles, const char *name, json_t **resolved,
-			 struct manifest_stats *stats, struct buf *err);
+MUST_CHECK int manifest_resolve_set(json_t *bottles, const char *name, json_t **resolved,
+				    struct manifest_stats *stats, struct buf *err);
 
 /* manifest_resolve with counters (stats may be NULL; it is added to). */
-int manifest_resolve_ex(const char *dir, const char *name, char **json,
-			struct manifest_stats *stats, struct buf *err);
+MUST_CHECK int manifest_resolve_ex(const char *dir, const char *name, char **json,
+				   struct manifest_stats *stats, struct buf *err);
 
 /*
  * manifest.json read lazily (mjson.c): the same bottles as
@@ -197,16 +200,17 @@ int manifest_resolve_ex(const char *dir, const char *name, char **json,
  */
 struct manifest_json;
 /* Errors as manifest_parse_json (text is copied). */
-int manifest_json_parse(const char *text, size_t len, struct manifest_json **out, struct buf *err);
+MUST_CHECK int manifest_json_parse(const char *text, size_t len, struct manifest_json **out,
+				   struct buf *err);
 void manifest_json_free(struct manifest_json *mj); /* NULL-safe */
 /* 0 and *out (new), -ENOENT when mj does not define name, -ENOMEM. */
-int manifest_json_get(const struct manifest_json *mj, const char *name, json_t **out);
+MUST_CHECK int manifest_json_get(const struct manifest_json *mj, const char *name, json_t **out);
 /* New object whose keys are the names mj defines (values unspecified); NULL: out of memory. */
 json_t *manifest_json_names(const struct manifest_json *mj);
 /* True when the scanner was sure (nothing parsed yet); for tests. */
 bool manifest_json_lazy(const struct manifest_json *mj);
 
 /* The canonical text of a resolved object: 2-space indent, key order kept, "\n". New. */
-int manifest_dump(const json_t *obj, char **text, size_t *len);
+MUST_CHECK int manifest_dump(const json_t *obj, char **text, size_t *len);
 
 #endif

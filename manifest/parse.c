@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "util/names.h"
 #include "util/str.h"
 
 void mf_errf(struct buf *err, const char *fmt, ...)
@@ -27,7 +28,8 @@ void mf_errf(struct buf *err, const char *fmt, ...)
 		return;
 	buf_reset(err);
 	va_start(ap, fmt);
-	(void)buf_vprintf(err, fmt, ap);
+	/* A message is best effort (buf_note): one that does not fit is left out. */
+	(void)!buf_vprintf(err, fmt, ap);
 	va_end(ap);
 }
 
@@ -55,20 +57,7 @@ const char *mf_kind(const json_t *v)
 
 int manifest_name_valid(const char *name)
 {
-	size_t i;
-
-	if (!name || !name[0] || name[0] == '.')
-		return 0;
-	for (i = 0; name[i]; i++) {
-		char c = name[i];
-
-		if (i >= MANIFEST_MAX_NAME)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return name && names_valid_bottle(name, strlen(name));
 }
 
 void mf_stamp_of(const struct stat *st, struct mf_stamp *out)

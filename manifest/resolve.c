@@ -216,7 +216,7 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		/* e.g. too big: name the bottle so a parent's problem is findable */
 		struct buf m = BUF_INIT(4096);
 
-		buf_printf(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
+		buf_note(&m, "bottle '%s': %s", name, err ? buf_cstr(err) : "");
 		mf_errf(err, "%s", buf_cstr(&m));
 		buf_release(&m);
 		return r;
@@ -236,167 +236,6 @@ static int src_get(struct src *s, const char *name, json_t **raw, struct buf *er
 		return -EINVAL;
 	}
 	*raw = j;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of json object keys plus extra (may be NULL); duplicates removed. */
-int mf_names_from(json_t *a, json_t *b, char ***names, size_t *n)
-{
-	size_t cap = json_object_size(a) + (b ? json_object_size(b) : 0), k = 0, i, w;
-	char **v = calloc(cap ? cap : 1, sizeof(*v));
-	json_t *objs[2] = {a, b}, *x;
-	const char *key;
-
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < 2; i++) {
-		if (!objs[i])
-			continue;
-		json_object_foreach(objs[i], key, x)
-		{
-			if (!manifest_name_valid(key))
-				continue;
-			v[k] = strdup(key);
-			if (!v[k]) {
-				manifest_names_free(v, k);
-				return -ENOMEM;
-			}
-			k++;
-		}
-	}
-	qsort(v, k, sizeof(*v), cmp_str);
-	for (i = 0, w = 0; i < k; i++) {
-		if (w && !strcmp(v[w - 1], v[i])) {
-			free(v[i]);
-			continue;
-		}
-		v[w++] = v[i];
-	}
-	*names = v;
-	*n = w;
-	return 0;
-}
-
-void manifest_names_free(char **names, size_t n)
-{
-	size_t i;
-
-	if (!names)
-		return;
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/*
- * Whether the directory entry de of d is a regular file, following symlinks
- * (a linked bottle is a bottle; a directory is not). *link says whether
- * the entry itself is a symlink, whose target may change without the
- * directory changing.
- */
-static bool entry_regular(DIR *d, const struct dirent *de, bool *link)
-{
-	struct stat st;
-
-	*link = false;
-	switch (de->d_type) {
-	case DT_REG:
-		return true;
-	case DT_LNK:
-		*link = true;
-		break;
-	case DT_UNKNOWN:
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return false;
-		if (S_ISREG(st.st_mode))
-			return true;
-		if (!S_ISLNK(st.st_mode))
-			return false;
-		*link = true;
-		break;
-	default:
-		return false;
-	}
-	return fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
-}
-
-/*
- * Names of the .md bottles in dir as keys of a new object. links (may be
- * NULL) gets every valid name whose .md entry is a symlink, mapped to
- * whether it counted (its target was a regular file). all (may be NULL)
- * gets the file name of every entry NAME.md of a valid NAME, whatever its
- * type, and manifest.json when there is such an entry.
- */
-int mf_list_md(const char *dir, json_t **out, json_t **links, json_t **all, struct buf *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	json_t *o, *l = NULL, *a = NULL;
-	char stem[MANIFEST_MAX_NAME + 1], eb[128];
-	int r = 0;
-
-	if (!d) {
-		r = -errno;
-		mf_errf(err, "cannot list bottles directory '%s': %s", dir,
-			strerror_r(errno, eb, sizeof(eb)));
-		return r == -ENOENT || r == -ENOTDIR ? -ENOENT : -EIO;
-	}
-	o = json_object();
-	if (links)
-		l = json_object();
-	if (all)
-		a = json_object();
-	if (!o || (links && !l) || (all && !a)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		bool regular, link;
-
-		if (a && !strcmp(de->d_name, "manifest.json") &&
-		    json_object_set_new(a, de->d_name, json_true()) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		if (len <= 3 || len - 3 > MANIFEST_MAX_NAME || strcmp(de->d_name + len - 3, ".md"))
-			continue;
-		memcpy(stem, de->d_name, len - 3);
-		stem[len - 3] = '\0';
-		if (!manifest_name_valid(stem))
-			continue;
-		if (a && json_object_set_new(a, de->d_name, json_true()) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		regular = entry_regular(d, de, &link);
-		if (link && l && json_object_set_new(l, stem, json_boolean(regular)) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		if (regular && json_object_set_new(o, stem, json_true()) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-	}
-out:
-	closedir(d);
-	if (r < 0) {
-		json_decref(o);
-		json_decref(l);
-		json_decref(a);
-		return r;
-	}
-	*out = o;
-	if (links)
-		*links = l;
-	if (all)
-		*all = a;
 	return 0;
 }
 
@@ -425,16 +264,17 @@ void mf_put_names(struct buf *out, char **names, size_t n)
 {
 	size_t i;
 
-	buf_puts(out, " Available bottles: ");
+	buf_note(out, " Available bottles: ");
 	if (n == 0)
-		buf_puts(out, "(none)");
+		buf_note(out, "(none)");
 	for (i = 0; i < n && i < AVAILABLE_MAX; i++)
-		buf_printf(out, "%s%s", i ? ", " : "", names[i]);
+		buf_note(out, "%s%s", i ? ", " : "", names[i]);
 	if (n > AVAILABLE_MAX)
-		buf_printf(out, " (and %zu more)", n - AVAILABLE_MAX);
+		buf_note(out, " (and %zu more)", n - AVAILABLE_MAX);
 }
 
 /* "Available bottles: a, b, c" for an undefined-name message. */
+
 static void put_available(struct src *s, struct buf *out)
 {
 	char **names = NULL;
@@ -459,262 +299,11 @@ static void put_available(struct src *s, struct buf *out)
 		json_decref(md);
 	}
 	if (r < 0) {
-		buf_puts(out, " Available bottles: (could not list them)");
+		buf_note(out, " Available bottles: (could not list them)");
 		return;
 	}
 	mf_put_names(out, names, n);
 	manifest_names_free(names, n);
-}
-
-/* ---- merging ---- */
-
-/* obj[key] as an object, created (at the end, keeping first-appearance order) if absent. */
-static json_t *sub_obj(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v)
-		return v;
-	v = json_object();
-	if (!v || json_object_set_new(obj, key, v) < 0)
-		return NULL;
-	return v;
-}
-
-static int set_copy(json_t *obj, const char *key, json_t *v)
-{
-	json_t *c = json_deep_copy(v);
-
-	if (!c)
-		return -ENOMEM;
-	return json_object_set_new(obj, key, c) < 0 ? -ENOMEM : 0;
-}
-
-static int type_error(struct buf *err, const char *b, const char *field, const char *want,
-		      const json_t *v)
-{
-	mf_errf(err, "bottle '%s' %s must be %s (was %s)", b, field, want, mf_kind(v));
-	return -EINVAL;
-}
-
-static int merge_env(json_t *acc, json_t *v, const char *b, struct buf *err)
-{
-	const char *k;
-	json_t *x, *env;
-
-	if (!json_is_object(v))
-		return type_error(err, b, "env", "a map", v);
-	if (!json_object_size(v))
-		return 0; /* no empty maps in the output */
-	env = sub_obj(acc, "env");
-	if (!env)
-		return -ENOMEM;
-	json_object_foreach(v, k, x)
-	{
-		if (set_copy(env, k, x) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int merge_user(json_t *gg, json_t *v, const char *b, struct buf *err)
-{
-	const char *k;
-	json_t *x, *user = NULL;
-
-	if (!json_is_object(v))
-		return type_error(err, b, "git-gate.user", "a map", v);
-	json_object_foreach(v, k, x)
-	{
-		/* per-field overlay: only non-empty fields win */
-		if (json_is_null(x) || (json_is_string(x) && json_string_length(x) == 0))
-			continue;
-		if (!user && !(user = sub_obj(gg, "user")))
-			return -ENOMEM;
-		if (set_copy(user, k, x) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int merge_repos(json_t *gg, json_t *v, const char *b, struct buf *err)
-{
-	const char *name, *k;
-	json_t *rv, *x, *repos = NULL, *repo;
-
-	if (!json_is_object(v))
-		return type_error(err, b, "git-gate.repos", "a map", v);
-	json_object_foreach(v, name, rv)
-	{
-		if (json_is_null(rv))
-			continue;
-		if (!json_is_object(rv)) {
-			mf_errf(err, "bottle '%s' git-gate.repos.%s must be a map (was %s)", b,
-				name, mf_kind(rv));
-			return -EINVAL;
-		}
-		if (!repos && !(repos = sub_obj(gg, "repos")))
-			return -ENOMEM;
-		/* union by name; the same name merges per field, later winning */
-		repo = sub_obj(repos, name);
-		if (!repo)
-			return -ENOMEM;
-		json_object_foreach(rv, k, x)
-		{
-			if (json_is_null(x))
-				continue;
-			if (set_copy(repo, k, x) < 0)
-				return -ENOMEM;
-		}
-	}
-	return 0;
-}
-
-static int merge_gitgate(json_t *acc, json_t *v, const char *b, struct buf *err)
-{
-	const char *k;
-	json_t *x, *gg;
-	int r = 0;
-
-	if (!json_is_object(v))
-		return type_error(err, b, "git-gate", "a map", v);
-	/* Created up front so it keeps its place; removed below if nothing landed. */
-	if (!json_object_get(acc, "git-gate") && json_object_size(v) == 0)
-		return 0;
-	gg = sub_obj(acc, "git-gate");
-	if (!gg)
-		return -ENOMEM;
-	json_object_foreach(v, k, x)
-	{
-		if (json_is_null(x))
-			continue;
-		if (!strcmp(k, "user"))
-			r = merge_user(gg, x, b, err);
-		else if (!strcmp(k, "repos"))
-			r = merge_repos(gg, x, b, err);
-		else
-			r = set_copy(gg, k, x);
-		if (r < 0)
-			return r;
-	}
-	if (json_object_size(gg) == 0)
-		json_object_del(acc, "git-gate");
-	return 0;
-}
-
-static int merge_routes(json_t *eg, json_t *v, const char *b, struct buf *err)
-{
-	json_t *x, *routes = NULL, *have, *host;
-	size_t i, j;
-
-	if (!json_is_array(v))
-		return type_error(err, b, "egress.routes", "a list", v);
-	json_array_foreach(v, i, x)
-	{
-		const char *h;
-		int dup = 0;
-
-		host = json_object_get(x, "host");
-		if (!json_is_object(x) || !json_is_string(host)) {
-			mf_errf(err,
-				"bottle '%s' egress.routes[%zu] must be a map with a string host "
-				"(was %s)",
-				b, i, mf_kind(x));
-			return -EINVAL;
-		}
-		h = json_string_value(host);
-		if (!routes) {
-			routes = json_object_get(eg, "routes");
-			if (!routes) {
-				routes = json_array();
-				if (!routes || json_object_set_new(eg, "routes", routes) < 0)
-					return -ENOMEM;
-			}
-		}
-		json_array_foreach(routes, j, have)
-		{
-			if (strcmp(json_string_value(json_object_get(have, "host")), h))
-				continue;
-			if (!json_equal(have, x)) {
-				mf_errf(
-				    err,
-				    "bottle '%s' has two different routes for host '%s'; keep one",
-				    b, h);
-				return -EINVAL;
-			}
-			dup = 1; /* e.g. a shared ancestor's route: kept once */
-			break;
-		}
-		if (!dup && json_array_append_new(routes, json_deep_copy(x)) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int merge_egress(json_t *acc, json_t *v, const char *b, struct buf *err)
-{
-	const char *k;
-	json_t *x, *eg;
-	int r = 0;
-
-	if (!json_is_object(v))
-		return type_error(err, b, "egress", "a map", v);
-	if (!json_object_get(acc, "egress") && json_object_size(v) == 0)
-		return 0;
-	eg = sub_obj(acc, "egress");
-	if (!eg)
-		return -ENOMEM;
-	json_object_foreach(v, k, x)
-	{
-		if (json_is_null(x))
-			continue;
-		if (!strcmp(k, "routes"))
-			r = merge_routes(eg, x, b, err);
-		else
-			r = set_copy(eg, k, x); /* log and unknown keys: later wins where set */
-		if (r < 0)
-			return r;
-	}
-	if (json_is_array(json_object_get(eg, "routes")) &&
-	    json_array_size(json_object_get(eg, "routes")) == 0)
-		json_object_del(eg, "routes");
-	if (json_object_size(eg) == 0)
-		json_object_del(acc, "egress");
-	return 0;
-}
-
-/*
- * Merges later (a resolved parent, or a bottle's own keys) on top of acc.
- * b names the bottle being resolved, for messages.
- */
-static int merge(json_t *acc, json_t *later, const char *b, struct buf *err)
-{
-	const char *k;
-	json_t *v;
-	int r;
-
-	json_object_foreach(later, k, v)
-	{
-		/* null: not set, never resets what another bottle set */
-		if (json_is_null(v) || !strcmp(k, "extends"))
-			continue;
-		if (!strcmp(k, "env"))
-			r = merge_env(acc, v, b, err);
-		else if (!strcmp(k, "git-gate"))
-			r = merge_gitgate(acc, v, b, err);
-		else if (!strcmp(k, "egress"))
-			r = merge_egress(acc, v, b, err);
-		else if (!strcmp(k, "agent_provider") && !json_is_string(v))
-			r = type_error(err, b, "agent_provider", "a string", v);
-		else if (!strcmp(k, "supervise") && !json_is_boolean(v))
-			r = type_error(err, b, "supervise", "true or false", v);
-		else
-			r = set_copy(acc, k,
-				     v); /* agent_provider, supervise, unknown: later wins */
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* ---- the walk ---- */
@@ -807,118 +396,129 @@ static void cycle_error(struct walk *w, const char *p, size_t from, struct buf *
 	struct buf m = BUF_INIT(8192);
 	size_t n = w->depth - from, i;
 
-	buf_printf(&m, "bottle '%s' is in an extends cycle: ", p);
+	buf_note(&m, "bottle '%s' is in an extends cycle: ", p);
 	for (i = from; i < w->depth; i++) {
 		size_t k = i - from;
 
 		if (n > CYCLE_PRINT_MAX && k == CYCLE_PRINT_MAX / 2) {
-			buf_printf(&m, "... (%zu more) -> ", n - CYCLE_PRINT_MAX + 1);
+			buf_note(&m, "... (%zu more) -> ", n - CYCLE_PRINT_MAX + 1);
 			i = w->depth - CYCLE_PRINT_MAX / 2;
 		}
-		buf_printf(&m, "%s -> ", w->st[i].name);
+		buf_note(&m, "%s -> ", w->st[i].name);
 	}
-	buf_puts(&m, p);
+	buf_note(&m, "%s", p);
 	mf_errf(err, "%s", buf_cstr(&m));
 	buf_release(&m);
 }
 
-static int walk_run(struct walk *w, const char *root, json_t **resolved, struct buf *err)
+/* err gets the message of a bottle that is not defined, and the names that are. */
+static void not_defined(struct walk *w, const char *child, const char *name, struct buf *err)
 {
-	json_t *raw = NULL, *acc = NULL, *x;
-	size_t i;
+	struct buf m = BUF_INIT(16384);
+
+	if (child)
+		buf_note(&m, "bottle '%s' extends '%s' which is not defined.", child, name);
+	else
+		buf_note(&m, "bottle '%s' is not defined.", name);
+	put_available(w->s, &m);
+	mf_errf(err, "%s", buf_cstr(&m));
+	buf_release(&m);
+}
+
+/*
+ * The top frame's next parent: passed over when it is resolved already
+ * (in this walk, or taken whole from the cache), else pushed. 0 or -errno
+ * (-EINVAL for a cycle or a parent that is not defined).
+ */
+static int walk_descend(struct walk *w, struct frame *f, struct buf *err)
+{
+	const char *p = json_string_value(json_array_get(f->parents, f->next));
+	json_t *raw = NULL, *x;
 	int r;
 
-	r = src_get(w->s, root, &raw, err);
+	if (memo_get(w, p)) {
+		f->next++;
+		return 0;
+	}
+	x = json_object_get(w->onstack, p);
+	if (x) {
+		cycle_error(w, p, (size_t)json_integer_value(x), err);
+		return -EINVAL;
+	}
+	/*
+	 * A parent that resolved before (in another call) and whose files did
+	 * not change since: its resolution cannot depend on this walk (a
+	 * resolved bottle reaches no bottle that reaches it), so it is taken
+	 * as it is, and none of its ancestors are read.
+	 */
+	if (w->s->mc && mc_call_shortcut(w->s->mc, p) == 1) {
+		f->next++;
+		return 0;
+	}
+	r = src_get(w->s, p, &raw, err);
 	if (r == -ENOENT) {
-		struct buf m = BUF_INIT(16384);
-
-		buf_printf(&m, "bottle '%s' is not defined.", root);
-		put_available(w->s, &m);
-		mf_errf(err, "%s", buf_cstr(&m));
-		buf_release(&m);
+		not_defined(w, f->name, p, err);
+		return -EINVAL;
 	}
 	if (r < 0)
 		return r;
-	r = walk_push(w, root, raw, err);
-	if (r < 0)
-		return r;
-	while (w->depth) {
-		struct frame *f = &w->st[w->depth - 1];
+	/* f may move when the stack grows; it is not used after this */
+	return walk_push(w, p, raw, err);
+}
 
-		if (f->parents && f->next < json_array_size(f->parents)) {
-			const char *p = json_string_value(json_array_get(f->parents, f->next));
+/* Every parent of the top frame resolved: fold them left to right, the child on top, and pop. */
+static int walk_fold(struct walk *w, struct frame *f, struct buf *err)
+{
+	json_t *acc = json_object(), *x;
+	size_t i;
+	int r = 0;
 
-			if (memo_get(w, p)) {
-				f->next++;
-				continue;
-			}
-			x = json_object_get(w->onstack, p);
-			if (x) {
-				cycle_error(w, p, (size_t)json_integer_value(x), err);
-				return -EINVAL;
-			}
-			/*
-			 * A parent that resolved before (in another call) and whose files did
-			 * not change since: its resolution cannot depend on this walk (a
-			 * resolved bottle reaches no bottle that reaches it), so it is taken
-			 * as it is, and none of its ancestors are read.
-			 */
-			if (w->s->mc && mc_call_shortcut(w->s->mc, p) == 1) {
-				f->next++;
-				continue;
-			}
-			r = src_get(w->s, p, &raw, err);
-			if (r == -ENOENT) {
-				struct buf m = BUF_INIT(16384);
-
-				buf_printf(&m, "bottle '%s' extends '%s' which is not defined.",
-					   f->name, p);
-				put_available(w->s, &m);
-				mf_errf(err, "%s", buf_cstr(&m));
-				buf_release(&m);
-				return -EINVAL;
-			}
-			if (r < 0)
-				return r;
-			/* f may move when the stack grows; it is not used after this */
-			r = walk_push(w, p, raw, err);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		/* every parent resolved: fold them left to right, then the child on top */
-		acc = json_object();
-		if (!acc)
-			return -ENOMEM;
-		if (f->parents)
-			json_array_foreach(f->parents, i, x)
-			{
-				r = merge(acc, memo_get(w, json_string_value(x)), f->name, err);
-				if (r < 0)
-					goto fail;
-			}
-		r = merge(acc, f->raw, f->name, err);
-		if (r < 0)
-			goto fail;
-		if (w->s->mc) {
-			r = mc_call_done(w->s->mc, f->name, acc, f->parents, w->depth == 1);
+	if (!acc)
+		return -ENOMEM;
+	if (f->parents)
+		json_array_foreach(f->parents, i, x)
+		{
+			r = mf_merge(acc, memo_get(w, json_string_value(x)), f->name, err);
 			if (r < 0)
 				goto fail;
 		}
-		if (w->s->st)
-			w->s->st->resolved++;
-		json_object_del(w->onstack, f->name);
-		if (json_object_set_new(w->memo, f->name, acc) < 0)
-			return -ENOMEM;
-		acc = NULL;
-		w->depth--;
-	}
-	x = json_object_get(w->memo, root);
-	*resolved = json_incref(x);
+	r = mf_merge(acc, f->raw, f->name, err);
+	if (r == 0 && w->s->mc)
+		r = mc_call_done(w->s->mc, f->name, acc, f->parents, w->depth == 1);
+	if (r < 0)
+		goto fail;
+	if (w->s->st)
+		w->s->st->resolved++;
+	json_object_del(w->onstack, f->name);
+	if (json_object_set_new(w->memo, f->name, acc) < 0)
+		return -ENOMEM;
+	w->depth--;
 	return 0;
 fail:
 	json_decref(acc);
 	return r;
+}
+
+static int walk_run(struct walk *w, const char *root, json_t **resolved, struct buf *err)
+{
+	json_t *raw = NULL;
+	int r;
+
+	r = src_get(w->s, root, &raw, err);
+	if (r == -ENOENT)
+		not_defined(w, NULL, root, err);
+	if (r == 0)
+		r = walk_push(w, root, raw, err);
+	while (r == 0 && w->depth) {
+		struct frame *f = &w->st[w->depth - 1];
+
+		r = f->parents && f->next < json_array_size(f->parents) ? walk_descend(w, f, err)
+									: walk_fold(w, f, err);
+	}
+	if (r < 0)
+		return r;
+	*resolved = json_incref(json_object_get(w->memo, root));
+	return 0;
 }
 
 static int resolve_src(struct src *s, const char *name, json_t **resolved, struct buf *err)
@@ -1010,7 +610,9 @@ static int source_src(struct src *s, const char *name, char **text, size_t *len,
 	int r;
 
 	/* The text is shown even when it does not parse: that is when it is needed most. */
-	buf_printf(&file, "%s.md", name);
+	r = buf_printf(&file, "%s.md", name);
+	if (r < 0)
+		goto out;
 	r = mf_read_file(s->mc ? mc_call_dirfd(s->mc) : -1, s->dir, buf_cstr(&file), &t, NULL, err);
 	if (r == 0) {
 		if (src_mj(s, name, &j) < 0) {

@@ -1,11 +1,15 @@
 /*
  * state: the one SQLite database of bottlefs (SPEC section 6).
  *
- * It holds the orchestrator's forge state records, the pull requests each
- * assignment opened, the write journal (every write is journaled before it
- * is sent, so nothing an agent wrote is lost and nothing is posted twice),
- * the provenance log of every write made through the mount (never the
- * token), and a persistent content cache for the forge view.
+ * Storage only, one table a file: the orchestrator's forge state records
+ * (records.c), the pull requests each assignment opened (prs.c), the write
+ * journal (journal.c: every write is journaled before it is sent, so
+ * nothing an agent wrote is lost and nothing is posted twice), the
+ * provenance log of every write made through the mount, never the token
+ * (provenance.c), the done signal that stands per assignment (signals.c),
+ * and a persistent content cache for the forge cache (cache.c); db.c opens
+ * and migrates the file. What the rows mean is the writers' business
+ * (write/, cache/); this module keeps them.
  *
  * On disk: WAL mode, synchronous=FULL (a committed transaction survives a
  * crash or power loss, which the journal's "durably committed before
@@ -49,11 +53,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "util/buf.h"
+#include "util/check.h"
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 /*
  * The answer of an unfinished journal row written by schema version 1 that
@@ -70,7 +74,7 @@ struct state;
  * Opens (creating if missing) the database at path. On failure a one-line
  * reason quoting the path is appended to err (may be NULL).
  */
-int state_open(const char *path, struct state **out, struct buf *err);
+MUST_CHECK int state_open(const char *path, struct state **out, struct buf *err);
 void state_free(struct state *st); /* NULL-safe */
 
 /*
@@ -79,35 +83,36 @@ void state_free(struct state *st); /* NULL-safe */
  * keys -> -EINVAL) and is stored as given. Owner and repo are any
  * non-empty strings; issue is 1..INT64_MAX.
  */
-int state_record_upsert(struct state *st, const char *owner, const char *repo, uint64_t issue,
-			const char *json);
+MUST_CHECK int state_record_upsert(struct state *st, const char *owner, const char *repo,
+				   uint64_t issue, const char *json);
 /* *json is new. -ENOENT when absent. */
-int state_record_get(struct state *st, const char *owner, const char *repo, uint64_t issue,
-		     char **json);
+MUST_CHECK int state_record_get(struct state *st, const char *owner, const char *repo,
+				uint64_t issue, char **json);
 /* -ENOENT when absent. */
-int state_record_delete(struct state *st, const char *owner, const char *repo, uint64_t issue);
+MUST_CHECK int state_record_delete(struct state *st, const char *owner, const char *repo,
+				   uint64_t issue);
 /* Ordered by owner, repo, issue. */
-int state_record_all(struct state *st,
-		     int (*cb)(void *ud, const char *owner, const char *repo, uint64_t issue,
-			       const char *json),
-		     void *ud);
+MUST_CHECK int state_record_all(struct state *st,
+				int (*cb)(void *ud, const char *owner, const char *repo,
+					  uint64_t issue, const char *json),
+				void *ud);
 
 /*
  * Pull requests opened per assignment (owner/repo#issue). Adding the same
  * number twice is not an error and keeps one row.
  */
-int state_pr_add(struct state *st, const char *owner, const char *repo, uint64_t issue,
-		 uint64_t pr);
+MUST_CHECK int state_pr_add(struct state *st, const char *owner, const char *repo, uint64_t issue,
+			    uint64_t pr);
 /* *prs is a new array (NULL when *n is 0), ascending. */
-int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_t issue,
-		  uint64_t **prs, size_t *n);
+MUST_CHECK int state_pr_list(struct state *st, const char *owner, const char *repo, uint64_t issue,
+			     uint64_t **prs, size_t *n);
 /*
  * The assignments (their issue numbers in owner/repo) whose lists hold pull
  * request pr: who opened it, as far as this store knows. *issues is a new
  * array (NULL when *n is 0), ascending.
  */
-int state_pr_holders(struct state *st, const char *owner, const char *repo, uint64_t pr,
-		     uint64_t **issues, size_t *n);
+MUST_CHECK int state_pr_holders(struct state *st, const char *owner, const char *repo, uint64_t pr,
+				uint64_t **issues, size_t *n);
 
 /* The write journal: each write is journaled before it is sent. */
 enum journal_status { JOURNAL_PENDING, JOURNAL_SENDING, JOURNAL_DONE, JOURNAL_FAILED };
@@ -147,29 +152,31 @@ struct journal_entry {
  * synchronous=FULL before this returns, so the entry survives a crash
  * right after.
  */
-int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *id);
+MUST_CHECK int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *id);
 /* Any status may follow any other; answer (may be NULL) replaces the old one. -ENOENT. */
-int state_journal_set(struct state *st, int64_t id, enum journal_status status, const char *answer);
+MUST_CHECK int state_journal_set(struct state *st, int64_t id, enum journal_status status,
+				 const char *answer);
 /* The same, and records forge_id (0 keeps the one recorded) in the same statement. */
-int state_journal_finish(struct state *st, int64_t id, enum journal_status status,
-			 const char *answer, uint64_t forge_id);
+MUST_CHECK int state_journal_finish(struct state *st, int64_t id, enum journal_status status,
+				    const char *answer, uint64_t forge_id);
 /* Records the floor of entry id (see struct journal_entry). -ENOENT. */
-int state_journal_set_floor(struct state *st, int64_t id, uint64_t floor);
+MUST_CHECK int state_journal_set_floor(struct state *st, int64_t id, uint64_t floor);
 /*
  * How many entries of this kind in owner/repo, other than except_id,
  * recorded forge_id as what the forge created for them: a forge object
  * with a count above 0 is accounted for and may not be claimed again.
  * *by (may be NULL) gets the oldest such entry's id, 0 when none.
  */
-int state_journal_claims(struct state *st, const char *kind, const char *owner, const char *repo,
-			 uint64_t forge_id, int64_t except_id, int64_t *by);
+MUST_CHECK int state_journal_claims(struct state *st, const char *kind, const char *owner,
+				    const char *repo, uint64_t forge_id, int64_t except_id,
+				    int64_t *by);
 /* PENDING or SENDING entries, oldest first; *v new (NULL when *n is 0). */
-int state_journal_unfinished(struct state *st, struct journal_entry **v, size_t *n);
+MUST_CHECK int state_journal_unfinished(struct state *st, struct journal_entry **v, size_t *n);
 /* Fills *out (new strings; release with state_journal_entry_release). -ENOENT. */
-int state_journal_get(struct state *st, int64_t id, struct journal_entry *out);
+MUST_CHECK int state_journal_get(struct state *st, int64_t id, struct journal_entry *out);
 /* Every entry, oldest first; e is borrowed for the callback. */
-int state_journal_each(struct state *st, int (*cb)(void *ud, const struct journal_entry *e),
-		       void *ud);
+MUST_CHECK int state_journal_each(struct state *st,
+				  int (*cb)(void *ud, const struct journal_entry *e), void *ud);
 void state_journal_entry_release(struct journal_entry *e); /* NULL-safe, frees the strings */
 void state_journal_list_free(struct journal_entry *v, size_t n);
 /* "pending", "sending", "done", "failed" (static), or NULL when out of range. */
@@ -180,45 +187,38 @@ const char *journal_status_name(enum journal_status s);
  * answer; when is set to now, unix seconds). Never give it the token.
  * what and where are required, answer may be NULL.
  */
-int state_provenance_add(struct state *st, const char *what, const char *where, const char *answer);
+MUST_CHECK int state_provenance_add(struct state *st, const char *what, const char *where,
+				    const char *answer);
 /* Oldest first (by id). answer may be NULL in the callback. */
-int state_provenance_each(struct state *st,
-			  int (*cb)(void *ud, int64_t id, int64_t when, const char *what,
-				    const char *where, const char *answer),
-			  void *ud);
+MUST_CHECK int state_provenance_each(struct state *st,
+				     int (*cb)(void *ud, int64_t id, int64_t when, const char *what,
+					       const char *where, const char *answer),
+				     void *ud);
 
 /*
- * A persistent content cache for the forge view: key -> blob + fetched time
+ * The done signal that stands for an assignment (owner/repo#issue): text is
+ * what /done shows. put replaces; get is -ENOENT when none stands.
+ */
+MUST_CHECK int state_done_put(struct state *st, const char *owner, const char *repo, uint64_t issue,
+			      const char *text);
+/* *text is new. */
+MUST_CHECK int state_done_get(struct state *st, const char *owner, const char *repo, uint64_t issue,
+			      char **text);
+
+/*
+ * A persistent content cache for the forge cache: key -> blob + fetched time
  * (unix ms) + a tag string (may be NULL, e.g. an ETag). put replaces.
  */
-int state_cache_put(struct state *st, const char *key, const void *data, size_t len,
-		    int64_t fetched_ms, const char *tag);
+MUST_CHECK int state_cache_put(struct state *st, const char *key, const void *data, size_t len,
+			       int64_t fetched_ms, const char *tag);
 /*
  * -ENOENT when absent. *data is new and has a NUL byte after its len bytes
  * (so text can be used directly); *tag is new or NULL. Any out-param may be
  * NULL when the caller does not want it.
  */
-int state_cache_get(struct state *st, const char *key, void **data, size_t *len,
-		    int64_t *fetched_ms, char **tag);
+MUST_CHECK int state_cache_get(struct state *st, const char *key, void **data, size_t *len,
+			       int64_t *fetched_ms, char **tag);
 /* Deletes every key starting with prefix (byte-wise; "" deletes all). Returns the count. */
-int state_cache_delete_prefix(struct state *st, const char *prefix);
-
-/*
- * `bottlefs state ...`: argv[0] is "state". Prints to out (results) and errf
- * (errors, "state: ..."), returns the exit code: 0 ok, 1 error (missing
- * record, bad input, database failure), 2 usage.
- *   list                              owner/repo#issue<TAB>compact JSON, a line each
- *   get OWNER REPO ISSUE              the record as compact JSON
- *   set OWNER REPO ISSUE JSON|-       - reads the JSON from stdin (at most 16 MiB)
- *   delete OWNER REPO ISSUE
- *   prs OWNER REPO ISSUE              pull request numbers, a line each
- *   provenance                        one compact JSON object a line
- *                                     {id, time (RFC 3339 UTC), what, where, answer}
- *   journal [--unfinished]            one compact JSON object a line (every field)
- *   help                              usage on out, exit 0
- */
-int state_cli(int argc, char **argv, const char *db_path, FILE *out, FILE *errf);
-/* state_cli with an explicit input stream for `set ... -` (tests use it). */
-int state_cli_io(int argc, char **argv, const char *db_path, FILE *in, FILE *out, FILE *errf);
+MUST_CHECK int state_cache_delete_prefix(struct state *st, const char *prefix);
 
 #endif

@@ -123,13 +123,26 @@ char *buf_steal(struct buf *b, size_t *len)
 	return p;
 }
 
+void buf_note(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	/* Best effort (buf.h): a reason that does not fit is left out. */
+	(void)!buf_vprintf(err, fmt, ap);
+	va_end(ap);
+}
+
 int buf_fail(struct buf *err, int r, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err) {
 		va_start(ap, fmt);
-		buf_vprintf(err, fmt, ap);
+		/* The reason is best effort, as buf_note's; r is what matters. */
+		(void)!buf_vprintf(err, fmt, ap);
 		va_end(ap);
 	}
 	return r;

@@ -16,6 +16,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "util/check.h"
+
 struct buf {
 	char *data;
 	size_t len;
@@ -36,11 +38,20 @@ void buf_release(struct buf *b);
 void buf_reset(struct buf *b);
 
 /* 0, -ENOMEM, or -E2BIG when the result would be longer than max. */
-int buf_append(struct buf *b, const void *p, size_t n);
-int buf_puts(struct buf *b, const char *s);
-int buf_putc(struct buf *b, char c);
-int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+MUST_CHECK int buf_append(struct buf *b, const void *p, size_t n);
+MUST_CHECK int buf_puts(struct buf *b, const char *s);
+MUST_CHECK int buf_putc(struct buf *b, char c);
+MUST_CHECK int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+MUST_CHECK int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+
+/*
+ * Appends a reason to err when err is not NULL, best effort: a reason that
+ * does not fit (err's maximum, or memory) is left out; what err held is
+ * kept. For the words that accompany an error, where nothing better can be
+ * done about a reason that does not fit than to give a shorter one.
+ */
+void buf_note(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * The optional-reason idiom (STYLE habit 2): appends the formatted reason

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *json_text(const json_t *j)
+char *jsontext_pretty(const json_t *j)
 {
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *nl;
 	size_t n;

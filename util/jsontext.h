@@ -9,6 +9,6 @@
 #include <jansson.h>
 
 /* New text ending "\n", or NULL when out of memory. j is borrowed. */
-char *json_text(const json_t *j);
+char *jsontext_pretty(const json_t *j);
 
 #endif

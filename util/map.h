@@ -8,6 +8,7 @@
 #ifndef BOTTLEFS_UTIL_MAP_H
 #define BOTTLEFS_UTIL_MAP_H
 
+#include "util/check.h"
 #include <stddef.h>
 
 struct map_node;
@@ -24,7 +25,7 @@ void map_release(struct map *m);
 /* Borrowed value, or NULL. */
 void *map_get(const struct map *m, const char *key);
 /* Sets key to val; *old (may be NULL) gets the previous value or NULL. 0 or -ENOMEM. */
-int map_put(struct map *m, const char *key, void *val, void **old);
+MUST_CHECK int map_put(struct map *m, const char *key, void *val, void **old);
 /* Removes key; returns the value it had, or NULL. */
 void *map_del(struct map *m, const char *key);
 /* Calls fn for every entry; fn must not change the map. */

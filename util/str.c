@@ -1,6 +1,7 @@
 #include "util/str.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +281,67 @@ bool str_branch_name_valid(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+int str_sanitize(struct buf *out, const char *s, size_t n, const char *bad, bool controls)
+{
+	size_t i = 0, run;
+	int r = 0;
+
+	while (i < n && r == 0) {
+		/* The shortest valid run from here is exactly one character. */
+		for (run = 1; run <= 4 && i + run <= n; run++)
+			if (str_utf8_valid(s + i, run))
+				break;
+		if (run > 4 || i + run > n ||
+		    (controls && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
+			r = buf_puts(out, bad);
+			i++;
+			continue;
+		}
+		r = buf_append(out, s + i, run);
+		i += run;
+	}
+	return r;
+}
+
+int str_random_hex(char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[8];
+	size_t got = 0;
+	ssize_t n;
+	int i;
+
+	while (got < sizeof(b)) {
+		n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	for (i = 0; i < 8; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[16] = '\0';
+	return 0;
+}
+
+const char *str_arg_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0' || *i + 1 >= argc)
+		return NULL;
+	(*i)++;
+	return argv[*i];
 }
 
 char *str_dup(const char *s)

@@ -10,16 +10,17 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/check.h"
 
 /*
  * Parses a canonical decimal: digits only, no sign, no leading zero, no
  * surrounding space, value in 1..max (or 0..max when allow_zero). Returns
  * 0 and writes *out, or -EINVAL / -ERANGE.
  */
-int str_to_u64(const char *s, uint64_t max, bool allow_zero, uint64_t *out);
+MUST_CHECK int str_to_u64(const char *s, uint64_t max, bool allow_zero, uint64_t *out);
 
 /* Like str_to_u64 but on the first n bytes of s (which need no NUL). */
-int strn_to_u64(const char *s, size_t n, uint64_t max, bool allow_zero, uint64_t *out);
+MUST_CHECK int strn_to_u64(const char *s, size_t n, uint64_t max, bool allow_zero, uint64_t *out);
 
 /* True when [s, s+n) is valid UTF-8 (no overlongs, no surrogates). */
 bool str_utf8_valid(const char *s, size_t n);
@@ -57,10 +58,10 @@ bool str_has_control(const char *s, size_t n, bool allow_newline_tab);
  * line read differently from what it holds) as \u{HHHH}. s may be NULL
  * (nothing appended). 0, or -E2BIG / -ENOMEM from out (what fit is kept).
  */
-int str_escape_log(struct buf *out, const char *s, size_t n);
+MUST_CHECK int str_escape_log(struct buf *out, const char *s, size_t n);
 
 /* str_escape_log of a NUL-terminated string (NULL: nothing). */
-int str_escape_log_cstr(struct buf *out, const char *s);
+MUST_CHECK int str_escape_log_cstr(struct buf *out, const char *s);
 
 /*
  * True when [s, s+n) is a valid git branch name (`git check-ref-format
@@ -71,6 +72,26 @@ int str_escape_log_cstr(struct buf *out, const char *s);
  * branch on someone else's fork ("owner:branch"), so it is never valid.
  */
 bool str_branch_name_valid(const char *s, size_t n);
+
+/*
+ * Appends s[0..n) to out with every byte that is not part of valid UTF-8
+ * replaced by bad (and, with controls, every byte below 0x20 and DEL as
+ * well), so what an agent or a forge wrote can go into one line of a
+ * message, or into a JSON string. 0, or -E2BIG / -ENOMEM from out (what
+ * fit is kept).
+ */
+MUST_CHECK int str_sanitize(struct buf *out, const char *s, size_t n, const char *bad,
+			    bool controls);
+
+/* 16 hex digits from the kernel's random source, and a NUL. 0 or -errno. */
+MUST_CHECK int str_random_hex(char out[17]);
+
+/*
+ * A command-line option with a value, "--name value" or "--name=value", at
+ * argv[*i]: the value (borrowed), with *i advanced past what it used, or
+ * NULL when argv[*i] is not that option (or its value is missing).
+ */
+const char *str_arg_value(int argc, char **argv, int *i, const char *name);
 
 /* strdup that returns NULL for NULL. New. */
 char *str_dup(const char *s);

@@ -165,7 +165,7 @@ static int get_nested_str(json_t *o, const char *key, const char *sub, const cha
 	}
 	r = get_str(inner, sub, false, dflt, out, err);
 	if (r < 0 && err)
-		buf_printf(err, " in '%s'", key);
+		buf_note(err, " in '%s'", key);
 	return r;
 }
 
@@ -214,7 +214,7 @@ out:
 /* The object re-serialised for issue.json / pr.json, ending "\n". */
 static int dump(json_t *o, char **out, struct buf *err)
 {
-	char *text = json_text(o);
+	char *text = jsontext_pretty(o);
 
 	if (!text)
 		return buf_fail(err, -ENOMEM, "out of memory");
@@ -264,7 +264,7 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 	return 0;
 fail:
 	if (err && t.number)
-		buf_printf(err, " (#%llu)", (unsigned long long)t.number);
+		buf_note(err, " (#%llu)", (unsigned long long)t.number);
 	forge_issue_release(&t);
 	return r;
 }
@@ -297,35 +297,71 @@ int gitea_decode_pull(const char *text, size_t len, struct forge_issue *out, str
 	return decode_one_issue(text, len, true, out, err);
 }
 
-int gitea_decode_issue_list_root(json_t *root, bool pulls_endpoint, struct forge_issue_list *out,
-				 struct buf *err)
+/*
+ * Decodes a JSON array element by element with one (its index given, for
+ * the message) into a new array of n structs of size bytes. Each element
+ * is replaced by null in root once decoded, so the tree and the structs
+ * are never both whole. On failure the structs decoded so far are released.
+ */
+typedef int (*one_fn)(json_t *o, size_t i, void *out, const void *arg, struct buf *err);
+
+static int decode_array(json_t *root, size_t size, one_fn one, const void *arg,
+			void (*release)(void *), void **v, size_t *n, struct buf *err)
 {
-	struct forge_issue_list l = {NULL, 0};
+	char *a = NULL;
+	size_t k = 0, i;
 	json_t *e;
-	size_t i;
 	int r = 0;
 
 	if (!json_is_array(root))
 		return buf_fail(err, -EIO, "response is not a json array");
 	if (json_array_size(root)) {
-		l.v = calloc(json_array_size(root), sizeof(*l.v));
-		if (!l.v)
+		a = calloc(json_array_size(root), size);
+		if (!a)
 			return buf_fail(err, -ENOMEM, "out of memory");
 	}
 	json_array_foreach(root, i, e)
 	{
-		r = decode_issue_obj(e, pulls_endpoint, &l.v[l.n], err);
+		r = one(e, i, a + k * size, arg, err);
 		if (r < 0)
-			goto out;
-		l.n++;
-		/* Decoded: its tree goes, so the tree and the structs are never both whole. */
+			break;
+		k++;
 		json_array_set_new(root, i, json_null());
 	}
-	*out = l;
-	l.v = NULL;
-	l.n = 0;
-out:
-	forge_issue_list_release(&l);
+	if (r < 0) {
+		for (i = 0; i < k; i++)
+			release(a + i * size);
+		free(a);
+		return r;
+	}
+	*v = a;
+	*n = k;
+	return 0;
+}
+
+static int issue_one(json_t *o, size_t i, void *out, const void *pulls, struct buf *err)
+{
+	(void)i;
+	return decode_issue_obj(o, *(const bool *)pulls, out, err);
+}
+
+static void issue_release(void *p)
+{
+	forge_issue_release(p);
+}
+
+int gitea_decode_issue_list_root(json_t *root, bool pulls_endpoint, struct forge_issue_list *out,
+				 struct buf *err)
+{
+	void *v;
+	size_t n;
+	int r = decode_array(root, sizeof(*out->v), issue_one, &pulls_endpoint, issue_release, &v,
+			     &n, err);
+
+	if (r == 0) {
+		out->v = v;
+		out->n = n;
+	}
 	return r;
 }
 
@@ -392,7 +428,7 @@ static int decode_comment_obj(json_t *o, uint64_t issue, struct forge_comment *o
 	return 0;
 fail:
 	if (err && t.id)
-		buf_printf(err, " (comment %llu)", (unsigned long long)t.id);
+		buf_note(err, " (comment %llu)", (unsigned long long)t.id);
 	free(issue_url);
 	free(pr_url);
 	forge_comment_release(&t);
@@ -412,34 +448,29 @@ int gitea_decode_comment(const char *text, size_t len, uint64_t issue, struct fo
 	return r;
 }
 
+static int comment_one(json_t *o, size_t i, void *out, const void *issue, struct buf *err)
+{
+	(void)i;
+	return decode_comment_obj(o, *(const uint64_t *)issue, out, err);
+}
+
+static void comment_release(void *p)
+{
+	forge_comment_release(p);
+}
+
 int gitea_decode_comment_list_root(json_t *root, uint64_t issue, struct forge_comment_list *out,
 				   struct buf *err)
 {
-	struct forge_comment_list l = {NULL, 0};
-	json_t *e;
-	size_t i;
-	int r = 0;
+	void *v;
+	size_t n;
+	int r =
+	    decode_array(root, sizeof(*out->v), comment_one, &issue, comment_release, &v, &n, err);
 
-	if (!json_is_array(root))
-		return buf_fail(err, -EIO, "response is not a json array");
-	if (json_array_size(root)) {
-		l.v = calloc(json_array_size(root), sizeof(*l.v));
-		if (!l.v)
-			return buf_fail(err, -ENOMEM, "out of memory");
+	if (r == 0) {
+		out->v = v;
+		out->n = n;
 	}
-	json_array_foreach(root, i, e)
-	{
-		r = decode_comment_obj(e, issue, &l.v[l.n], err);
-		if (r < 0)
-			goto out;
-		l.n++;
-		json_array_set_new(root, i, json_null());
-	}
-	*out = l;
-	l.v = NULL;
-	l.n = 0;
-out:
-	forge_comment_list_release(&l);
 	return r;
 }
 
@@ -478,36 +509,29 @@ int gitea_decode_user(const char *text, size_t len, char **login, struct buf *er
 	return r;
 }
 
+static int name_one(json_t *o, size_t i, void *out, const void *arg, struct buf *err)
+{
+	(void)arg;
+	if (!json_is_object(o))
+		return buf_fail(err, -EIO, "repository %zu is not an object", i);
+	return get_str(o, "name", true, NULL, out, err);
+}
+
+static void name_release(void *p)
+{
+	free(*(char **)p);
+}
+
 int gitea_decode_repo_list_root(json_t *root, struct forge_name_list *out, struct buf *err)
 {
-	struct forge_name_list l = {NULL, 0};
-	json_t *e;
-	size_t i;
-	int r = 0;
+	void *v;
+	size_t n;
+	int r = decode_array(root, sizeof(*out->v), name_one, NULL, name_release, &v, &n, err);
 
-	if (!json_is_array(root))
-		return buf_fail(err, -EIO, "response is not a json array");
-	if (json_array_size(root)) {
-		l.v = calloc(json_array_size(root), sizeof(*l.v));
-		if (!l.v)
-			return buf_fail(err, -ENOMEM, "out of memory");
+	if (r == 0) {
+		out->v = v;
+		out->n = n;
 	}
-	json_array_foreach(root, i, e)
-	{
-		if (!json_is_object(e)) {
-			r = buf_fail(err, -EIO, "repository %zu is not an object", i);
-			goto out;
-		}
-		r = get_str(e, "name", true, NULL, &l.v[l.n], err);
-		if (r < 0)
-			goto out;
-		l.n++;
-	}
-	*out = l;
-	l.v = NULL;
-	l.n = 0;
-out:
-	forge_name_list_release(&l);
 	return r;
 }
 

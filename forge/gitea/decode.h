@@ -19,6 +19,7 @@
 #ifndef BOTTLEFS_FORGE_GITEA_DECODE_H
 #define BOTTLEFS_FORGE_GITEA_DECODE_H
 
+#include "util/check.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,30 +36,32 @@
 #define GITEA_DECODE_MAX_VALUES ((size_t)1 << 20)
 
 /* One object from GET /issues/{n}: is_pull when pull_request is an object. */
-int gitea_decode_issue(const char *text, size_t len, struct forge_issue *out, struct buf *err);
+MUST_CHECK int gitea_decode_issue(const char *text, size_t len, struct forge_issue *out,
+				  struct buf *err);
 /* One object from GET /pulls/{n} or POST /pulls: head/base/merged filled. */
-int gitea_decode_pull(const char *text, size_t len, struct forge_issue *out, struct buf *err);
+MUST_CHECK int gitea_decode_pull(const char *text, size_t len, struct forge_issue *out,
+				 struct buf *err);
 /*
  * An array from GET /issues (pulls_endpoint false) or GET /pulls
  * (pulls_endpoint true).
  */
-int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
-			    struct forge_issue_list *out, struct buf *err);
+MUST_CHECK int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
+				       struct forge_issue_list *out, struct buf *err);
 /*
  * One comment (POST /issues/{n}/comments) or an array of them. issue is
  * the number the caller asked about, or 0 to learn it from issue_url
  * (".../issues/N") or pull_request_url (".../pulls/N"); 0 stays when
  * neither names one.
  */
-int gitea_decode_comment(const char *text, size_t len, uint64_t issue, struct forge_comment *out,
-			 struct buf *err);
-int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
-			      struct forge_comment_list *out, struct buf *err);
+MUST_CHECK int gitea_decode_comment(const char *text, size_t len, uint64_t issue,
+				    struct forge_comment *out, struct buf *err);
+MUST_CHECK int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
+					 struct forge_comment_list *out, struct buf *err);
 /* One user from GET /user: its login (new, non-empty; required). */
-int gitea_decode_user(const char *text, size_t len, char **login, struct buf *err);
+MUST_CHECK int gitea_decode_user(const char *text, size_t len, char **login, struct buf *err);
 /* An array from GET /users/{owner}/repos: the repositories' names. */
-int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
-			   struct buf *err);
+MUST_CHECK int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list *out,
+				      struct buf *err);
 
 /*
  * The same decoders on a parsed root (borrowed), for answers parsed as
@@ -67,12 +70,14 @@ int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list 
  * the structs grow. pull: the object came from GET /pulls/{n} or POST
  * /pulls (gitea_decode_pull), else GET /issues/{n} (gitea_decode_issue).
  */
-int gitea_decode_issue_root(json_t *root, bool pull, struct forge_issue *out, struct buf *err);
-int gitea_decode_issue_list_root(json_t *root, bool pulls_endpoint, struct forge_issue_list *out,
-				 struct buf *err);
-int gitea_decode_comment_list_root(json_t *root, uint64_t issue, struct forge_comment_list *out,
-				   struct buf *err);
-int gitea_decode_repo_list_root(json_t *root, struct forge_name_list *out, struct buf *err);
+MUST_CHECK int gitea_decode_issue_root(json_t *root, bool pull, struct forge_issue *out,
+				       struct buf *err);
+MUST_CHECK int gitea_decode_issue_list_root(json_t *root, bool pulls_endpoint,
+					    struct forge_issue_list *out, struct buf *err);
+MUST_CHECK int gitea_decode_comment_list_root(json_t *root, uint64_t issue,
+					      struct forge_comment_list *out, struct buf *err);
+MUST_CHECK int gitea_decode_repo_list_root(json_t *root, struct forge_name_list *out,
+					   struct buf *err);
 
 /*
  * An integer member of the top-level object that text[0..len) begins, read
@@ -80,7 +85,8 @@ int gitea_decode_repo_list_root(json_t *root, struct forge_name_list *out, struc
  * longer than the answer cap): 0 and *out when key's value is complete in
  * the prefix, -ENOENT otherwise.
  */
-int gitea_decode_prefix_u64(const char *text, size_t len, const char *key, uint64_t *out);
+MUST_CHECK int gitea_decode_prefix_u64(const char *text, size_t len, const char *key,
+				       uint64_t *out);
 
 /* The number at the end of ".../issues/N" or ".../pulls/N", or 0. */
 uint64_t gitea_number_from_url(const char *url);

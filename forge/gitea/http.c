@@ -174,7 +174,7 @@ static void share_unlock(CURL *c, curl_lock_data data, void *user)
 static void set_err(struct buf *err, const char *msg)
 {
 	if (err)
-		buf_puts(err, msg);
+		buf_note(err, "%s", msg);
 }
 
 int http_new(const struct http_options *opt, struct http **out, struct buf *err)
@@ -554,9 +554,9 @@ static void append_message(struct buf *err, const struct buf *body)
 	m = json_string_value(json_object_get(j, "message"));
 	if (m && m[0]) {
 		n = strlen(m);
-		buf_puts(err, ": ");
+		buf_note(err, ": ");
 		for (i = 0; i < n && i < 200; i++)
-			buf_putc(err, (unsigned char)m[i] < 0x20 ? ' ' : m[i]);
+			buf_note(err, "%c", (unsigned char)m[i] < 0x20 ? ' ' : m[i]);
 	}
 	json_decref(j);
 }
@@ -584,11 +584,11 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 		if (q->method != HTTP_GET && status >= 200 && status < 300)
 			return 0;
 		if (err && clen >= 0)
-			buf_printf(err, "%s '%s': response too large (%lld bytes, over %zu)", m,
-				   q->path, (long long)clen, h->max_body);
+			buf_note(err, "%s '%s': response too large (%lld bytes, over %zu)", m,
+				 q->path, (long long)clen, h->max_body);
 		else if (err)
-			buf_printf(err, "%s '%s': response too large (over %zu bytes)", m, q->path,
-				   h->max_body);
+			buf_note(err, "%s '%s': response too large (over %zu bytes)", m, q->path,
+				 h->max_body);
 		return -EIO;
 	}
 	if (code == CURLE_OK && status >= 200 && status < 300)
@@ -613,19 +613,19 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 		}
 	}
 	if (err) {
-		buf_printf(err, "%s '%s': ", m, q->path);
+		buf_note(err, "%s '%s': ", m, q->path);
 		if (code == CURLE_OK) {
-			buf_printf(err, "%ld %s", status, status_words(status));
+			buf_note(err, "%ld %s", status, status_words(status));
 			append_message(err, &q->body);
 		} else if (code == CURLE_OPERATION_TIMEDOUT) {
-			buf_puts(err, "timed out");
+			buf_note(err, "timed out");
 		} else {
-			buf_puts(err, x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+			buf_note(err, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
 		}
 		if (transient && !idempotent(q->method))
-			buf_puts(err, " (not retried: the request may have been applied)");
+			buf_note(err, " (not retried: the request may have been applied)");
 		else if (transient)
-			buf_puts(err, " (no time left to retry)");
+			buf_note(err, " (no time left to retry)");
 	}
 	return code == CURLE_OK ? http_status_errno(status) : -EIO;
 }
@@ -783,8 +783,8 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		if (now >= deadline_ms) {
 			for (i = 0; i < n && err; i++) {
 				if (xs[i].st != XFER_DONE) {
-					buf_printf(err, "%s '%s': timed out",
-						   method_name(reqs[i].method), reqs[i].path);
+					buf_note(err, "%s '%s': timed out",
+						 method_name(reqs[i].method), reqs[i].path);
 					break;
 				}
 			}

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/check.h"
 
 #define HTTP_PARALLEL 8
 /* The answer cap when http_options.max_body is 0. */
@@ -73,7 +74,7 @@ struct http_req {
 };
 
 /* 0, or -EINVAL / -ENOMEM with a reason in err. *out is new. */
-int http_new(const struct http_options *opt, struct http **out, struct buf *err);
+MUST_CHECK int http_new(const struct http_options *opt, struct http **out, struct buf *err);
 /* NULL-safe; wipes the token. */
 void http_free(struct http *h);
 
@@ -88,8 +89,8 @@ uint64_t http_now_ms(void);
  * abandoned. A write answered 2xx whose body is over the cap counts as
  * answered (too_large set): the forge applied it.
  */
-int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms,
-	     struct buf *err);
+MUST_CHECK int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms,
+			struct buf *err);
 void http_req_release(struct http_req *r);
 
 /* The cap on one answer's body, in bytes. */
@@ -103,7 +104,8 @@ size_t http_max_body(const struct http *h);
  * jansson allocates for them), invalid JSON, invalid UTF-8 or an empty
  * body: -EIO with a reason in err. -ENOMEM.
  */
-int http_req_json(struct http_req *q, size_t max_values, struct json_t **root, struct buf *err);
+MUST_CHECK int http_req_json(struct http_req *q, size_t max_values, struct json_t **root,
+			     struct buf *err);
 
 /* The one status -> errno table of the adapter. */
 int http_status_errno(long status);

@@ -809,6 +809,12 @@ class Double:
             self.log.append(entry)
             if len(self.log) > 200000:  # bounded memory for long benchmarks
                 del self.log[:100000]
+            traffic = os.environ.get("GITEA_DOUBLE_TRAFFIC")
+            if traffic:
+                # One line per API request for scripts/traffic, appended so that
+                # every double of a test suite adds to the same file.
+                with open(traffic, "a") as f:
+                    f.write("%s %s%s\n" % (method, path, "?" + query if query else ""))
 
     def match_faults(self, method, path):
         """Consume every matching rule; return (total latency, action rule)."""

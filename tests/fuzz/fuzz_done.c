@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/done.h"
+#include "write/done.h"
 #include "util/str.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -3,7 +3,8 @@
 # stopped in teardown; every wait has a deadline (no bare sleeps).
 #
 # Environment:
-#   BOTTLEFS        the binary (default: build/fs/bottlefs)
+#   BOTTLEFS        the command a user runs (default: build/bottlefs; it runs
+#                   the daemon build/bottlefs-mount beside it for a mount)
 #   GITEA_SPEC_DIR  a directory holding the swagger.v1.prism.json Prism checks
 #                   against (default: .cache/contract/gitea, derived from the
 #                   repository's tests/contract/gitea/swagger.v1.json)
@@ -12,7 +13,7 @@
 #                   instead of being skipped with a notice
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BOTTLEFS="${BOTTLEFS:-$REPO_ROOT/build/fs/bottlefs}"
+BOTTLEFS="${BOTTLEFS:-$REPO_ROOT/build/bottlefs}"
 GITEA_SPEC_DERIVED="$REPO_ROOT/.cache/contract/gitea"
 GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$GITEA_SPEC_DERIVED}"
 PRISM_JS="${PRISM_JS:-$REPO_ROOT/.cache/prism/node_modules/@stoplight/prism-cli/dist/index.js}"

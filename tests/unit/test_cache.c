@@ -1,9 +1,10 @@
 /*
- * The view's cache (fs/view.h, fs/sync.c, fs/cachestore.h) against a small
- * fake forge with a fake clock, counted per operation: a `since` request
- * revalidates a whole list after the TTL, comments come in bulk for a
- * listed repository, the state store makes a new view warm, a failing
- * forge is served stale, and entries survive their JSON round trip.
+ * The forge cache (cache/cache.h, cache/lists.c, cache/store.h), read
+ * through the tree as the daemon reads it, against a small fake forge with
+ * a fake clock, counted per operation: a `since` request revalidates a
+ * whole list after the TTL, comments come in bulk for a listed repository,
+ * the state store makes a new cache warm, a failing forge is served stale,
+ * and entries survive their JSON round trip.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,9 +20,10 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "fs/cachestore.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "cache/store.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
+#include "reader.h"
 #include "state/state.h"
 #include "util/buf.h"
 
@@ -29,7 +31,7 @@
 #define TTL 1000
 
 struct fake {
-	struct forge base; /* first: the view sees a struct forge */
+	struct forge base; /* first: the cache sees a struct forge */
 	struct forge_issue items[N + 1];
 	struct forge_comment_list comments[N + 1];
 	int fail; /* every request answers -fail when set */
@@ -246,30 +248,30 @@ static int64_t fake_now(void *ud)
 	return ((struct fake *)ud)->clock;
 }
 
-static struct view *view_for(struct fake *fk, struct state *st)
+static struct reader *reader_for(struct fake *fk, struct state *st)
 {
-	struct view_options o = {0};
-	struct view *v;
+	struct cache_options o = {0};
+	struct reader *v = NULL;
 
 	o.forge = &fk->base;
-	o.cache_ttl_ms = TTL;
+	o.ttl_ms = TTL;
 	o.now_ms = fake_now;
 	o.now_ud = fk;
 	o.state = st;
-	assert_int_equal(view_new(&o, &v), 0);
+	assert_int_equal(reader_new(&o, &v), 0);
 	return v;
 }
 
-static int read_path(struct view *v, const char *path, struct buf *out)
+static int read_path(struct reader *v, const char *path, struct buf *out)
 {
 	struct node n;
 
 	buf_reset(out);
 	assert_int_equal(tree_resolve(path, &n), 0);
-	return view_read(v, &n, out, NULL);
+	return tree_read(v->tree, &n, out, NULL);
 }
 
-static int count_fill(void *ud, const char *name, const struct view_attr *a)
+static int count_fill(void *ud, const char *name, const struct tree_attr *a)
 {
 	(void)name;
 	(void)a;
@@ -277,13 +279,13 @@ static int count_fill(void *ud, const char *name, const struct view_attr *a)
 	return 0;
 }
 
-static int list_path(struct view *v, const char *path)
+static int list_path(struct reader *v, const char *path)
 {
 	struct node n;
 	int count = 0;
 
 	assert_int_equal(tree_resolve(path, &n), 0);
-	assert_int_equal(view_list(v, &n, count_fill, &count, NULL), 0);
+	assert_int_equal(tree_list(v->tree, &n, count_fill, &count, NULL), 0);
 	return count;
 }
 
@@ -292,7 +294,7 @@ static int list_path(struct view *v, const char *path)
 static void test_since_revalidates_the_list(void **state)
 {
 	struct fake *fk = fake_new();
-	struct view *v = view_for(fk, NULL);
+	struct reader *v = reader_for(fk, NULL);
 	struct buf b = BUF_INIT(0);
 
 	(void)state;
@@ -327,14 +329,14 @@ static void test_since_revalidates_the_list(void **state)
 	assert_string_equal(fk->last_since, "2024-05-01T10:00:38Z");
 	assert_int_equal(fk->since_lists, 2);
 	buf_release(&b);
-	view_free(v);
+	reader_free(v);
 	fake_free(fk);
 }
 
 static void test_comments_in_bulk(void **state)
 {
 	struct fake *fk = fake_new();
-	struct view *v = view_for(fk, NULL);
+	struct reader *v = reader_for(fk, NULL);
 	struct buf b = BUF_INIT(0);
 	char path[128];
 	uint64_t n;
@@ -353,13 +355,13 @@ static void test_comments_in_bulk(void **state)
 	assert_int_equal(fk->gets, 0);
 	/* A single item of an unlisted repository asks for its own. */
 	buf_release(&b);
-	view_free(v);
-	v = view_for(fk, NULL);
+	reader_free(v);
+	v = reader_for(fk, NULL);
 	assert_int_equal(read_path(v, ISSUES "/4/thread.md", &b), 0);
 	assert_int_equal(fk->comment_lists, 1);
 	assert_int_equal(fk->repo_comment_lists, 1);
 	buf_release(&b);
-	view_free(v);
+	reader_free(v);
 	fake_free(fk);
 }
 
@@ -368,7 +370,7 @@ static void test_store_makes_a_new_view_warm(void **state)
 	char dir[] = "/tmp/test_cache_XXXXXX", *db;
 	struct fake *fk = fake_new();
 	struct state *st;
-	struct view *v;
+	struct reader *v;
 	struct buf b = BUF_INIT(0), want = BUF_INIT(0);
 	unsigned before;
 
@@ -376,27 +378,27 @@ static void test_store_makes_a_new_view_warm(void **state)
 	assert_non_null(mkdtemp(dir));
 	db = xprintf("%s/state.db", dir);
 	assert_int_equal(state_open(db, &st, NULL), 0);
-	v = view_for(fk, st);
+	v = reader_for(fk, st);
 	assert_int_equal(list_path(v, ISSUES), N);
 	assert_int_equal(read_path(v, ISSUES "/6/thread.md", &want), 0);
-	assert_int_equal(view_flush(v, 5000), 0);
-	view_free(v);
+	assert_int_equal(cache_flush(v->cache, 5000), 0);
+	reader_free(v);
 
 	/* A new view (a restart): the item, its comments and the list are warm. */
 	before = fk->lists + fk->gets + fk->comment_lists + fk->repo_comment_lists;
-	v = view_for(fk, st);
+	v = reader_for(fk, st);
 	assert_int_equal(read_path(v, ISSUES "/6/thread.md", &b), 0);
 	assert_string_equal(buf_cstr(&b), buf_cstr(&want));
 	assert_int_equal(list_path(v, ISSUES), N);
 	assert_int_equal(fk->lists + fk->gets + fk->comment_lists + fk->repo_comment_lists, before);
 	/* A forgotten item (a write) does not come back after a restart. */
-	view_forget_item(v, "alice", "dotfiles", false, 6);
-	assert_int_equal(view_flush(v, 5000), 0);
-	view_free(v);
-	v = view_for(fk, st);
+	cache_forget_item(v->cache, "alice", "dotfiles", (false) ? FORGE_PULLS : FORGE_ISSUES, 6);
+	assert_int_equal(cache_flush(v->cache, 5000), 0);
+	reader_free(v);
+	v = reader_for(fk, st);
 	assert_int_equal(read_path(v, ISSUES "/6/title", &b), 0);
 	assert_int_equal(fk->gets, 1);
-	view_free(v);
+	reader_free(v);
 
 	state_free(st);
 	unlink(db);
@@ -416,7 +418,7 @@ static void test_store_makes_a_new_view_warm(void **state)
 static void test_stale_while_the_forge_fails(void **state)
 {
 	struct fake *fk = fake_new();
-	struct view *v = view_for(fk, NULL);
+	struct reader *v = reader_for(fk, NULL);
 	struct buf b = BUF_INIT(0);
 
 	(void)state;
@@ -430,25 +432,25 @@ static void test_stale_while_the_forge_fails(void **state)
 	/* Nothing cached: the failure shows. */
 	assert_int_equal(read_path(v, "/forge/bob/other/issues/1/title", &b), -EIO);
 	buf_release(&b);
-	view_free(v);
+	reader_free(v);
 	fake_free(fk);
 }
 
-static int open_dir(struct view *v, const char *path)
+static int open_dir(struct reader *v, const char *path)
 {
 	struct node n;
 
 	assert_int_equal(tree_resolve(path, &n), 0);
-	return view_open_dir(v, &n, NULL);
+	return tree_open_dir(v->tree, &n, NULL);
 }
 
-static int64_t mtime_of(struct view *v, const char *path)
+static int64_t mtime_of(struct reader *v, const char *path)
 {
-	struct view_attr a;
+	struct tree_attr a;
 	struct node n;
 
 	assert_int_equal(tree_resolve(path, &n), 0);
-	assert_int_equal(view_getattr(v, &n, &a, NULL), 0);
+	assert_int_equal(tree_getattr(v->tree, &n, &a, NULL), 0);
 	return a.mtime;
 }
 
@@ -460,7 +462,7 @@ static int64_t mtime_of(struct view *v, const char *path)
 static void test_missing_is_enoent_at_open_and_remembered(void **state)
 {
 	struct fake *fk = fake_new();
-	struct view *v = view_for(fk, NULL);
+	struct reader *v = reader_for(fk, NULL);
 	struct buf b = BUF_INIT(0);
 
 	(void)state;
@@ -485,7 +487,7 @@ static void test_missing_is_enoent_at_open_and_remembered(void **state)
 	assert_int_equal(open_dir(v, "/forge/alice/dotfiles"), 0);
 	assert_int_equal(fk->gets, 0);
 	buf_release(&b);
-	view_free(v);
+	reader_free(v);
 	fake_free(fk);
 }
 
@@ -497,7 +499,7 @@ static void test_missing_is_enoent_at_open_and_remembered(void **state)
 static void test_failure_with_nothing_cached_is_reported_once(void **state)
 {
 	struct fake *fk = fake_new();
-	struct view *v = view_for(fk, NULL);
+	struct reader *v = reader_for(fk, NULL);
 	struct buf err = BUF_INIT(1024), out = BUF_INIT(0);
 	struct node n;
 	int i;
@@ -508,26 +510,26 @@ static void test_failure_with_nothing_cached_is_reported_once(void **state)
 	assert_int_equal(tree_resolve(ISSUES "/3/title", &n), 0);
 	for (i = 0; i < 5; i++) {
 		buf_reset(&err);
-		assert_int_equal(view_read(v, &n, &out, &err), -EIO);
+		assert_int_equal(tree_read(v->tree, &n, &out, &err), -EIO);
 		assert_int_equal(err.len == 0, i > 0);
 	}
 	assert_int_equal(fk->gets, 5);
 	/* After the backoff the failure is news again. */
 	fk->clock += 10001;
 	buf_reset(&err);
-	assert_int_equal(view_read(v, &n, &out, &err), -EIO);
+	assert_int_equal(tree_read(v->tree, &n, &out, &err), -EIO);
 	assert_true(err.len > 0);
 	/* A success ends it at once. */
 	fk->fail = 0;
-	assert_int_equal(view_read(v, &n, &out, NULL), 0);
+	assert_int_equal(tree_read(v->tree, &n, &out, NULL), 0);
 	fk->fail = EIO;
 	fk->clock += TTL + 1;
 	buf_reset(&err);
 	/* Cached now: served stale, nothing to report. */
-	assert_int_equal(view_read(v, &n, &out, &err), 0);
+	assert_int_equal(tree_read(v->tree, &n, &out, &err), 0);
 	buf_release(&err);
 	buf_release(&out);
-	view_free(v);
+	reader_free(v);
 	fake_free(fk);
 }
 
@@ -535,12 +537,12 @@ static void test_failure_with_nothing_cached_is_reported_once(void **state)
 static void test_directory_times(void **state)
 {
 	struct fake *fk = fake_new();
-	struct view *v;
+	struct reader *v;
 	time_t before = time(NULL);
 	int64_t newest = 1714557612; /* 2024-05-01T10:00:12Z, item 12 */
 
 	(void)state;
-	v = view_for(fk, NULL);
+	v = reader_for(fk, NULL);
 	assert_true(mtime_of(v, "/") >= before);
 	assert_true(mtime_of(v, ISSUES) >= before);
 	assert_int_equal(list_path(v, ISSUES), N);
@@ -553,7 +555,7 @@ static void test_directory_times(void **state)
 	/* A comments/ directory's attributes cost no comment request. */
 	assert_int_equal(mtime_of(v, ISSUES "/2/comments"), 1714557602);
 	assert_int_equal(fk->comment_lists + fk->repo_comment_lists, 0);
-	view_free(v);
+	reader_free(v);
 	fake_free(fk);
 }
 

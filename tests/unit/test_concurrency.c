@@ -1,5 +1,6 @@
 /*
- * Concurrency of the view (fs/view.h) against a fake in-memory forge.
+ * Concurrency of the read side (cache/cache.h read through tree/tree.h)
+ * against a fake in-memory forge.
  *
  * Eight threads read random nodes (getattr, read, list) for about two
  * seconds while another thread keeps forgetting items and lists, as the
@@ -31,9 +32,10 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "fs/content.h"
-#include "fs/tree.h"
-#include "fs/view.h"
+#include "tree/tree.h"
+#include "cache/cache.h"
+#include "reader.h"
+#include "tree/internal.h"
 #include "util/buf.h"
 
 #define OWNER "alice"
@@ -53,7 +55,7 @@ struct fake_item {
 };
 
 struct fake {
-	struct forge base;		     /* first: the view sees a struct forge */
+	struct forge base;		     /* first: the cache sees a struct forge */
 	struct fake_item items[N_ITEMS + 1]; /* [number]; [0] unused */
 	atomic_uint requests;
 	atomic_uint in_flight;
@@ -477,7 +479,7 @@ static void probes_release(struct probes *ps)
 /* ---- running probes, from any thread ---- */
 
 struct shared {
-	struct view *view;
+	struct reader *view;
 	struct fake *fake;
 	const struct probes *probes;
 	atomic_bool stop;
@@ -499,14 +501,15 @@ static void note_failure(struct shared *sh, const struct probe *p, const char *w
 			break;
 		if (!sh->seen[i]) {
 			sh->seen[i] = what;
-			(void)buf_printf(&sh->msg, "\n  %s: %s (%d)", p->path, what, r);
+			/* The first failures are kept for the message; more may not fit. */
+			(void)!buf_printf(&sh->msg, "\n  %s: %s (%d)", p->path, what, r);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&sh->msg_lock);
 }
 
-static int collect(void *ud, const char *name, const struct view_attr *attr)
+static int collect(void *ud, const char *name, const struct tree_attr *attr)
 {
 	struct buf *b = ud;
 
@@ -518,17 +521,17 @@ static int collect(void *ud, const char *name, const struct view_attr *attr)
 static void run_probe(struct shared *sh, const struct probe *p, int op)
 {
 	struct buf out = BUF_INIT(0);
-	struct view_attr a;
+	struct tree_attr a;
 	int r;
 
 	if (p->kind == P_GONE) {
-		r = view_getattr(sh->view, &p->node, &a, NULL);
+		r = tree_getattr(sh->view->tree, &p->node, &a, NULL);
 		if (r != -ENOENT)
 			note_failure(sh, p, "getattr of an absent node is not -ENOENT", r);
 		goto out;
 	}
 	if (op == 0) {
-		r = view_getattr(sh->view, &p->node, &a, NULL);
+		r = tree_getattr(sh->view->tree, &p->node, &a, NULL);
 		if (r != 0)
 			note_failure(sh, p, "getattr failed", r);
 		else if (a.dir != (p->kind == P_DIR))
@@ -539,9 +542,9 @@ static void run_probe(struct shared *sh, const struct probe *p, int op)
 		goto out;
 	}
 	if (p->kind == P_FILE)
-		r = view_read(sh->view, &p->node, &out, NULL);
+		r = tree_read(sh->view->tree, &p->node, &out, NULL);
 	else
-		r = view_list(sh->view, &p->node, collect, &out, NULL);
+		r = tree_list(sh->view->tree, &p->node, collect, &out, NULL);
 	if (r != 0)
 		note_failure(sh, p, p->kind == P_FILE ? "read failed" : "list failed", r);
 	else if (out.len != p->len || memcmp(buf_cstr(&out), p->bytes, p->len) != 0)
@@ -583,9 +586,10 @@ static void *forgetter(void *arg)
 	while (!atomic_load(&sh->stop)) {
 		uint64_t n = 1 + rand_r(&seed) % N_ITEMS;
 
-		view_forget_item(sh->view, OWNER, REPO, n >= FIRST_PULL, n);
+		cache_forget_item(sh->view->cache, OWNER, REPO,
+				  (n >= FIRST_PULL) ? FORGE_PULLS : FORGE_ISSUES, n);
 		if (++i % 4 == 0)
-			view_forget_lists(sh->view, OWNER, REPO);
+			cache_forget_lists(sh->view->cache, OWNER, REPO);
 		usleep(500);
 	}
 	return NULL;
@@ -599,7 +603,7 @@ struct rig {
 
 static struct rig *rig_new(int64_t ttl_ms)
 {
-	struct view_options opt;
+	struct cache_options opt;
 	struct rig *g = calloc(1, sizeof(*g));
 
 	assert_non_null(g);
@@ -607,8 +611,8 @@ static struct rig *rig_new(int64_t ttl_ms)
 	probes_init(&g->probes, &g->fake);
 	memset(&opt, 0, sizeof(opt));
 	opt.forge = &g->fake.base;
-	opt.cache_ttl_ms = ttl_ms;
-	assert_int_equal(view_new(&opt, &g->sh.view), 0);
+	opt.ttl_ms = ttl_ms;
+	assert_int_equal(reader_new(&opt, &g->sh.view), 0);
 	g->sh.fake = &g->fake;
 	g->sh.probes = &g->probes;
 	pthread_mutex_init(&g->sh.msg_lock, NULL);
@@ -620,7 +624,7 @@ static void rig_free(struct rig *g)
 {
 	if (!g)
 		return;
-	view_free(g->sh.view);
+	reader_free(g->sh.view);
 	pthread_mutex_destroy(&g->sh.msg_lock);
 	buf_release(&g->sh.msg);
 	probes_release(&g->probes);
@@ -692,7 +696,7 @@ static void test_readers_and_forgetter(void **state)
 	/* The forgets made the view ask again, and requests ran in parallel. */
 	assert_true(atomic_load(&g->sh.ops) > 1000);
 	assert_true(atomic_load(&g->fake.requests) > 10);
-	assert_int_equal(view_requests(g->sh.view), atomic_load(&g->fake.requests));
+	assert_int_equal(cache_requests(g->sh.view->cache), atomic_load(&g->fake.requests));
 }
 
 struct pass {
@@ -746,14 +750,15 @@ static void test_warm_cache_sends_nothing(void **state)
 	print_message("# warm-up: %u forge requests; two more passes: %u\n", warm,
 		      atomic_load(&g->fake.requests) - warm);
 	assert_int_equal(atomic_load(&g->fake.requests), warm);
-	assert_int_equal(view_requests(g->sh.view), warm);
+	assert_int_equal(cache_requests(g->sh.view->cache), warm);
 }
 
 static void forget_now(void *ud, uint64_t number)
 {
 	struct shared *sh = ud;
 
-	view_forget_item(sh->view, OWNER, REPO, number >= FIRST_PULL, number);
+	cache_forget_item(sh->view->cache, OWNER, REPO,
+			  (number >= FIRST_PULL) ? FORGE_PULLS : FORGE_ISSUES, number);
 }
 
 /*

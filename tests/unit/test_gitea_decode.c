@@ -481,13 +481,14 @@ static void test_deep_nesting(void **state)
 	{
 		struct buf b = BUF_INIT(BUF_MAX_DEFAULT);
 
-		buf_puts(&b, "{\"number\":1,\"title\":\"t\",\"state\":\"open\",\"x\":");
+		assert_int_equal(
+		    buf_puts(&b, "{\"number\":1,\"title\":\"t\",\"state\":\"open\",\"x\":"), 0);
 		for (i = 0; i < 5000; i++)
-			buf_puts(&b, "{\"a\":");
-		buf_puts(&b, "1");
+			assert_int_equal(buf_puts(&b, "{\"a\":"), 0);
+		assert_int_equal(buf_puts(&b, "1"), 0);
 		for (i = 0; i < 5000; i++)
-			buf_putc(&b, '}');
-		buf_putc(&b, '}');
+			assert_int_equal(buf_putc(&b, '}'), 0);
+		assert_int_equal(buf_putc(&b, '}'), 0);
 		assert_int_equal(gitea_decode_issue(b.data, b.len, &it, NULL), -EIO);
 		buf_release(&b);
 	}

@@ -1,6 +1,6 @@
 /*
- * The write-time judge (fs/writes.h: writes_judge_*, writes_prefix_ok)
- * against the close-time rules (writes_validate), and the util predicates
+ * The write-time judge (write/write.h: write_judge_*, write_prefix_ok)
+ * against the close-time rules (write_validate), and the util predicates
  * it rests on.
  *
  * The property that matters (issue 12 item 8): when the close-time rule
@@ -21,22 +21,21 @@
 
 #include <cmocka.h>
 
-#include "fs/tree.h"
-#include "fs/writes.h"
+#include "write/write.h"
 #include "util/buf.h"
 #include "util/str.h"
 
-static struct node field(enum node_kind kind, enum item_file f)
+static struct write_target field(enum write_kind kind, enum write_field f)
 {
-	struct node n;
+	struct write_target t;
 
-	memset(&n, 0, sizeof(n));
-	n.kind = kind;
-	n.file = f;
-	strcpy(n.owner, "alice");
-	strcpy(n.repo, "dotfiles");
-	n.number = 2;
-	return n;
+	memset(&t, 0, sizeof(t));
+	t.kind = kind;
+	t.field = f;
+	t.owner = "alice";
+	t.repo = "dotfiles";
+	t.number = 2;
+	return t;
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -50,24 +49,24 @@ static uint64_t rnd(void)
 }
 
 /* Every prefix of data[0, len), judged whole and in random pieces, is accepted. */
-static void all_prefixes_accepted(const struct node *n, const char *data, size_t len)
+static void all_prefixes_accepted(const struct write_target *n, const char *data, size_t len)
 {
 	struct buf err = BUF_INIT(0);
-	struct writes_judge j;
+	struct write_judge j;
 	size_t k, at;
 
 	for (k = 0; k <= len; k++) {
-		if (writes_prefix_ok(n, data, k, &err) != 0)
+		if (write_prefix_ok(n, data, k, &err) != 0)
 			fail_msg("prefix %zu of %zu refused (%s): '%.*s'", k, len, buf_cstr(&err),
 				 (int)len, data);
 	}
 	for (k = 0; k < 8; k++) {
-		writes_judge_init(&j, n);
+		write_judge_init(&j, n);
 		for (at = 0; at < len;) {
 			size_t piece = 1 + (size_t)(rnd() % 5);
 
 			at = at + piece > len ? len : at + piece;
-			if (writes_judge_more(&j, data, at, &err) != 0)
+			if (write_judge_more(&j, data, at, &err) != 0)
 				fail_msg("piece ending at %zu refused (%s): '%.*s'", at,
 					 buf_cstr(&err), (int)len, data);
 			assert_int_equal(j.at, at);
@@ -76,12 +75,12 @@ static void all_prefixes_accepted(const struct node *n, const char *data, size_t
 	buf_release(&err);
 }
 
-static void corpus_holds(const struct node *n, const char *const *valid, size_t count)
+static void corpus_holds(const struct write_target *n, const char *const *valid, size_t count)
 {
 	size_t i;
 
 	for (i = 0; i < count; i++) {
-		if (writes_validate(n, valid[i], strlen(valid[i]), NULL) != 0)
+		if (write_validate(n, valid[i], strlen(valid[i]), NULL) != 0)
 			fail_msg("corpus entry not valid at close: '%s'", valid[i]);
 		all_prefixes_accepted(n, valid[i], strlen(valid[i]));
 	}
@@ -126,10 +125,12 @@ static void test_corpus(void **s)
 	    "{\"title\": \"t\", \"head\": \"vim-plugins\", \"base\": \"main\"}",
 	    "{\"title\": \"caf\xc3\xa9\", \"head\": \"h\", \"base\": \"main\", \"body\": \"b\"}",
 	};
-	struct node title = field(N_ITEM_FILE, F_TITLE), state = field(N_ITEM_FILE, F_STATE);
-	struct node body = field(N_ITEM_FILE, F_BODY), labels = field(N_ITEM_FILE, F_LABELS);
-	struct node comment = field(N_COMMENT_NEW, 0), done = field(N_DONE, 0);
-	struct node pull = field(N_PULLS_NEW, 0);
+	struct write_target title = field(WRITE_FIELD, WRITE_TITLE),
+			    state = field(WRITE_FIELD, WRITE_STATE);
+	struct write_target body = field(WRITE_FIELD, WRITE_BODY),
+			    labels = field(WRITE_FIELD, WRITE_LABELS);
+	struct write_target comment = field(WRITE_COMMENT, 0), done = field(WRITE_DONE, 0);
+	struct write_target pull = field(WRITE_PULL, 0);
 
 	(void)s;
 	corpus_holds(&title, titles, COUNT(titles));
@@ -146,7 +147,7 @@ static void test_corpus(void **s)
  * it, every prefix must be accepted. Returns how many were valid, so the
  * test can insist the alphabet produced enough of them to mean something.
  */
-static size_t random_property(const struct node *n, const char *const *alphabet, size_t na,
+static size_t random_property(const struct write_target *n, const char *const *alphabet, size_t na,
 			      size_t tries, size_t max_pieces)
 {
 	char data[256];
@@ -164,7 +165,7 @@ static size_t random_property(const struct node *n, const char *const *alphabet,
 			memcpy(data + len, a, l);
 			len += l;
 		}
-		if (writes_validate(n, data, len, NULL) != 0)
+		if (write_validate(n, data, len, NULL) != 0)
 			continue;
 		valid++;
 		all_prefixes_accepted(n, data, len);
@@ -193,9 +194,10 @@ static void test_random_property(void **s)
 					       "\xed\xa0\x80",
 					       "\xc0\xaf",
 					       "\xff"};
-	struct node state = field(N_ITEM_FILE, F_STATE), title = field(N_ITEM_FILE, F_TITLE);
-	struct node done = field(N_DONE, 0), body = field(N_ITEM_FILE, F_BODY);
-	struct node comment = field(N_COMMENT_NEW, 0);
+	struct write_target state = field(WRITE_FIELD, WRITE_STATE),
+			    title = field(WRITE_FIELD, WRITE_TITLE);
+	struct write_target done = field(WRITE_DONE, 0), body = field(WRITE_FIELD, WRITE_BODY);
+	struct write_target comment = field(WRITE_COMMENT, 0);
 
 	(void)s;
 	assert_true(random_property(&state, state_abc, COUNT(state_abc), 40000, 5) > 200);
@@ -206,16 +208,16 @@ static void test_random_property(void **s)
 }
 
 /* refused(n, data, at): data is refused, and its first at bytes were not. */
-static void refused_at(const struct node *n, const char *data, size_t len, size_t at)
+static void refused_at(const struct write_target *n, const char *data, size_t len, size_t at)
 {
 	struct buf err = BUF_INIT(0);
 
-	if (writes_prefix_ok(n, data, at - 1, NULL) != 0)
+	if (write_prefix_ok(n, data, at - 1, NULL) != 0)
 		fail_msg("'%.*s' refused before byte %zu", (int)len, data, at);
-	if (writes_prefix_ok(n, data, at, &err) != -EINVAL)
+	if (write_prefix_ok(n, data, at, &err) != -EINVAL)
 		fail_msg("'%.*s' not refused at byte %zu", (int)len, data, at);
 	assert_true(err.len > 0);
-	if (writes_validate(n, data, len, NULL) == 0)
+	if (write_validate(n, data, len, NULL) == 0)
 		fail_msg("'%.*s' is valid at close but refused at write", (int)len, data);
 	buf_release(&err);
 }
@@ -224,9 +226,10 @@ static void refused_at(const struct node *n, const char *data, size_t len, size_
 
 static void test_refusals(void **s)
 {
-	struct node state = field(N_ITEM_FILE, F_STATE), title = field(N_ITEM_FILE, F_TITLE);
-	struct node done = field(N_DONE, 0), body = field(N_ITEM_FILE, F_BODY);
-	struct node comment = field(N_COMMENT_NEW, 0), pull = field(N_PULLS_NEW, 0);
+	struct write_target state = field(WRITE_FIELD, WRITE_STATE),
+			    title = field(WRITE_FIELD, WRITE_TITLE);
+	struct write_target done = field(WRITE_DONE, 0), body = field(WRITE_FIELD, WRITE_BODY);
+	struct write_target comment = field(WRITE_COMMENT, 0), pull = field(WRITE_PULL, 0);
 
 	(void)s;
 	REFUSED_AT(&state, "sideways\n", 1);
@@ -257,29 +260,29 @@ static void test_refusals(void **s)
 /* Once judged, a judge only looks at what is new (it does not rescan). */
 static void test_incremental(void **s)
 {
-	struct node state = field(N_ITEM_FILE, F_STATE);
+	struct write_target state = field(WRITE_FIELD, WRITE_STATE);
 	struct buf err = BUF_INIT(0);
-	struct writes_judge j;
+	struct write_judge j;
 	char big[8192];
 
 	(void)s;
 	memset(big, ' ', sizeof(big));
-	writes_judge_init(&j, &state);
-	assert_int_equal(writes_judge_more(&j, big, 4096, &err), 0);
+	write_judge_init(&j, &state);
+	assert_int_equal(write_judge_more(&j, big, 4096, &err), 0);
 	memcpy(big + 4096, "open", 4);
-	assert_int_equal(writes_judge_more(&j, big, 4100, &err), 0);
+	assert_int_equal(write_judge_more(&j, big, 4100, &err), 0);
 	assert_int_equal(j.at, 4100);
 	/* A refusal leaves the judge as it was. */
 	big[4100] = 'x';
-	assert_int_equal(writes_judge_more(&j, big, 4101, &err), -EINVAL);
+	assert_int_equal(write_judge_more(&j, big, 4101, &err), -EINVAL);
 	assert_int_equal(j.at, 4100);
 	big[4100] = '\n';
-	assert_int_equal(writes_judge_more(&j, big, 4101, &err), 0);
+	assert_int_equal(write_judge_more(&j, big, 4101, &err), 0);
 	/* Scratch files and other kinds are not judged at write. */
 	{
-		struct node scratch = field(N_SCRATCH, 0);
+		struct write_target scratch = field(WRITE_NONE, 0);
 
-		assert_int_equal(writes_prefix_ok(&scratch, "\0\xff", 2, NULL), 0);
+		assert_int_equal(write_prefix_ok(&scratch, "\0\xff", 2, NULL), 0);
 	}
 	buf_release(&err);
 }

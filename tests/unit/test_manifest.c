@@ -615,7 +615,7 @@ static void test_idempotent(void **state)
 	put(&y, "base.md", "---\nenv:\n  BASE: b\n  R: 0.1\n---\n");
 	a = resolve_text(y.path, "x");
 	/* fed back as JSON ... */
-	buf_printf(&mj, "{\"bottles\": {\"x\": %s}}", a);
+	assert_int_equal(buf_printf(&mj, "{\"bottles\": {\"x\": %s}}", a), 0);
 	put(&j, "manifest.json", buf_cstr(&mj));
 	b = resolve_text(j.path, "x");
 	assert_string_equal(a, b);
@@ -795,13 +795,13 @@ static void test_thousand_parent_list(void **state)
 
 	(void)state;
 	tdir_new(&d);
-	buf_puts(&c, "---\nextends:\n");
+	assert_int_equal(buf_puts(&c, "---\nextends:\n"), 0);
 	for (int i = 0; i < 1000; i++) {
 		snprintf(file, sizeof(file), "p%d.md", i);
 		putf(&d, file, "---\nenv: {K%d: v%d, LAST: p%d}\n---\n", i, i, i);
-		buf_printf(&c, "  - p%d\n", i);
+		assert_int_equal(buf_printf(&c, "  - p%d\n", i), 0);
 	}
-	buf_puts(&c, "---\n");
+	assert_int_equal(buf_puts(&c, "---\n"), 0);
 	put(&d, "c.md", buf_cstr(&c));
 	v = dres(&d, "c", &st);
 	env = json_object_get(v, "env");
@@ -1039,10 +1039,10 @@ static void test_yaml_scalars_and_nesting(void **state)
 	assert_json(v, "{}");
 	json_decref(v);
 	/* nesting is capped with a clear error, not a deep recursion */
-	buf_puts(&deep, "---\nx: ");
+	assert_int_equal(buf_puts(&deep, "---\nx: "), 0);
 	for (int i = 0; i < 100000; i++)
-		buf_putc(&deep, '[');
-	buf_puts(&deep, "\n---\n");
+		assert_int_equal(buf_putc(&deep, '['), 0);
+	assert_int_equal(buf_puts(&deep, "\n---\n"), 0);
 	assert_int_equal(manifest_parse_md("deep", deep.data, deep.len, &v, &err), -EINVAL);
 	assert_non_null(strstr(buf_cstr(&err), "bottle 'deep': values nest deeper than 64 levels"));
 	buf_release(&deep);
@@ -1150,28 +1150,28 @@ static void test_manifest_json_lazy_same(void **state)
 	check_mj_same("\xEF\xBB\xBF{}", -1);
 	check_mj_same("{\"bottles\": {\"a\": \"\xC3\"}}", -1);
 	/* nesting: the limit of manifest.json, and deeper elsewhere */
-	buf_puts(&deep, "{\"bottles\": {\"a\": ");
+	assert_int_equal(buf_puts(&deep, "{\"bottles\": {\"a\": "), 0);
 	for (int i = 0; i < 64; i++)
-		buf_putc(&deep, '[');
+		assert_int_equal(buf_putc(&deep, '['), 0);
 	for (int i = 0; i < 64; i++)
-		buf_putc(&deep, ']');
-	buf_puts(&deep, "}}");
+		assert_int_equal(buf_putc(&deep, ']'), 0);
+	assert_int_equal(buf_puts(&deep, "}}"), 0);
 	check_mj_same(buf_cstr(&deep), 1);
 	buf_reset(&deep);
-	buf_puts(&deep, "{\"bottles\": {\"a\": ");
+	assert_int_equal(buf_puts(&deep, "{\"bottles\": {\"a\": "), 0);
 	for (int i = 0; i < 65; i++)
-		buf_putc(&deep, '[');
+		assert_int_equal(buf_putc(&deep, '['), 0);
 	for (int i = 0; i < 65; i++)
-		buf_putc(&deep, ']');
-	buf_puts(&deep, "}}");
+		assert_int_equal(buf_putc(&deep, ']'), 0);
+	assert_int_equal(buf_puts(&deep, "}}"), 0);
 	check_mj_same(buf_cstr(&deep), -1);
 	buf_reset(&deep);
-	buf_puts(&deep, "{\"x\": ");
+	assert_int_equal(buf_puts(&deep, "{\"x\": "), 0);
 	for (int i = 0; i < 100; i++)
-		buf_putc(&deep, '[');
+		assert_int_equal(buf_putc(&deep, '['), 0);
 	for (int i = 0; i < 100; i++)
-		buf_putc(&deep, ']');
-	buf_puts(&deep, "}");
+		assert_int_equal(buf_putc(&deep, ']'), 0);
+	assert_int_equal(buf_puts(&deep, "}"), 0);
 	check_mj_same(buf_cstr(&deep), 0);
 	buf_release(&deep);
 }

@@ -165,11 +165,13 @@ static char *cres(struct manifest_cache *c, const char *name)
 	int r = manifest_cache_resolve(c, name, &text, &len, &err);
 
 	if (r == 0 && len != strlen(text))
-		buf_puts(&out, "!len");
+		assert_int_equal(buf_puts(&out, "!len"), 0);
 	else if (r == 0)
-		buf_puts(&out, text);
+		assert_int_equal(buf_puts(&out, text), 0);
 	else
-		buf_printf(&out, "!%d %s%s", r, buf_cstr(&err), text ? " (and a text)" : "");
+		assert_int_equal(
+		    buf_printf(&out, "!%d %s%s", r, buf_cstr(&err), text ? " (and a text)" : ""),
+		    0);
 	free(text);
 	buf_release(&err);
 	return buf_steal(&out, NULL);
@@ -183,9 +185,9 @@ static char *ures(const char *dir, const char *name)
 	int r = manifest_resolve(dir, name, &text, &err);
 
 	if (r == 0)
-		buf_puts(&out, text);
+		assert_int_equal(buf_puts(&out, text), 0);
 	else
-		buf_printf(&out, "!%d %s", r, buf_cstr(&err));
+		assert_int_equal(buf_printf(&out, "!%d %s", r, buf_cstr(&err)), 0);
 	free(text);
 	buf_release(&err);
 	return buf_steal(&out, NULL);
@@ -381,11 +383,11 @@ static void write_model(struct tdir *d, struct rng *r, json_t *mj, int i, bool m
 		uint32_t k = rnd(r, 30);
 
 		if (k == 0)
-			buf_puts(&t, "---\nenv: [unclosed\n---\n");
+			assert_int_equal(buf_puts(&t, "---\nenv: [unclosed\n---\n"), 0);
 		else if (k == 1)
-			buf_puts(&t, "no front matter\n");
+			assert_int_equal(buf_puts(&t, "no front matter\n"), 0);
 		else
-			buf_printf(&t, "---\n%s\n---\n# %s\n", y, name);
+			assert_int_equal(buf_printf(&t, "---\n%s\n---\n# %s\n", y, name), 0);
 		if (inplace)
 			put_inplace(d, file, buf_cstr(&t));
 		else
@@ -646,12 +648,15 @@ static void test_parse_once_resolve_once(void **state)
 	{
 		struct buf mj = BUF_INIT(0);
 
-		buf_puts(&mj, "{\"bottles\": {");
+		assert_int_equal(buf_puts(&mj, "{\"bottles\": {"), 0);
 		for (int i = 0; i < 10; i++)
-			buf_printf(&mj,
-				   "%s\"m%d\": {\"extends\": \"base\", \"env\": {\"M%d\": \"x\"}}",
-				   i ? ", " : "", i, i);
-		buf_puts(&mj, "}}");
+			assert_int_equal(
+			    buf_printf(
+				&mj,
+				"%s\"m%d\": {\"extends\": \"base\", \"env\": {\"M%d\": \"x\"}}",
+				i ? ", " : "", i, i),
+			    0);
+		assert_int_equal(buf_puts(&mj, "}}"), 0);
 		put(&d, "manifest.json", buf_cstr(&mj));
 		buf_release(&mj);
 	}

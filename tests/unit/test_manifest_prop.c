@@ -60,7 +60,7 @@ static void write_file(const char *dir, const char *file, const char *text)
 /* YAML for a string: double-quoted (our values are plain ASCII). */
 static void yq(struct buf *b, const char *s)
 {
-	buf_printf(b, "\"%s\"", s);
+	assert_int_equal(buf_printf(b, "\"%s\"", s), 0);
 }
 
 /* Writes v (a generated value: string, int, bool, object of those) as a YAML flow value. */
@@ -76,37 +76,37 @@ static void yflow(struct buf *b, json_t *v)
 		yq(b, json_string_value(v));
 		break;
 	case JSON_INTEGER:
-		buf_printf(b, "%lld", (long long)json_integer_value(v));
+		assert_int_equal(buf_printf(b, "%lld", (long long)json_integer_value(v)), 0);
 		break;
 	case JSON_TRUE:
-		buf_puts(b, "true");
+		assert_int_equal(buf_puts(b, "true"), 0);
 		break;
 	case JSON_FALSE:
-		buf_puts(b, "false");
+		assert_int_equal(buf_puts(b, "false"), 0);
 		break;
 	case JSON_OBJECT:
-		buf_putc(b, '{');
+		assert_int_equal(buf_putc(b, '{'), 0);
 		json_object_foreach(v, k, x)
 		{
-			buf_puts(b, first ? "" : ", ");
+			assert_int_equal(buf_puts(b, first ? "" : ", "), 0);
 			first = 0;
 			yq(b, k);
-			buf_puts(b, ": ");
+			assert_int_equal(buf_puts(b, ": "), 0);
 			yflow(b, x);
 		}
-		buf_putc(b, '}');
+		assert_int_equal(buf_putc(b, '}'), 0);
 		break;
 	case JSON_ARRAY:
-		buf_putc(b, '[');
+		assert_int_equal(buf_putc(b, '['), 0);
 		json_array_foreach(v, i, x)
 		{
-			buf_puts(b, i ? ", " : "");
+			assert_int_equal(buf_puts(b, i ? ", " : ""), 0);
 			yflow(b, x);
 		}
-		buf_putc(b, ']');
+		assert_int_equal(buf_putc(b, ']'), 0);
 		break;
 	default:
-		buf_puts(b, "null");
+		assert_int_equal(buf_puts(b, "null"), 0);
 	}
 }
 
@@ -116,25 +116,25 @@ static void to_md(struct buf *b, json_t *bottle)
 	const char *k, *k2;
 	json_t *v, *v2;
 
-	buf_puts(b, "---\n");
+	assert_int_equal(buf_puts(b, "---\n"), 0);
 	json_object_foreach(bottle, k, v)
 	{
-		buf_printf(b, "%s:", k);
+		assert_int_equal(buf_printf(b, "%s:", k), 0);
 		if (json_is_object(v)) {
-			buf_putc(b, '\n');
+			assert_int_equal(buf_putc(b, '\n'), 0);
 			json_object_foreach(v, k2, v2)
 			{
-				buf_printf(b, "  %s: ", k2);
+				assert_int_equal(buf_printf(b, "  %s: ", k2), 0);
 				yflow(b, v2);
-				buf_putc(b, '\n');
+				assert_int_equal(buf_putc(b, '\n'), 0);
 			}
 		} else {
-			buf_putc(b, ' ');
+			assert_int_equal(buf_putc(b, ' '), 0);
 			yflow(b, v);
-			buf_putc(b, '\n');
+			assert_int_equal(buf_putc(b, '\n'), 0);
 		}
 	}
-	buf_puts(b, "---\nSome *markdown* body.\n");
+	assert_int_equal(buf_puts(b, "---\nSome *markdown* body.\n"), 0);
 }
 
 static json_t *gen_bottle(struct rng *r, int i, int parents[MAXPARENTS], int *np)
@@ -355,8 +355,8 @@ static void run_seed(uint64_t seed)
 	memcpy(d2, d1, sizeof(d2));
 	assert_non_null(mkdtemp(d1));
 	assert_non_null(mkdtemp(d2));
-	buf_puts(&mj, "{\"bottles\": {");
-	buf_puts(&mj2, "{\"bottles\": {\n");
+	assert_int_equal(buf_puts(&mj, "{\"bottles\": {"), 0);
+	assert_int_equal(buf_puts(&mj2, "{\"bottles\": {\n"), 0);
 	for (int i = 0; i < NBOTTLES; i++) {
 		json_t *b = gen_bottle(&r, i, parents, &np);
 		struct model own;
@@ -380,13 +380,14 @@ static void run_seed(uint64_t seed)
 		} else {
 			char *j = json_dumps(b, JSON_PRESERVE_ORDER);
 
-			buf_printf(&mj, "%s\"%s\": %s", mjfirst ? "" : ",\n", name, j);
+			assert_int_equal(
+			    buf_printf(&mj, "%s\"%s\": %s", mjfirst ? "" : ",\n", name, j), 0);
 			mjfirst = 0;
 			free(j);
 		}
 		json_decref(b);
 	}
-	buf_puts(&mj, "}}\n");
+	assert_int_equal(buf_puts(&mj, "}}\n"), 0);
 	write_file(d1, "manifest.json", buf_cstr(&mj));
 
 	for (int i = 0; i < NBOTTLES; i++) {
@@ -404,15 +405,17 @@ static void run_seed(uint64_t seed)
 		/* written back as a bottle without extends */
 		if (i % 4) {
 			buf_reset(&text);
-			buf_printf(&text, "---\n%s---\n", resolved[i]);
+			assert_int_equal(buf_printf(&text, "---\n%s---\n", resolved[i]), 0);
 			snprintf(file, sizeof(file), "%s.md", name);
 			write_file(d2, file, buf_cstr(&text));
 		} else {
-			buf_printf(&mj2, "%s\"%s\": %s", mj2first ? "" : ",\n", name, resolved[i]);
+			assert_int_equal(buf_printf(&mj2, "%s\"%s\": %s", mj2first ? "" : ",\n",
+						    name, resolved[i]),
+					 0);
 			mj2first = 0;
 		}
 	}
-	buf_puts(&mj2, "}}\n");
+	assert_int_equal(buf_puts(&mj2, "}}\n"), 0);
 	write_file(d2, "manifest.json", buf_cstr(&mj2));
 
 	for (int i = 0; i < NBOTTLES; i++) {

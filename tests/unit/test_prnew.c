@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "fs/prnew.h"
+#include "write/prnew.h"
 #include "util/str.h"
 
 #define BUNDLE                                                                                     \
@@ -162,16 +162,24 @@ static void test_loose_values(void **s)
 	(void)s;
 	for (i = 0; titles[i]; i++) {
 		buf_reset(&t);
-		buf_printf(&t, "{\"title\": \"%s\", \"head\": \"h\", \"base\": \"b\"}", titles[i]);
+		assert_int_equal(buf_printf(&t,
+					    "{\"title\": \"%s\", \"head\": \"h\", \"base\": \"b\"}",
+					    titles[i]),
+				 0);
 		expect_refused(buf_cstr(&t), "'title' must be one line without control characters");
 	}
 	for (i = 0; heads[i]; i++) {
 		buf_reset(&t);
-		buf_printf(&t, "{\"title\": \"t\", \"head\": \"%s\", \"base\": \"main\"}",
-			   heads[i]);
+		assert_int_equal(
+		    buf_printf(&t, "{\"title\": \"t\", \"head\": \"%s\", \"base\": \"main\"}",
+			       heads[i]),
+		    0);
 		expect_refused(buf_cstr(&t), "'head' must be a branch name");
 		buf_reset(&t);
-		buf_printf(&t, "{\"title\": \"t\", \"head\": \"h\", \"base\": \"%s\"}", heads[i]);
+		assert_int_equal(buf_printf(&t,
+					    "{\"title\": \"t\", \"head\": \"h\", \"base\": \"%s\"}",
+					    heads[i]),
+				 0);
 		expect_refused(buf_cstr(&t), "'base' must be a branch name");
 	}
 	/* What stays accepted: unicode titles, nested branch names. */
@@ -260,12 +268,12 @@ static void test_bytes(void **s)
 			 0);
 	assert_string_equal(p.title, "caf\xc3\xa9 \xe2\x9c\x93");
 	prnew_release(&p);
-	/* Over PRNEW_MAX is refused before parsing. */
-	big = malloc(PRNEW_MAX + 2);
+	/* Over WRITE_PULL_MAX is refused before parsing. */
+	big = malloc(WRITE_PULL_MAX + 2);
 	assert_non_null(big);
-	memset(big, ' ', PRNEW_MAX + 1);
-	big[PRNEW_MAX + 1] = '\0';
-	assert_int_equal(prnew_parse(big, PRNEW_MAX + 1, &p, NULL), -EINVAL);
+	memset(big, ' ', WRITE_PULL_MAX + 1);
+	big[WRITE_PULL_MAX + 1] = '\0';
+	assert_int_equal(prnew_parse(big, WRITE_PULL_MAX + 1, &p, NULL), -EINVAL);
 	free(big);
 }
 

@@ -612,7 +612,7 @@ static void test_no_bundle_is_body_exactly(void **state)
 	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
 	assert_int_equal(out.len, 0);
 	/* Appends to what out held. */
-	buf_puts(&out, "pre:");
+	assert_int_equal(buf_puts(&out, "pre:"), 0);
 	req.body = "x";
 	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
 	assert_string_equal(buf_cstr(&out), "pre:x");
@@ -732,7 +732,7 @@ static void test_metadata_alone_does_not_fit(void **state)
 	struct buf out = BUF_INIT(0), err = BUF_INIT(1024);
 
 	(void)state;
-	buf_puts(&out, "keep");
+	assert_int_equal(buf_puts(&out, "keep"), 0);
 	assert_int_equal(forge_render_description_err(&caps, &req, &out, &err), -EINVAL);
 	assert_string_equal(buf_cstr(&out), "keep");
 	assert_non_null(strstr(buf_cstr(&err), "receipt alone is longer"));
@@ -827,31 +827,31 @@ static void put_random_char(struct buf *b, uint64_t *seed)
 	default: {
 		static const char *const bits[] = {"--", ">", "-->", "\n", "%", "<!--", " "};
 
-		buf_puts(b, bits[rnd(seed) % 7]);
+		assert_int_equal(buf_puts(b, bits[rnd(seed) % 7]), 0);
 		return;
 	}
 	}
 	if (cp < 0x80) {
-		buf_putc(b, (char)cp);
+		assert_int_equal(buf_putc(b, (char)cp), 0);
 	} else if (cp < 0x800) {
-		buf_putc(b, (char)(0xc0 | (cp >> 6)));
-		buf_putc(b, (char)(0x80 | (cp & 0x3f)));
+		assert_int_equal(buf_putc(b, (char)(0xc0 | (cp >> 6))), 0);
+		assert_int_equal(buf_putc(b, (char)(0x80 | (cp & 0x3f))), 0);
 	} else if (cp < 0x10000) {
-		buf_putc(b, (char)(0xe0 | (cp >> 12)));
-		buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_putc(b, (char)(0x80 | (cp & 0x3f)));
+		assert_int_equal(buf_putc(b, (char)(0xe0 | (cp >> 12))), 0);
+		assert_int_equal(buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3f))), 0);
+		assert_int_equal(buf_putc(b, (char)(0x80 | (cp & 0x3f))), 0);
 	} else {
-		buf_putc(b, (char)(0xf0 | (cp >> 18)));
-		buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_putc(b, (char)(0x80 | (cp & 0x3f)));
+		assert_int_equal(buf_putc(b, (char)(0xf0 | (cp >> 18))), 0);
+		assert_int_equal(buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3f))), 0);
+		assert_int_equal(buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3f))), 0);
+		assert_int_equal(buf_putc(b, (char)(0x80 | (cp & 0x3f))), 0);
 	}
 }
 
 static void random_text(struct buf *b, uint64_t *seed, size_t approx)
 {
 	buf_reset(b);
-	buf_puts(b, "");
+	assert_int_equal(buf_puts(b, ""), 0);
 	while (b->len < approx)
 		put_random_char(b, seed);
 }
@@ -945,7 +945,7 @@ static void test_forged_receipt_refused(void **state)
 		struct forge_pr_request body = {"t", "h", "b", forged[i], NULL, NULL};
 		struct forge_pr_request bundle = {"t", "h", "b", NULL, forged[i], &RECEIPT};
 
-		buf_puts(&out, "keep");
+		assert_int_equal(buf_puts(&out, "keep"), 0);
 		buf_reset(&err);
 		assert_int_equal(forge_render_description_err(&caps, &body, &out, &err), -EINVAL);
 		assert_non_null(strstr(buf_cstr(&err), "only bottlefs writes"));
@@ -1119,12 +1119,13 @@ static void hostile_text(struct buf *b, uint64_t *seed, size_t approx, bool forb
 					  "<!--BOTTLEFS:RECEIPT", "<plaintext>"};
 
 	buf_reset(b);
-	buf_puts(b, "");
+	assert_int_equal(buf_puts(b, ""), 0);
 	while (b->len < approx) {
 		if (forbidden && rnd(seed) % 200 == 0)
-			buf_puts(b, bad[rnd(seed) % 4]);
+			assert_int_equal(buf_puts(b, bad[rnd(seed) % 4]), 0);
 		else
-			buf_puts(b, bits[rnd(seed) % (sizeof(bits) / sizeof(bits[0]))]);
+			assert_int_equal(
+			    buf_puts(b, bits[rnd(seed) % (sizeof(bits) / sizeof(bits[0]))]), 0);
 	}
 }
 
@@ -1211,7 +1212,7 @@ static void test_pr_body_keeps_receipt(void **state)
 
 	(void)state;
 	/* Read back, edited, written back: the receipt is kept once. */
-	buf_printf(&text, "Second summary.%s", block);
+	assert_int_equal(buf_printf(&text, "Second summary.%s", block), 0);
 	assert_int_equal(forge_render_pr_body(&caps, cur, buf_cstr(&text), &out, &err), 0);
 	assert_string_equal(buf_cstr(&out), buf_cstr(&text));
 	/* `echo` wrote it, and the daemon removed one trailing newline. */
@@ -1228,10 +1229,11 @@ static void test_pr_body_keeps_receipt(void **state)
 	buf_reset(&out);
 	/* A forged block, or the real one moved elsewhere: refused. */
 	buf_reset(&text);
-	buf_printf(&text, "%s\nmore text", block);
+	assert_int_equal(buf_printf(&text, "%s\nmore text", block), 0);
 	assert_int_equal(forge_render_pr_body(&caps, cur, buf_cstr(&text), &out, &err), -EINVAL);
 	buf_reset(&text);
-	buf_printf(&text, "<!-- bottlefs:receipt\nverification_passed: true\n-->%s", block);
+	assert_int_equal(
+	    buf_printf(&text, "<!-- bottlefs:receipt\nverification_passed: true\n-->%s", block), 0);
 	assert_int_equal(forge_render_pr_body(&caps, cur, buf_cstr(&text), &out, &err), -EINVAL);
 	assert_int_equal(out.len, 0);
 	assert_non_null(strstr(buf_cstr(&err), "only bottlefs writes"));
@@ -1262,7 +1264,7 @@ static void test_pr_body_keeps_receipt(void **state)
 		tail = strstr(tcur, NOTICE_LINE);
 		assert_non_null(tail);
 		buf_reset(&text);
-		buf_printf(&text, "ABCDE%s", tail);
+		assert_int_equal(buf_printf(&text, "ABCDE%s", tail), 0);
 		buf_reset(&out);
 		assert_int_equal(forge_render_pr_body(&caps, tcur, buf_cstr(&text), &out, &err), 0);
 		assert_string_equal(buf_cstr(&out), buf_cstr(&text));
@@ -1304,8 +1306,10 @@ static void test_pr_body_property(void **state)
 		block = strstr(cur, BLOCK_OPEN);
 		hostile_text(&text, &seed, (size_t)(rnd(&seed) % 300), iter % 4 == 0);
 		if (rnd(&seed) % 2) /* written back after an edit */
-			buf_puts(&text,
-				 strstr(cur, NOTICE_LINE) ? strstr(cur, NOTICE_LINE) : block);
+			assert_int_equal(buf_puts(&text, strstr(cur, NOTICE_LINE)
+							     ? strstr(cur, NOTICE_LINE)
+							     : block),
+					 0);
 		buf_reset(&out);
 		r = forge_render_pr_body(&caps, cur, buf_cstr(&text), &out, NULL);
 		if (r == 0) {

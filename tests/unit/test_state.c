@@ -1,4 +1,4 @@
-/* Unit tests for state/state.h: the SQLite state store and `bottlefs state`. */
+/* Unit tests for state/state.h: the SQLite state store (`bottlefs state` is test_cli.c). */
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -590,7 +590,7 @@ static void test_migrate_v1(void **state)
 	sqlite3_close(db);
 
 	st = open_ok(f);
-	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	/* Everything version 1 held is still there. */
 	assert_int_equal(state_record_get(st, "alice", "dotfiles", 2, &json), 0);
 	assert_string_equal(json, "{\"k\":1}");
@@ -631,7 +631,7 @@ static void test_migrate_v1(void **state)
 		assert_null(e.assign_owner);
 		state_journal_entry_release(&e);
 	}
-	/* Opening again is a no-op: the version is 2 now. */
+	/* Opening again is a no-op: the version is the current one now. */
 	state_free(st);
 	f->st = NULL;
 	st = open_ok(f);
@@ -717,196 +717,6 @@ static void test_cache(void **state)
 	assert_int_equal(state_cache_get(st, "\xff\xff", NULL, NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(state_cache_delete_prefix(st, ""), 3);
 	assert_int_equal(state_cache_get(st, "issue/1", NULL, NULL, NULL, NULL), -ENOENT);
-}
-
-/* Runs the CLI with captured streams; *out_text and *err_text are new. */
-static int run_cli(const char *db, const char *stdin_text, char **out_text, char **err_text,
-		   int argc, ...)
-{
-	char *argv[16];
-	FILE *in = tmpfile(), *out = tmpfile(), *errf = tmpfile();
-	va_list ap;
-	long n;
-	int i, code;
-
-	assert_non_null(in);
-	assert_non_null(out);
-	assert_non_null(errf);
-	assert_true(argc < 16);
-	va_start(ap, argc);
-	for (i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, char *);
-	va_end(ap);
-	argv[argc] = NULL;
-	if (stdin_text)
-		fputs(stdin_text, in);
-	rewind(in);
-	code = state_cli_io(argc, argv, db, in, out, errf);
-	for (i = 0; i < 2; i++) {
-		FILE *fp = i ? errf : out;
-		char **dst = i ? err_text : out_text;
-
-		fflush(fp);
-		n = ftell(fp);
-		assert_true(n >= 0);
-		*dst = calloc(1, (size_t)n + 1);
-		assert_non_null(*dst);
-		rewind(fp);
-		assert_int_equal(fread(*dst, 1, (size_t)n, fp), (size_t)n);
-	}
-	fclose(in);
-	fclose(out);
-	fclose(errf);
-	return code;
-}
-
-static void test_cli_records(void **state)
-{
-	struct fixture *f = *state;
-	char *out, *err;
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 6, "state", "set", "alice", "dotfiles",
-				 "12", "{ \"phase\" : \"run\", \"n\" : 1 }"),
-			 0);
-	assert_string_equal(out, "");
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, "{\"phase\":\"review\"}\n", &out, &err, 6, "state", "set",
-				 "bob", "x", "3", "-"),
-			 0);
-	free(out);
-	free(err);
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "list"), 0);
-	assert_string_equal(out, "alice/dotfiles#12\t{\"phase\":\"run\",\"n\":1}\n"
-				 "bob/x#3\t{\"phase\":\"review\"}\n");
-	free(out);
-	free(err);
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 5, "state", "get", "bob", "x", "3"), 0);
-	assert_string_equal(out, "{\"phase\":\"review\"}\n");
-	free(out);
-	free(err);
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 5, "state", "delete", "bob", "x", "3"),
-			 0);
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 5, "state", "get", "bob", "x", "3"), 1);
-	assert_string_equal(out, "");
-	assert_string_equal(err, "state: no record for 'bob/x#3'\n");
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 5, "state", "delete", "bob", "x", "3"),
-			 1);
-	free(out);
-	free(err);
-}
-
-static void test_cli_bad_json(void **state)
-{
-	struct fixture *f = *state;
-	char *out, *err;
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 6, "state", "set", "a", "b", "1",
-				 "{\"phase\": run}"),
-			 1);
-	assert_non_null(strstr(err, "state: invalid JSON for 'a/b#1'"));
-	assert_non_null(strstr(err, "column"));
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, "", &out, &err, 6, "state", "set", "a", "b", "1", "-"),
-			 1);
-	assert_string_equal(err, "state: invalid JSON: empty input\n");
-	free(out);
-	free(err);
-	assert_int_equal(
-	    run_cli(f->path, NULL, &out, &err, 6, "state", "set", "a", "b", "x1", "{}"), 1);
-	assert_non_null(strstr(err, "issue must be a number"));
-	free(out);
-	free(err);
-	/* Nothing was stored by the failures. */
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "list"), 0);
-	assert_string_equal(out, "");
-	free(out);
-	free(err);
-}
-
-static void test_cli_usage(void **state)
-{
-	struct fixture *f = *state;
-	char *out, *err;
-	struct stat sb;
-
-	snprintf(f->path, sizeof(f->path), "%s/never.db", f->dir);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 1, "state"), 2);
-	assert_non_null(strstr(err, "usage: bottlefs state"));
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "frobnicate"), 2);
-	assert_non_null(strstr(err, "unknown command 'frobnicate'"));
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 3, "state", "get", "a"), 2);
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 3, "state", "list", "extra"), 2);
-	free(out);
-	free(err);
-	/* A usage error never creates the database. */
-	assert_int_equal(stat(f->path, &sb), -1);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "help"), 0);
-	assert_non_null(strstr(out, "usage: bottlefs state"));
-	free(out);
-	free(err);
-}
-
-static void test_cli_provenance_and_journal(void **state)
-{
-	struct fixture *f = *state;
-	struct state *st = open_ok(f);
-	struct journal_entry e = {0};
-	char *out, *err;
-	int64_t id;
-
-	assert_int_equal(state_provenance_add(st, "comment", "alice/dotfiles#12", "201"), 0);
-	e.kind = "comment";
-	e.owner = "alice";
-	e.repo = "dotfiles";
-	e.number = 12;
-	e.payload = "bad \xff byte\n";
-	assert_int_equal(state_journal_add(st, &e, &id), 0);
-	e.payload = "sent";
-	e.assign_owner = "alice";
-	e.assign_repo = "dotfiles";
-	e.assign_issue = 12;
-	assert_int_equal(state_journal_add(st, &e, &id), 0);
-	assert_int_equal(state_journal_finish(st, id, JOURNAL_DONE, "201", 77), 0);
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "provenance"), 0);
-	assert_non_null(strstr(out, "\"what\":\"comment\",\"where\":\"alice/dotfiles#12\","
-				    "\"answer\":\"201\"}\n"));
-	assert_non_null(strstr(out, "{\"id\":1,\"time\":\"20"));
-	free(out);
-	free(err);
-
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 2, "state", "journal"), 0);
-	assert_non_null(strstr(out, "\"status\":\"pending\""));
-	assert_non_null(strstr(out, "\"status\":\"done\""));
-	/* Invalid UTF-8 in a payload still gives valid JSON. */
-	assert_non_null(strstr(out, "\"payload\":\"bad \xef\xbf\xbd byte\\n\""));
-	/* The assignment, the forge's id and the floor, or null. */
-	assert_non_null(strstr(out, "\"assign\":null,\"forge_id\":null,\"floor\":null}\n"));
-	assert_non_null(
-	    strstr(out, "\"assign\":\"alice/dotfiles#12\",\"forge_id\":77,\"floor\":null}\n"));
-	free(out);
-	free(err);
-	assert_int_equal(run_cli(f->path, NULL, &out, &err, 3, "state", "journal", "--unfinished"),
-			 0);
-	assert_non_null(strstr(out, "\"status\":\"pending\""));
-	assert_null(strstr(out, "\"status\":\"done\""));
-	free(out);
-	free(err);
 }
 
 #define THREADS 4
@@ -999,6 +809,67 @@ static void test_two_connections(void **state)
 	state_free(other);
 }
 
+static void test_done_signal(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = open_ok(f);
+	char *text = NULL;
+
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 2, &text), -ENOENT);
+	assert_int_equal(state_done_put(st, "alice", "dotfiles", 2, "{\"status\": \"success\"}\n"),
+			 0);
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 2, &text), 0);
+	assert_string_equal(text, "{\"status\": \"success\"}\n");
+	free(text);
+	/* One per assignment: another issue has none. */
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 3, &text), -ENOENT);
+	assert_int_equal(state_done_put(st, "alice", "dotfiles", 0, "x"), -EINVAL);
+	assert_int_equal(state_done_put(st, "", "dotfiles", 2, "x"), -EINVAL);
+	assert_int_equal(state_done_put(st, "alice", "dotfiles", 2, NULL), -EINVAL);
+	/* Not in the content cache any more. */
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache"), 0);
+}
+
+/*
+ * Version 2 kept the done signal in the cache table under "done:o/r#n",
+ * NUL included; version 3 moves it to its own table.
+ */
+static void test_migrate_v2_done(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = open_ok(f);
+	char *text = NULL;
+	sqlite3 *db;
+
+	state_free(st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "DROP TABLE done_signals;"
+			 "INSERT INTO cache VALUES ('done:alice/dotfiles#12',"
+			 " CAST('{\"status\": \"blocked\"}' AS BLOB) || x'00', 0, NULL);"
+			 "INSERT INTO cache VALUES ('done:a.b/c-d_e#7', CAST('x' AS BLOB), 0,"
+			 " NULL);"
+			 "INSERT INTO cache VALUES ('item:i:alice/dotfiles#12', x'7b7d', 5, NULL);"
+			 "PRAGMA user_version = 2;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(f);
+	assert_int_equal(pragma_int(f->path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	assert_int_equal(state_done_get(st, "alice", "dotfiles", 12, &text), 0);
+	assert_string_equal(text, "{\"status\": \"blocked\"}");
+	free(text);
+	assert_int_equal(state_done_get(st, "a.b", "c-d_e", 7, &text), 0);
+	assert_string_equal(text, "x");
+	free(text);
+	/* The rest of the cache stays; the done rows left it. */
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache"), 1);
+	assert_int_equal(pragma_int(f->path, "SELECT count(*) FROM cache WHERE key GLOB 'done:*'"),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1019,12 +890,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pr_holders, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_done_signal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v2_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provenance_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cli_records, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cli_bad_json, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cli_usage, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cli_provenance_and_journal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_journal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
 	};

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "fs/tree.h"
+#include "tree/tree.h"
 
 static struct node resolve_ok(const char *path)
 {
@@ -161,18 +161,18 @@ static void test_length_limits(void **s)
 static void test_repo_names(void **s)
 {
 	(void)s;
-	assert_true(tree_valid_repo(".profile", 8));
-	assert_true(tree_valid_repo("a.b-c_d", 7));
-	assert_false(tree_valid_repo("..", 2));
-	assert_false(tree_valid_repo(".", 1));
+	assert_true(names_valid_repo(".profile", 8));
+	assert_true(names_valid_repo("a.b-c_d", 7));
+	assert_false(names_valid_repo("..", 2));
+	assert_false(names_valid_repo(".", 1));
 	/* Two dots in a row: no Gitea name, and the adapter would refuse it (EINVAL). */
-	assert_false(tree_valid_repo("a..b", 4));
-	assert_false(tree_valid_repo("...", 3));
-	assert_false(tree_valid_owner("a..b", 4));
-	assert_true(tree_valid_owner("a.b.c", 5));
-	assert_false(tree_valid_repo("a/b", 3));
-	assert_true(tree_valid_owner("acme", 4));
-	assert_false(tree_valid_owner(".acme", 5));
+	assert_false(names_valid_repo("a..b", 4));
+	assert_false(names_valid_repo("...", 3));
+	assert_false(names_valid_owner("a..b", 4));
+	assert_true(names_valid_owner("a.b.c", 5));
+	assert_false(names_valid_repo("a/b", 3));
+	assert_true(names_valid_owner("acme", 4));
+	assert_false(names_valid_owner(".acme", 5));
 }
 
 static void test_slashes_folded(void **s)

@@ -7,14 +7,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "util/buf.h"
+#include "util/dir.h"
 #include "util/jsontext.h"
 #include "util/map.h"
 #include "util/ratelimit.h"
 #include "util/str.h"
+#include "util/time.h"
 
 static void test_buf_max(void **s)
 {
@@ -117,7 +121,7 @@ static void test_json_text(void **s)
 	char *t;
 
 	(void)s;
-	t = json_text(j);
+	t = jsontext_pretty(j);
 	/* Insertion order, two spaces, and the final newline every file has. */
 	assert_string_equal(t, "{\n  \"b\": 1,\n  \"a\": \"x\"\n}\n");
 	free(t);
@@ -281,6 +285,85 @@ static void test_ratelimit(void **state)
 	ratelimit_release(&rl);
 }
 
+static void test_time(void **s)
+{
+	char t[TIME_RFC3339_SIZE];
+
+	(void)s;
+	assert_int_equal(time_from_rfc3339("2025-01-31T12:00:00Z"), 1738324800);
+	assert_int_equal(time_from_rfc3339("2025-01-31T12:00:00.123Z"), 1738324800);
+	assert_int_equal(time_from_rfc3339("2025-01-31T13:30:00+01:30"), 1738324800);
+	assert_int_equal(time_from_rfc3339("2025-01-31T10:00:00-02:00"), 1738324800);
+	assert_int_equal(time_from_rfc3339("2025-01-31T12:00:00+25:00"), 0);
+	assert_int_equal(time_from_rfc3339("yesterday"), 0);
+	assert_int_equal(time_from_rfc3339(NULL), 0);
+	assert_int_equal(time_to_rfc3339(1738324800, t, sizeof(t)), 0);
+	assert_string_equal(t, "2025-01-31T12:00:00Z");
+	/* No calendar time: the number, so a line still says something. */
+	assert_int_equal(time_to_rfc3339(INT64_MAX, t, sizeof(t)), -EINVAL);
+	assert_string_equal(t, "9223372036854775807");
+	assert_true(time_mono_ms() > 0);
+	assert_true(time_wall_ms() > 1738324800000LL);
+}
+
+static void test_dir_make(void **s)
+{
+	char base[] = "/tmp/bottlefs-dir-XXXXXX", path[256];
+	struct stat st;
+
+	(void)s;
+	assert_non_null(mkdtemp(base));
+	snprintf(path, sizeof(path), "%s/a/b/c.db", base);
+	assert_int_equal(dir_make_parents(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b", base);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/a/b/c.db", base);
+	assert_int_equal(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "%s/q/r/", base);
+	assert_int_equal(dir_make(path, 0700), 0);
+	assert_int_equal(dir_make(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/q/r", base);
+	assert_int_equal(stat(path, &st), 0);
+	/* A file in the way is the file system's answer. */
+	snprintf(path, sizeof(path), "%s/f", base);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/f/x", base);
+	assert_int_equal(dir_make(path, 0700), -ENOTDIR);
+	snprintf(path, sizeof(path), "rm -rf '%s'", base);
+	assert_int_equal(system(path), 0);
+}
+
+static void test_sanitize(void **s)
+{
+	struct buf b = BUF_INIT(0);
+
+	(void)s;
+	assert_int_equal(str_sanitize(&b,
+				      "a\xff"
+				      "b\x01"
+				      "c\xc3\xa9",
+				      7, "?", true),
+			 0);
+	assert_string_equal(buf_cstr(&b), "a?b?c\xc3\xa9");
+	buf_reset(&b);
+	assert_int_equal(str_sanitize(&b,
+				      "a\xff"
+				      "b\x01"
+				      "c",
+				      5, "\xef\xbf\xbd", false),
+			 0);
+	assert_string_equal(buf_cstr(&b), "a\xef\xbf\xbd"
+					  "b\x01"
+					  "c");
+	buf_reset(&b);
+	/* A character cut at the end is not UTF-8. */
+	assert_int_equal(str_sanitize(&b, "x\xe2\x82", 3, "?", true), 0);
+	assert_string_equal(buf_cstr(&b), "x??");
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,7 +371,9 @@ int main(void)
 	    cmocka_unit_test(test_numbers),	 cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_map),		 cmocka_unit_test(test_json_text),
 	    cmocka_unit_test(test_has_control),	 cmocka_unit_test(test_escape_log),
-	    cmocka_unit_test(test_branch_names),	 cmocka_unit_test(test_ratelimit),
+	    cmocka_unit_test(test_branch_names), cmocka_unit_test(test_ratelimit),
+	    cmocka_unit_test(test_time),	 cmocka_unit_test(test_dir_make),
+	    cmocka_unit_test(test_sanitize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * The outcome log behind /.bottlefs/log (fs/wlog.h): its line format, the
+ * The outcome log behind /.bottlefs/log (write/wlog.c): its line format, the
  * ring of WLOG_LINES, and escaping: no agent-chosen byte may split a line,
  * hide in a tab-separated field, or reach a terminal as an escape.
  */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "fs/wlog.h"
+#include "write/write.h"
 #include "util/buf.h"
 
 /* 2025-01-31T12:00:00Z */
