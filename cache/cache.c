@@ -139,6 +139,8 @@ int cache_new(const struct cache_options *opt, struct cache **out)
 	c->opt = *opt;
 	if (!c->opt.now_ms)
 		c->opt.now_ms = mono_ms;
+	if (!c->opt.max_bytes)
+		c->opt.max_bytes = CACHE_MEMORY_DEFAULT;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->done, NULL);
 	map_init(&c->items);
@@ -214,6 +216,12 @@ void ch_mark(struct cache *c, const char *prefix, const char *key)
 
 	if (!c->store)
 		return;
+	if (strcmp(prefix, "item:") == 0) {
+		struct item *it = map_get(&c->items, key);
+
+		if (it)
+			it->dirty = true; /* kept in memory until the store has it */
+	}
 	snprintf(skey, sizeof(skey), "%s%s", prefix, key);
 	cachestore_mark(c->store, skey);
 }
@@ -261,6 +269,7 @@ int ch_item_store(struct cache *c, const char *key, struct forge_issue *issue, i
 		free(it->diff);
 		it->diff = NULL;
 	}
+	ch_item_sized(c, it);
 	ch_mark(c, "item:", key);
 	return 0;
 }
@@ -268,15 +277,19 @@ int ch_item_store(struct cache *c, const char *key, struct forge_issue *issue, i
 static void item_store_missing(struct cache *c, const char *key, int64_t ms)
 {
 	struct item *it = item_slot(c, key);
+	size_t bytes;
 
 	if (!it)
 		return;
 	forge_issue_release(&it->issue);
 	forge_comment_list_release(&it->comments);
 	free(it->diff);
+	bytes = it->bytes; /* as counted: ch_item_sized takes it off */
 	memset(it, 0, sizeof(*it));
+	it->bytes = bytes;
 	it->missing = true;
 	it->issue_ms = ms;
+	ch_item_sized(c, it);
 	ch_mark(c, "item:", key); /* a tombstone: a restart asks again */
 }
 
@@ -368,6 +381,7 @@ static int get_item(struct cache *c, const char *owner, const char *repo, bool p
 		got = fetched;
 	}
 out:
+	ch_trim(c);
 	pthread_mutex_unlock(&c->lock);
 	if (r == 0)
 		*out = got;
@@ -396,6 +410,7 @@ static bool comments_cached(struct cache *c, const char *key, const struct forge
 	    !(ch_fresh(c, it->comments_ms) || ch_backing_off(c, it->failed_ms)) ||
 	    !ch_same_version(&it->issue, of))
 		return false;
+	ch_item_used(c, it);
 	*r = comments_copy(out, &it->comments);
 	return true;
 }
@@ -444,6 +459,7 @@ int cache_list_comments(struct cache *c, const char *owner, const char *repo, en
 			it->comments = copy;
 			it->have_comments = true;
 			it->comments_ms = ch_now(c);
+			ch_item_sized(c, it);
 			ch_mark(c, "item:", key);
 		}
 		got = cl;
@@ -452,6 +468,7 @@ int cache_list_comments(struct cache *c, const char *owner, const char *repo, en
 		r = comments_copy(&got, &it->comments);
 	}
 out:
+	ch_trim(c);
 	pthread_mutex_unlock(&c->lock);
 done:
 	if (r == 0)
@@ -479,6 +496,7 @@ int cache_get_diff(struct cache *c, const char *owner, const char *repo,
 	it = map_get(&c->items, key);
 	if (it && it->diff && (ch_fresh(c, it->diff_ms) || ch_backing_off(c, it->failed_ms)) &&
 	    ch_same_version(&it->issue, of)) {
+		ch_item_used(c, it);
 		r = buf_puts(out, it->diff);
 		pthread_mutex_unlock(&c->lock);
 		return r;
@@ -506,6 +524,7 @@ int cache_get_diff(struct cache *c, const char *owner, const char *repo,
 				free(it->diff);
 				it->diff = copy;
 				it->diff_ms = ch_now(c);
+				ch_item_sized(c, it);
 				ch_mark(c, "item:", key);
 			}
 		}
@@ -513,6 +532,7 @@ int cache_get_diff(struct cache *c, const char *owner, const char *repo,
 		it->failed_ms = ch_now(c);
 		r = buf_puts(out, it->diff);
 	}
+	ch_trim(c);
 	pthread_mutex_unlock(&c->lock);
 	buf_release(&d);
 	return r;
@@ -592,7 +612,7 @@ void cache_forget_item(struct cache *c, const char *owner, const char *repo, enu
 
 	ch_item_key(key, sizeof(key), owner, repo, kind == FORGE_PULLS, number);
 	pthread_mutex_lock(&c->lock);
-	ch_item_free(map_del(&c->items, key));
+	ch_item_drop(c, key);
 	ch_mark(c, "item:", key); /* a tombstone, so a restart does not bring it back */
 	pthread_mutex_unlock(&c->lock);
 }

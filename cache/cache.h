@@ -33,6 +33,11 @@
  * store's cache (store.c), written from a thread of its own and loaded
  * lazily on a miss, so a restarted daemon answers warm.
  *
+ * Memory (budget.c): the items held in memory are bounded by
+ * opt.max_bytes; the least recently used are evicted past it, once the
+ * store has them. An agent reading everything it can cannot grow the
+ * daemon past the budget; it only makes the cache colder.
+ *
  * Where the shape differs from forge.h, and why:
  * - cache_list_issues gives what the tree lists (numbers, newest first,
  *   with each item's updated_at in seconds) rather than whole issues: a
@@ -72,9 +77,20 @@ struct cache;
 /* How long after a failure (-EIO) what is cached is served without asking again. */
 #define CACHE_FAILED_BACKOFF_MS 10000
 
+/* The default of cache_options.max_bytes. */
+#define CACHE_MEMORY_DEFAULT ((size_t)256 << 20)
+
 struct cache_options {
 	struct forge *forge; /* borrowed; outlives the cache */
 	int64_t ttl_ms;	     /* how long an answer is served without asking */
+	/*
+	 * What the cached items (issues, pull requests, their comments and
+	 * diffs) may hold in memory together; 0: CACHE_MEMORY_DEFAULT. Past
+	 * it the least recently used are evicted (the persistent store keeps
+	 * them). Lists (8 bytes an item number) and owners' repository names
+	 * are not counted: they grow with the forge, not with what is read.
+	 */
+	size_t max_bytes;
 	/* Borrowed; outlives the cache; NULL: nothing persists across restarts. */
 	struct state *state;
 	/* Clock for tests; NULL: CLOCK_MONOTONIC-based milliseconds. */
@@ -148,6 +164,10 @@ void cache_forget_lists(struct cache *c, const char *owner, const char *repo);
 
 /* Requests sent to the forge through this cache (for tests and stats). */
 uint64_t cache_requests(struct cache *c);
+
+/* What the cached items hold now, and how many were evicted so far (tests and stats). */
+size_t cache_memory_used(struct cache *c);
+uint64_t cache_evictions(struct cache *c);
 
 /* Waits until what the cache queued for the state store is written; 0 or -ETIMEDOUT. */
 MUST_CHECK int cache_flush(struct cache *c, int64_t timeout_ms);

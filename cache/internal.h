@@ -46,6 +46,14 @@ struct item {
 	 * waiting out the forge's timeout would break the bound.
 	 */
 	int64_t failed_ms;
+	/* The memory budget (budget.c): */
+	size_t bytes;  /* what this item holds, as last counted */
+	uint64_t used; /* c->tick at its last use: the least recently used go first */
+	/*
+	 * Marked for the persistent store and not yet written: never evicted
+	 * (the store would take its absence for a tombstone).
+	 */
+	bool dirty;
 };
 
 /* The numbers of a repository's issues or pulls, newest first. */
@@ -84,6 +92,11 @@ struct cache {
 	struct cachestore *store; /* NULL without opt.state */
 	/* Requests sent to the forge: every one is counted by ch_count, nowhere else. */
 	atomic_uint_fast64_t requests;
+	/* The memory budget (budget.c); lock. */
+	size_t bytes;	    /* what the items hold together */
+	size_t trim_floor;  /* a trim could not go below this: wait for more before the next */
+	uint64_t tick;	    /* advanced at each use of an item */
+	uint64_t evictions; /* items evicted so far */
 };
 
 #define KEY_MAX (NAMES_OWNER_MAX + NAMES_REPO_MAX + 32)
@@ -119,6 +132,21 @@ MUST_CHECK int ch_item_store(struct cache *c, const char *key, struct forge_issu
 			     int64_t ms);
 void ch_item_free(struct item *it);
 void ch_list_free(struct list *l);
+/*
+ * budget.c: what the items hold is counted against opt.max_bytes; past it
+ * the least recently used items are evicted (the persistent store keeps
+ * them: a read loads one back instead of asking the forge).
+ *
+ * ch_item_used: it was used now. ch_item_sized: its contents changed
+ * (count them again). ch_item_drop: remove key's item from the map and
+ * free it. ch_trim: evict until the items fit; call it only where no
+ * struct item pointer is held across it (at the end of an operation).
+ */
+void ch_item_used(struct cache *c, struct item *it);
+void ch_item_sized(struct cache *c, struct item *it);
+void ch_item_drop(struct cache *c, const char *key);
+void ch_trim(struct cache *c);
+
 /* Queue an item or list key for the persistent store (no-op without one). */
 void ch_mark(struct cache *c, const char *prefix, const char *key);
 

@@ -69,6 +69,8 @@ struct item *ch_item_find(struct cache *c, const char *owner, const char *repo, 
 
 	ch_item_key(key, sizeof(key), owner, repo, pull, number);
 	it = map_get(&c->items, key);
+	if (it)
+		ch_item_used(c, it);
 	if (it || !c->store)
 		return it;
 	snprintf(skey, sizeof(skey), "item:%s", key);
@@ -102,6 +104,7 @@ struct item *ch_item_find(struct cache *c, const char *owner, const char *repo, 
 	if (l && !it->stale && l->ms > ms)
 		ms = l->ms;
 	it->issue_ms = it->comments_ms = it->diff_ms = ms;
+	ch_item_sized(c, it);
 	return it;
 }
 
@@ -115,6 +118,8 @@ int ch_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms)
 	pthread_mutex_lock(&c->lock);
 	if (strncmp(key, "item:", 5) == 0) {
 		it = map_get(&c->items, key + 5);
+		if (it)
+			it->dirty = false; /* the store has what it holds now: it may go */
 		if (it && !it->missing) {
 			r = cs_item_dump(&it->issue, it->have_comments ? &it->comments : NULL,
 					 it->diff, it->stale, out);
@@ -362,6 +367,7 @@ again:
 	}
 	if (r == 0)
 		r = l ? copy_out(l, numbers, count) : -EIO;
+	ch_trim(c);
 	pthread_mutex_unlock(&c->lock);
 	free(since);
 	return r;
@@ -518,6 +524,7 @@ static void distribute(struct cache *c, const char *owner, const char *repo,
 			it->comments = cl;
 			it->have_comments = true;
 			it->comments_ms = t;
+			ch_item_sized(c, it);
 			ch_mark(c, "item:", ikey);
 		}
 	}
@@ -581,6 +588,7 @@ int ch_bulk_comments(struct cache *c, const char *owner, const char *repo, struc
 	}
 	map_del(&c->inflight, fkey);
 	pthread_cond_broadcast(&c->done);
+	ch_trim(c);
 	pthread_mutex_unlock(&c->lock);
 	free(sorted);
 	forge_comment_list_release(&cl);
@@ -623,6 +631,7 @@ int cache_list_issues(struct cache *c, const char *owner, const char *repo, enum
 		it = ch_item_find(c, owner, repo, pull, numbers[i]);
 		l.v[i].number = numbers[i];
 		l.v[i].updated = it && !it->missing ? time_from_rfc3339(it->issue.updated_at) : 0;
+		ch_trim(c);
 		pthread_mutex_unlock(&c->lock);
 	}
 	l.n = count;

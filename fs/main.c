@@ -47,6 +47,7 @@ struct options {
 	double kernel_ttl_s;
 	uint64_t write_memory_mib;
 	uint64_t read_memory_mib;
+	uint64_t cache_memory_mib;
 	uint64_t max_prs;
 	uint64_t max_answer;
 	bool debug;
@@ -104,9 +105,9 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
 
 /* The options that take a value ("--name value" or "--name=value"). */
 static const char *const value_options[] = {
-    "--forge-url",   "--token-file", "--assign",     "--bottles",    "--state",
-    "--queue",	     "--cache-ttl",  "--timeout",    "--kernel-ttl", "--write-memory",
-    "--read-memory", "--max-prs",    "--max-answer",
+    "--forge-url",   "--token-file", "--assign",     "--bottles",      "--state",
+    "--queue",	     "--cache-ttl",  "--timeout",    "--kernel-ttl",   "--write-memory",
+    "--read-memory", "--max-prs",    "--max-answer", "--cache-memory",
 };
 
 /* A whole number of MiB from 1 to 1048576. */
@@ -157,6 +158,9 @@ static int value_option(struct options *o, const char *name, const char *v)
 	} else if (strcmp(name, "--read-memory") == 0) {
 		/* MiB for what all read snapshots held open hold together. */
 		return parse_mib(v, name, &o->read_memory_mib);
+	} else if (strcmp(name, "--cache-memory") == 0) {
+		/* MiB for what the cached issues, comments and diffs hold in memory. */
+		return parse_mib(v, name, &o->cache_memory_mib);
 	} else if (strcmp(name, "--max-prs") == 0) {
 		if (str_to_u64(v, 10000, false, &o->max_prs) < 0) {
 			fprintf(stderr,
@@ -223,6 +227,7 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->kernel_ttl_s = 1.0;
 	o->write_memory_mib = TREE_WRITE_MEMORY_DEFAULT >> 20;
 	o->read_memory_mib = TREE_READ_MEMORY_DEFAULT >> 20;
+	o->cache_memory_mib = CACHE_MEMORY_DEFAULT >> 20;
 	o->max_prs = WRITE_MAX_PRS_DEFAULT;
 	o->max_answer = (uint64_t)64 << 20;
 	fuse_opt_add_arg(fargs, argv[0]);
@@ -482,6 +487,7 @@ static int open_parts(const struct options *o, struct parts *p, struct buf *err)
 	}
 	co.forge = p->forge;
 	co.ttl_ms = (int64_t)o->cache_ttl_s * 1000;
+	co.max_bytes = (size_t)(o->cache_memory_mib << 20);
 	co.state = p->state;
 	/* The write outcomes /.bottlefs/log shows. */
 	if (cache_new(&co, &p->cache) < 0 || wlog_new(&p->log) < 0) {

@@ -246,6 +246,43 @@ print(len(ok), sorted(set(r for _, r in refused)), sorted(closes.items()))
 	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60
 }
 
+# The forge cache has a memory budget (--cache-memory): an agent reading
+# every diff it can does not grow the daemon past it; the least recently
+# used entries are evicted (and come back from the state database).
+@test "--cache-memory bounds the forge cache: 30 diffs of 4 MiB read, the daemon stays small" {
+	unmount_bfs
+	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60 --cache-memory 8
+	# Every pull request of acme/widgets answers a 4 MiB diff.
+	python3 -c 'import json; print(json.dumps([{"method": "GET", "path": "/pulls/[0-9]+\\.diff$", "status": 200, "content_type": "text/plain; charset=utf-8", "body": "+" * 4194303 + "\n"}]))' >"$T/bigdiffs.json"
+	curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "@$T/bigdiffs.json" \
+		"$DOUBLE_URL/_double/faults" >/dev/null
+	before=$(rss_kib)
+	run agent_py 120 '
+import os, sys
+root = sys.argv[1]
+sizes = []
+for n in sorted((x for x in os.listdir(root) if x.isdigit()), key=int):
+    with open(os.path.join(root, n, "diff"), "rb") as f:
+        sizes.append(len(f.read()))
+print(len(sizes), sorted(set(sizes)))
+' "$MNT/forge/acme/widgets/pulls"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "30 [4194304]" ]
+	[ "$(log_count GET '/pulls/[0-9]+\.diff$')" -ge 30 ]
+	after=$(rss_kib)
+	echo "VmRSS $before kB -> $after kB"
+	# 120 MiB of diffs went through; the cache keeps 8 MiB of them. Measured:
+	# about +50 MiB with the budget (the copies a read makes on its way, kept
+	# by malloc's arenas), about +200 MiB without it.
+	allowance=$((96 * 1024))
+	[ -z "${BFS_ASAN:-}" ] || allowance=$((allowance + 256 * 1024))
+	[ "$after" -lt $((before + allowance)) ]
+	faults_clear
+	unmount_bfs
+	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60
+}
+
 # Read snapshots held open have a budget of their own (--read-memory): an
 # agent opening one large diff again and again, holding every fd, gets
 # ENOMEM at the open past it instead of growing the daemon without bound.

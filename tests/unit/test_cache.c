@@ -248,18 +248,24 @@ static int64_t fake_now(void *ud)
 	return ((struct fake *)ud)->clock;
 }
 
-static struct reader *reader_for(struct fake *fk, struct state *st)
+static struct reader *reader_for_max(struct fake *fk, struct state *st, size_t max_bytes)
 {
 	struct cache_options o = {0};
 	struct reader *v = NULL;
 
 	o.forge = &fk->base;
 	o.ttl_ms = TTL;
+	o.max_bytes = max_bytes;
 	o.now_ms = fake_now;
 	o.now_ud = fk;
 	o.state = st;
 	assert_int_equal(reader_new(&o, &v), 0);
 	return v;
+}
+
+static struct reader *reader_for(struct fake *fk, struct state *st)
+{
+	return reader_for_max(fk, st, 0);
 }
 
 static int read_path(struct reader *v, const char *path, struct buf *out)
@@ -596,6 +602,97 @@ static void test_entries_round_trip(void **state)
 	fake_free(fk);
 }
 
+/* Gives every issue a body of size bytes. */
+static void fake_big_bodies(struct fake *fk, size_t size)
+{
+	uint64_t n;
+
+	for (n = 1; n <= N; n++) {
+		free(fk->items[n].body);
+		fk->items[n].body = malloc(size + 1);
+		assert_non_null(fk->items[n].body);
+		memset(fk->items[n].body, 'a' + (int)(n % 26), size);
+		fk->items[n].body[size] = '\0';
+	}
+}
+
+static void remove_db(char *dir)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *p = xprintf("%s/state.db%s", dir, suffix[i]);
+
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+/*
+ * What an agent reads cannot grow the cache past its budget: the least
+ * recently used items go, the most recent stay, and an evicted item comes
+ * back from the state store without a request when there is one.
+ */
+static void test_memory_is_bounded(void **state)
+{
+	char dir[] = "/tmp/test_cache_XXXXXX", *db, path[128];
+	struct fake *fk = fake_new();
+	const size_t body = 16 << 10, max = 64 << 10;
+	struct buf b = BUF_INIT(0);
+	struct state *st;
+	struct reader *v;
+	unsigned gets;
+	uint64_t n;
+
+	(void)state;
+	fake_big_bodies(fk, body);
+	v = reader_for_max(fk, NULL, max);
+	for (n = 1; n <= N; n++) {
+		snprintf(path, sizeof(path), ISSUES "/%llu/body", (unsigned long long)n);
+		assert_int_equal(read_path(v, path, &b), 0);
+		assert_int_equal(b.len, body + 1); /* the body file ends with a newline */
+		assert_true(cache_memory_used(v->cache) <= max);
+	}
+	/* 12 bodies of 16 KiB in a budget of 64 KiB: most were evicted. */
+	assert_true(cache_evictions(v->cache) >= N - 4);
+	assert_true(cache_memory_used(v->cache) >= body);
+	/* The most recent is still there; the first is not: asked again. */
+	gets = fk->gets;
+	assert_int_equal(read_path(v, ISSUES "/12/body", &b), 0);
+	assert_int_equal(fk->gets, gets);
+	assert_int_equal(read_path(v, ISSUES "/1/body", &b), 0);
+	assert_int_equal(b.len, body + 1); /* the body file ends with a newline */
+	assert_int_equal(fk->gets, gets + 1);
+	reader_free(v);
+
+	/* With a store, an evicted item is loaded back, not asked for. */
+	assert_non_null(mkdtemp(dir));
+	db = xprintf("%s/state.db", dir);
+	assert_int_equal(state_open(db, &st, NULL), 0);
+	v = reader_for_max(fk, st, max);
+	for (n = 1; n <= N; n++) {
+		snprintf(path, sizeof(path), ISSUES "/%llu/body", (unsigned long long)n);
+		assert_int_equal(read_path(v, path, &b), 0);
+		/* Items the store has not written are kept: let it write. */
+		assert_int_equal(cache_flush(v->cache, 5000), 0);
+	}
+	assert_true(cache_evictions(v->cache) >= N - 4);
+	assert_true(cache_memory_used(v->cache) <= max + body + 4096);
+	gets = fk->gets;
+	assert_int_equal(read_path(v, ISSUES "/1/body", &b), 0);
+	assert_int_equal(b.len, body + 1); /* the body file ends with a newline */
+	assert_int_equal(b.data[0], 'a' + 1);
+	assert_int_equal(fk->gets, gets);
+	reader_free(v);
+	state_free(st);
+	free(db);
+	remove_db(dir);
+	buf_release(&b);
+	fake_free(fk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +704,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_is_enoent_at_open_and_remembered),
 	    cmocka_unit_test(test_directory_times),
 	    cmocka_unit_test(test_failure_with_nothing_cached_is_reported_once),
+	    cmocka_unit_test(test_memory_is_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
