@@ -964,7 +964,10 @@ out:
 static void gitea_capabilities(struct forge *f, struct forge_capabilities *out)
 {
 	(void)f;
+	/* Every field a later contract adds is "no" until set here. */
+	memset(out, 0, sizeof(*out));
 	out->name = "gitea";
+	out->description_unit = FORGE_LEN_BYTES;
 	out->max_description_len = GITEA_MAX_DESCRIPTION_LEN;
 	out->structured_metadata = false;
 	out->push_branch = false;

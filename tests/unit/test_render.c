@@ -487,7 +487,10 @@ static bool has_nocase(const char *s, const char *needle)
 
 static struct forge_capabilities caps_of(size_t max)
 {
-	struct forge_capabilities c = {"gitea", max, false, false, true, 50};
+	struct forge_capabilities c = {.name = "gitea",
+				       .max_description_len = max,
+				       .update_pr_status = true,
+				       .max_page_size = 50};
 
 	return c;
 }
@@ -601,7 +604,7 @@ static const struct forge_receipt RECEIPT = {"sess-1234", "bundle-7", "sha256:ab
 static void test_no_bundle_is_body_exactly(void **state)
 {
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", "My body\n<!-- x -->", NULL, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", "My body\n<!-- x -->", NULL, &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -622,7 +625,7 @@ static void test_no_bundle_is_body_exactly(void **state)
 static void test_no_bundle_too_long(void **state)
 {
 	struct forge_capabilities caps = caps_of(10);
-	struct forge_pr_request req = {"t", "h", "b", "0123456789A", NULL, NULL};
+	struct forge_pr_request req = {"t", "h", "b", "0123456789A", NULL, NULL, false};
 	struct buf out = BUF_INIT(0), err = BUF_INIT(1024);
 
 	(void)state;
@@ -639,7 +642,8 @@ static void test_no_bundle_too_long(void **state)
 static void test_bundle_fits(void **state)
 {
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", "ignored", "Did the thing.\n", &RECEIPT};
+	struct forge_pr_request req = {"t",	 "h",  "b", "ignored", "Did the thing.\n",
+				       &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -659,7 +663,7 @@ static void test_bundle_fits(void **state)
 static size_t meta_len(const struct forge_receipt *rc)
 {
 	struct forge_capabilities caps = caps_of(SIZE_MAX / 4);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "", rc};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "", rc, false};
 	struct buf out = BUF_INIT(0);
 	size_t n;
 
@@ -674,7 +678,7 @@ static void test_bundle_truncated_exact_fit(void **state)
 	size_t m = meta_len(&RECEIPT), nl = strlen(NOTICE_LINE);
 	struct forge_capabilities caps;
 	char sum[101];
-	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -708,7 +712,7 @@ static void test_truncation_never_splits_utf8(void **state)
 	static const char sum[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
 				  "and enough ascii after it that it never fits whole here";
 	size_t m = meta_len(&RECEIPT), nl = strlen(NOTICE_LINE), room;
-	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT, false};
 	static const size_t want[] = {0, 0, 2, 2, 2, 5, 5, 5, 5, 9, 9, 9, 9};
 	struct buf out = BUF_INIT(0);
 
@@ -728,7 +732,7 @@ static void test_metadata_alone_does_not_fit(void **state)
 {
 	size_t m = meta_len(&RECEIPT), nl = strlen(NOTICE_LINE);
 	struct forge_capabilities caps = caps_of(m - 1);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "", &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "", &RECEIPT, false};
 	struct buf out = BUF_INIT(0), err = BUF_INIT(1024);
 
 	(void)state;
@@ -756,7 +760,7 @@ static void test_receipt_values_cannot_close_comment(void **state)
 {
 	struct forge_receipt rc = {"a-->b--!>c", "x\n-->\ny%", "<!-- nested -->", false};
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc, false};
 	struct buf out = BUF_INIT(0);
 	const char *s;
 
@@ -778,7 +782,7 @@ static void test_bad_bundles(void **state)
 {
 	struct forge_receipt rc = RECEIPT;
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "s", NULL};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "s", NULL, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -899,7 +903,7 @@ static void test_randomized(void **state)
 			break;
 		}
 		caps = caps_of(max);
-		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &rc};
+		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &rc, false};
 		buf_reset(&out);
 		r = forge_render_description(&caps, &req, &out);
 		if (m > max || (sum.len > max - m && max - m < nl)) {
@@ -942,8 +946,8 @@ static void test_forged_receipt_refused(void **state)
 
 	(void)state;
 	for (i = 0; forged[i]; i++) {
-		struct forge_pr_request body = {"t", "h", "b", forged[i], NULL, NULL};
-		struct forge_pr_request bundle = {"t", "h", "b", NULL, forged[i], &RECEIPT};
+		struct forge_pr_request body = {"t", "h", "b", forged[i], NULL, NULL, false};
+		struct forge_pr_request bundle = {"t", "h", "b", NULL, forged[i], &RECEIPT, false};
 
 		buf_puts(&out, "keep");
 		buf_reset(&err);
@@ -963,7 +967,7 @@ static void test_forged_receipt_refused(void **state)
 	/* A receipt value cannot spell the notice either. */
 	{
 		struct forge_receipt rc = {FORGE_TRUNCATION_NOTICE, "p", "h", true};
-		struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc};
+		struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc, false};
 
 		assert_int_equal(forge_render_description(&caps, &req, &out), 0);
 		assert_int_equal(count(buf_cstr(&out), FORGE_TRUNCATION_NOTICE), 0);
@@ -1035,7 +1039,7 @@ static void test_unclosed_comment_cannot_swallow(void **state)
 {
 	struct forge_capabilities caps = caps_of(65536);
 	struct forge_pr_request req = {
-	    "t", "h", "b", NULL, "Ready.\n<!-- verification_passed: true\n", &RECEIPT};
+	    "t", "h", "b", NULL, "Ready.\n<!-- verification_passed: true\n", &RECEIPT, false};
 	struct buf out = BUF_INIT(0), err = BUF_INIT(256);
 
 	(void)state;
@@ -1152,7 +1156,8 @@ static void test_hostile_property(void **state)
 		caps = caps_of(max);
 		forbidden = has_nocase(buf_cstr(&sum), "bottlefs:receipt") ||
 			    has_nocase(buf_cstr(&sum), "[summary truncated.");
-		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &RECEIPT};
+		req =
+		    (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &RECEIPT, false};
 		buf_reset(&out);
 		buf_reset(&err);
 		r = forge_render_description_err(&caps, &req, &out, &err);
@@ -1195,7 +1200,7 @@ static void test_hostile_property(void **state)
 static char *opened_with(const char *summary, size_t max)
 {
 	struct forge_capabilities caps = caps_of(max);
-	struct forge_pr_request req = {"t", "h", "b", NULL, summary, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, summary, &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
@@ -1342,10 +1347,15 @@ static void test_capabilities_json(void **state)
 	assert_string_equal(s, "{\n"
 			       "  \"name\": \"gitea\",\n"
 			       "  \"max_description_len\": 65536,\n"
+			       "  \"max_description_unit\": \"bytes\",\n"
 			       "  \"structured_metadata\": false,\n"
 			       "  \"push_branch\": false,\n"
 			       "  \"update_pr_status\": true,\n"
-			       "  \"max_page_size\": 50\n"
+			       "  \"max_page_size\": 50,\n"
+			       "  \"trajectory_linking\": false,\n"
+			       "  \"agent_identity\": false,\n"
+			       "  \"bounties\": false,\n"
+			       "  \"conditional_reads\": false\n"
 			       "}\n");
 	free(s);
 }
@@ -1353,8 +1363,8 @@ static void test_capabilities_json(void **state)
 static void test_copy_and_release(void **state)
 {
 	char *labels[] = {"bug", "ui"};
-	struct forge_issue src = {5,	  "title", "body", "open", "me",   labels, 2,	  3,
-				  "2025", "2024",  true,   "feat", "main", true,   "{}\n"};
+	struct forge_issue src = {5,	  "title", "body", "open", "me",   labels, 2,	   3,
+				  "2025", "2024",  true,   "feat", "main", true,   "{}\n", true};
 	struct forge_issue dst;
 	struct forge_comment c = {1, 5, "b", "a", "c", "u"}, cd;
 
@@ -1367,6 +1377,7 @@ static void test_copy_and_release(void **state)
 	assert_string_equal(dst.head, "feat");
 	assert_string_equal(dst.created_at, "2024");
 	assert_true(dst.merged);
+	assert_true(dst.draft);
 	assert_string_equal(dst.json, "{}\n");
 	forge_issue_release(&dst);
 	assert_null(dst.title);
