@@ -551,7 +551,7 @@ static void check_rendered(const struct forge_capabilities *caps,
 	size_t slen = strlen(req->summary), body_len, kept, nl = strlen(NOTICE_LINE);
 	bool cut;
 
-	assert_true(out->len <= caps->max_description_len);
+	assert_true(forge_text_len(caps, s, out->len) <= caps->max_description_len);
 	assert_true(str_utf8_valid(s, out->len));
 	assert_int_equal(count(s, FORGE_RECEIPT_MARKER), 1);
 	assert_true(count(s, FORGE_TRUNCATION_NOTICE) <= 1);
@@ -574,7 +574,8 @@ static void check_rendered(const struct forge_capabilities *caps,
 			kept--;
 		/* No more than needed (a closer may need more room: only without '<'). */
 		if (body_len == kept && !strchr(req->summary, '<'))
-			assert_true(caps->max_description_len - out->len < 4);
+			assert_true(caps->max_description_len - forge_text_len(caps, s, out->len) <
+				    4);
 	}
 	/* The closer holds nothing but the punctuation and names that close. */
 	for (q = s + kept; q < s + body_len; q++)
@@ -660,17 +661,24 @@ static void test_bundle_fits(void **state)
 	buf_release(&out);
 }
 
-static size_t meta_len(const struct forge_receipt *rc)
+/* The receipt block's length in unit. */
+static size_t meta_len_in(const struct forge_receipt *rc, enum forge_len_unit unit)
 {
 	struct forge_capabilities caps = caps_of(SIZE_MAX / 4);
 	struct forge_pr_request req = {"t", "h", "b", NULL, "", rc, false};
 	struct buf out = BUF_INIT(0);
 	size_t n;
 
+	caps.description_unit = unit;
 	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
-	n = out.len;
+	n = forge_text_len(&caps, out.data, out.len);
 	buf_release(&out);
 	return n;
+}
+
+static size_t meta_len(const struct forge_receipt *rc)
+{
+	return meta_len_in(rc, FORGE_LEN_BYTES);
 }
 
 static void test_bundle_truncated_exact_fit(void **state)
@@ -860,14 +868,19 @@ static void random_text(struct buf *b, uint64_t *seed, size_t approx)
 		put_random_char(b, seed);
 }
 
-static void test_randomized(void **state)
+/* The length of a NUL-terminated text in caps' unit. */
+static size_t units(const struct forge_capabilities *caps, const char *s)
 {
-	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	return forge_text_len(caps, s, strlen(s));
+}
+
+static void randomized(enum forge_len_unit unit)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)unit;
 	struct buf sum = BUF_INIT(0), v1 = BUF_INIT(0), v2 = BUF_INIT(0), v3 = BUF_INIT(0);
-	struct buf out = BUF_INIT(0);
+	struct buf out = BUF_INIT(0), closer = BUF_INIT(0);
 	size_t iter, ok = 0, cut = 0, refused = 0;
 
-	(void)state;
 	for (iter = 0; iter < 3000; iter++) {
 		struct forge_receipt rc;
 		struct forge_capabilities caps;
@@ -886,7 +899,7 @@ static void test_randomized(void **state)
 		rc.policy_bundle_id = buf_cstr(&v2);
 		rc.trajectory_hash = buf_cstr(&v3);
 		rc.verification_passed = rnd(&seed) & 1;
-		m = meta_len(&rc);
+		m = meta_len_in(&rc, unit);
 		/* Limits around the interesting edges and beyond them. */
 		switch (rnd(&seed) % 4) {
 		case 0:
@@ -903,10 +916,15 @@ static void test_randomized(void **state)
 			break;
 		}
 		caps = caps_of(max);
+		caps.description_unit = unit;
+		slen = units(&caps, buf_cstr(&sum));
 		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &rc, false};
 		buf_reset(&out);
 		r = forge_render_description(&caps, &req, &out);
-		if (m > max || (sum.len > max - m && max - m < nl)) {
+		/* What closes the whole summary needs room too (ASCII: bytes are characters). */
+		buf_reset(&closer);
+		if (forge_description_closer(sum.data, sum.len, &closer) < 0 || m > max ||
+		    (slen + closer.len > max - m && max - m < nl)) {
 			assert_int_equal(r, -EINVAL);
 			assert_int_equal(out.len, 0);
 			refused++;
@@ -914,7 +932,7 @@ static void test_randomized(void **state)
 		}
 		assert_int_equal(r, 0);
 		check_rendered(&caps, &req, &out);
-		if (sum.len > max - m)
+		if (slen > max - m)
 			cut++;
 		ok++;
 	}
@@ -926,6 +944,149 @@ static void test_randomized(void **state)
 	buf_release(&v1);
 	buf_release(&v2);
 	buf_release(&v3);
+	buf_release(&out);
+	buf_release(&closer);
+}
+
+static void test_randomized(void **state)
+{
+	(void)state;
+	randomized(FORGE_LEN_BYTES);
+}
+
+/* The same invariants when the forge counts characters (GitHub). */
+static void test_randomized_chars(void **state)
+{
+	(void)state;
+	randomized(FORGE_LEN_CHARS);
+}
+
+/* 1-, 2-, 3- and 4-byte characters in turn: n characters, 2.5n bytes. */
+static void multibyte_text(struct buf *b, size_t n)
+{
+	static const char *const ch[] = {"a", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80"};
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf_puts(b, ch[i % 4]), 0);
+}
+
+static void test_chars_counted(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct buf t = BUF_INIT(0);
+
+	(void)state;
+	multibyte_text(&t, 8);
+	assert_int_equal(forge_text_len(&caps, t.data, t.len), 20);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_text_len(&caps, t.data, t.len), 8);
+	assert_int_equal(forge_text_len(&caps, t.data, 0), 0);
+	/* A cut sequence counts its lead byte only. */
+	assert_int_equal(forge_text_len(&caps, t.data, 4), 3);
+	buf_release(&t);
+}
+
+/*
+ * The issue's case: a 70 000-character summary of multi-byte text on a
+ * forge that counts 65 536 characters. The description is at most 65 536
+ * characters (far more than 65 536 bytes), exactly that many since the
+ * summary opens nothing, cut on a character boundary, with the notice and
+ * the four fields.
+ */
+static void test_chars_70000_summary(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct forge_receipt rc = {"sess-\xc3\xa9", "policy-\xe4\xb8\xad", "sha256:ab", true};
+	struct buf sum = BUF_INIT(0), out = BUF_INIT(0);
+	struct forge_pr_request req = {"t", "h", "b", NULL, NULL, &rc, false};
+	const char *s;
+	size_t chars, kept;
+
+	(void)state;
+	multibyte_text(&sum, 70000);
+	req.summary = buf_cstr(&sum);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
+	s = buf_cstr(&out);
+	chars = forge_text_len(&caps, s, out.len);
+	assert_int_equal(chars, 65536);
+	assert_true(out.len > 65536 * 2);
+	assert_true(str_utf8_valid(s, out.len));
+	assert_int_equal(count(s, FORGE_TRUNCATION_NOTICE), 1);
+	check_rendered(&caps, &req, &out);
+	/* The kept part is the summary's own first characters. */
+	kept = (size_t)(strstr(s, NOTICE_LINE) - s);
+	assert_memory_equal(s, req.summary, kept);
+	assert_true(kept > 60000 * 2);
+	/* The same summary where the forge counts bytes: at most 65 536 bytes. */
+	caps.description_unit = FORGE_LEN_BYTES;
+	buf_reset(&out);
+	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
+	assert_true(out.len <= 65536);
+	assert_true(out.len > 65000);
+	check_rendered(&caps, &req, &out);
+	buf_release(&sum);
+	buf_release(&out);
+}
+
+/* Without a bundle the limit is characters too: 65 536 emoji pass, one more does not. */
+static void test_chars_body_as_written(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct forge_pr_request req = {"t", "h", "b", NULL, NULL, NULL, false};
+	struct buf body = BUF_INIT(0), out = BUF_INIT(0), err = BUF_INIT(256);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 65536; i++)
+		assert_int_equal(buf_puts(&body, "\xf0\x9f\x98\x80"), 0);
+	req.body = buf_cstr(&body);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
+	assert_int_equal(out.len, body.len);
+	/* Counted in bytes the same body is four times too long. */
+	caps.description_unit = FORGE_LEN_BYTES;
+	buf_reset(&out);
+	assert_int_equal(forge_render_description_err(&caps, &req, &out, &err), -EINVAL);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(buf_puts(&body, "x"), 0);
+	req.body = buf_cstr(&body);
+	buf_reset(&out);
+	assert_int_equal(forge_render_description_err(&caps, &req, &out, &err), -EINVAL);
+	/* An edit of a description without a receipt: the same rule. */
+	buf_reset(&out);
+	assert_int_equal(forge_render_pr_body(&caps, NULL, buf_cstr(&body), &out, &err), -EINVAL);
+	body.len--;
+	body.data[body.len] = '\0';
+	assert_int_equal(forge_render_pr_body(&caps, NULL, buf_cstr(&body), &out, &err), 0);
+	buf_release(&body);
+	buf_release(&out);
+	buf_release(&err);
+}
+
+/* An agent's edit of a description with a receipt keeps it, cut in characters. */
+static void test_chars_pr_body_keeps_receipt(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct forge_pr_request req = {"t", "h", "b", NULL, "short", &RECEIPT, false};
+	struct buf cur = BUF_INIT(0), text = BUF_INIT(0), out = BUF_INIT(0);
+	const char *block;
+
+	(void)state;
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_render_description(&caps, &req, &cur), 0);
+	block = strstr(buf_cstr(&cur), BLOCK_OPEN);
+	assert_non_null(block);
+	multibyte_text(&text, 70000);
+	assert_int_equal(forge_render_pr_body(&caps, buf_cstr(&cur), buf_cstr(&text), &out, NULL),
+			 0);
+	assert_int_equal(forge_text_len(&caps, out.data, out.len), 65536);
+	assert_int_equal(count(buf_cstr(&out), FORGE_TRUNCATION_NOTICE), 1);
+	assert_non_null(strstr(buf_cstr(&out), block));
+	assert_true(str_utf8_valid(out.data, out.len));
+	buf_release(&cur);
+	buf_release(&text);
 	buf_release(&out);
 }
 
@@ -1400,6 +1561,11 @@ int main(void)
 	    cmocka_unit_test(test_receipt_values_cannot_close_comment),
 	    cmocka_unit_test(test_bad_bundles),
 	    cmocka_unit_test(test_randomized),
+	    cmocka_unit_test(test_randomized_chars),
+	    cmocka_unit_test(test_chars_counted),
+	    cmocka_unit_test(test_chars_70000_summary),
+	    cmocka_unit_test(test_chars_body_as_written),
+	    cmocka_unit_test(test_chars_pr_body_keeps_receipt),
 	    cmocka_unit_test(test_forged_receipt_refused),
 	    cmocka_unit_test(test_closer),
 	    cmocka_unit_test(test_unclosed_comment_cannot_swallow),
