@@ -4,7 +4,9 @@
  * stopped by its PID: paging and its request counts, pull requests kept
  * out of issues, conditional reads answered 304, 422 as EEXIST, the 406
  * diff, the draft mutations, rate limits, spaced writes, a 70 000-character
- * description, the User-Agent.
+ * description, the User-Agent. And update_pr_status of the Gitea adapter
+ * (its work-in-progress title prefix) against the Gitea double, the other
+ * half of issue 11's pull request status.
  *
  * The double's request log (/_double/log) is what the counts are read
  * from; nothing here asserts on time.
@@ -30,6 +32,7 @@
 #include <jansson.h>
 
 #include "forge/forge.h"
+#include "forge/gitea/gitea.h"
 #include "forge/github/github.h"
 #include "util/str.h"
 
@@ -112,25 +115,35 @@ static size_t log_count(const char *method, const char *path, long status, const
 	return n;
 }
 
-static int start_double(void **state)
+/* Starts tests/double/<name> with the demo seed (and generate, may be NULL). */
+static int start_double_named(const char *name, const char *generate)
 {
 	char port_file[256], token_file[256], log_file[256], seed[1024], script[1024];
-	char *argv[] = {
-	    "python3",	   script,    "--seed",	      seed,	  "--port",	"0",
-	    "--port-file", port_file, "--token-file", token_file, "--generate", "big/many:250:60:1",
-	    NULL};
+	char *argv[] = {"python3",
+			script,
+			"--seed",
+			seed,
+			"--port",
+			"0",
+			"--port-file",
+			port_file,
+			"--token-file",
+			token_file,
+			generate ? "--generate" : NULL,
+			(char *)generate,
+			NULL};
 	posix_spawn_file_actions_t fa;
 	FILE *f;
 	int i, port = 0;
 
-	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	memcpy(tmpdir + strlen(tmpdir) - 6, "XXXXXX", 6);
 	assert_non_null(mkdtemp(tmpdir));
 	snprintf(port_file, sizeof(port_file), "%s/port", tmpdir);
 	snprintf(token_file, sizeof(token_file), "%s/token", tmpdir);
 	snprintf(log_file, sizeof(log_file), "%s/double.log", tmpdir);
 	snprintf(seed, sizeof(seed), "%s/tests/double/seed/demo.json", SOURCE_ROOT);
-	snprintf(script, sizeof(script), "%s/tests/double/github_double.py", SOURCE_ROOT);
+	snprintf(script, sizeof(script), "%s/tests/double/%s", SOURCE_ROOT, name);
 	f = fopen(token_file, "w");
 	assert_non_null(f);
 	fprintf(f, "%s alice\n", TOKEN);
@@ -159,6 +172,18 @@ static int start_double(void **state)
 	return 0;
 }
 
+static int start_double(void **state)
+{
+	(void)state;
+	return start_double_named("github_double.py", "big/many:250:60:1");
+}
+
+static int start_gitea_double(void **state)
+{
+	(void)state;
+	return start_double_named("gitea_double.py", NULL);
+}
+
 static int stop_double(void **state)
 {
 	char cmd[512];
@@ -174,6 +199,7 @@ static int stop_double(void **state)
 			waitpid(double_pid, &st, 0);
 		}
 	}
+	double_pid = -1;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
@@ -783,6 +809,99 @@ static void test_writes_spaced(void **state)
 	buf_release(&err);
 }
 
+/* ---- Gitea: draft is the work-in-progress title prefix ------------- */
+
+static struct forge *gitea_adapter(void)
+{
+	struct gitea_options o = {.base_url = base_url, .token = TOKEN, .timeout_ms = 10000};
+	struct buf err = BUF_INIT(1024);
+	struct forge *f = gitea_new(&o, &err);
+
+	if (!f)
+		fail_msg("gitea_new: %s", buf_cstr(&err));
+	buf_release(&err);
+	return f;
+}
+
+/* The title of alice/dotfiles#n (new). */
+static char *gitea_title(struct forge *f, uint64_t n)
+{
+	struct forge_issue it;
+	char *t;
+
+	assert_int_equal(f->ops->get_pull(f, "alice", "dotfiles", n, &it, NULL), 0);
+	t = strdup(it.title);
+	forge_issue_release(&it);
+	return t;
+}
+
+static void test_gitea_draft_ready(void **state)
+{
+	static const char *path = "/api/v1/repos/alice/dotfiles/pulls/3";
+	struct forge *f = gitea_adapter();
+	struct forge_issue_patch p = {"[wip]  Raise the limits", NULL, NULL, NULL, 0, false};
+	struct buf err = BUF_INIT(1024);
+	char *t;
+
+	(void)state;
+	log_reset();
+	t = gitea_title(f, 3);
+	assert_string_equal(t, "Raise bash history limits");
+	free(t);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "draft", &err), 0);
+	t = gitea_title(f, 3);
+	assert_string_equal(t, "WIP: Raise bash history limits");
+	free(t);
+	assert_int_equal(log_count("PATCH", path, 0, NULL), 1);
+	/* Already a draft: nothing sent. */
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "draft", &err), 0);
+	assert_int_equal(log_count("PATCH", path, 0, NULL), 1);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "ready", &err), 0);
+	t = gitea_title(f, 3);
+	assert_string_equal(t, "Raise bash history limits");
+	free(t);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "ready", &err), 0);
+	assert_int_equal(log_count("PATCH", path, 0, NULL), 2);
+	/* Gitea's other prefix, in any case, and the spaces after it. */
+	assert_int_equal(f->ops->update_issue(f, "alice", "dotfiles", 3, &p, &err), 0);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "ready", &err), 0);
+	t = gitea_title(f, 3);
+	assert_string_equal(t, "Raise the limits");
+	free(t);
+	/* Closed: neither draft nor ready; open and closed as before. */
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "closed", &err), 0);
+	buf_reset(&err);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "draft", &err),
+			 -EINVAL);
+	assert_non_null(strstr(buf_cstr(&err), "closed"));
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "open", &err), 0);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 3, "merged", NULL),
+			 -EINVAL);
+	assert_int_equal(f->ops->update_pr_status(f, "alice", "dotfiles", 4, "draft", NULL),
+			 -EINVAL);
+	forge_free(f);
+	buf_release(&err);
+}
+
+/* pulls/new's "draft": Gitea opens it with the prefix, and reads it back as a draft. */
+static void test_gitea_create_draft(void **state)
+{
+	struct forge *f = gitea_adapter();
+	struct forge_pr_request req = {"Vim plugins", "vim-plugins", "main", "b", NULL, NULL, true};
+	struct forge_issue it;
+	struct buf err = BUF_INIT(1024);
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(f->ops->create_pr(f, "alice", "dotfiles", &req, NULL, NULL, &n, &err), 0);
+	assert_int_equal(f->ops->get_pull(f, "alice", "dotfiles", n, &it, &err), 0);
+	assert_string_equal(it.title, "WIP: Vim plugins");
+	assert_true(it.draft);
+	forge_issue_release(&it);
+	forge_free(f);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -799,5 +918,12 @@ int main(void)
 	    cmocka_unit_test(test_writes_spaced),
 	};
 
-	return cmocka_run_group_tests(tests, start_double, stop_double);
+	const struct CMUnitTest gitea_tests[] = {
+	    cmocka_unit_test(test_gitea_draft_ready),
+	    cmocka_unit_test(test_gitea_create_draft),
+	};
+	int failed = cmocka_run_group_tests_name("github", tests, start_double, stop_double);
+
+	return failed +
+	       cmocka_run_group_tests_name("gitea", gitea_tests, start_gitea_double, stop_double);
 }
