@@ -339,6 +339,7 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 		r = -EINVAL;
 		goto fail;
 	}
+	buf_release(&hdr); /* the User-Agent line, copied into the list */
 	*out = h;
 	return 0;
 fail:

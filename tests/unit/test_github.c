@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -523,6 +524,63 @@ static void test_conditional_reads(void **state)
 	buf_release(&diff);
 }
 
+struct reader {
+	struct forge *f;
+	int failures;
+};
+
+/* Reads of one adapter from many threads at once: every one answered. */
+static void *read_many(void *arg)
+{
+	struct reader *rd = arg;
+	struct forge_validator v = {NULL, NULL, false}, w = {NULL, NULL, false};
+	struct forge_issue it;
+	struct forge_comment_list cl;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		if (rd->f->ops->get_issue(rd->f, "alice", "dotfiles", 1 + (uint64_t)(i % 2) * 4,
+					  &it, NULL) != 0)
+			rd->failures++;
+		else
+			forge_issue_release(&it);
+		if (rd->f->ops->list_comments(rd->f, "alice", "dotfiles", 1, &cl, NULL) != 0 ||
+		    cl.n != 3)
+			rd->failures++;
+		forge_comment_list_release(&cl);
+		if (forge_get_pull_cond(rd->f, "alice", "dotfiles", 3, &v, &it, NULL) != 0)
+			rd->failures++;
+		forge_issue_release(&it);
+		w.etag_in = v.etag_out;
+		if (forge_get_pull_cond(rd->f, "alice", "dotfiles", 3, &w, &it, NULL) != 0 ||
+		    !w.not_modified)
+			rd->failures++;
+		forge_validator_release(&w);
+		forge_validator_release(&v);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct forge *f = adapter(TOKEN, 30000, NULL);
+	struct reader rd[16];
+	pthread_t t[16];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 16; i++) {
+		rd[i].f = f;
+		rd[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, read_many, &rd[i]), 0);
+	}
+	for (i = 0; i < 16; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(rd[i].failures, 0);
+	}
+	forge_free(f);
+}
+
 /* An adapter without conditional reads: the plain read, no validator. */
 static int plain_list(struct forge *f, const char *o, const char *r, enum forge_kind k,
 		      const char *since, struct forge_issue_list *out, struct buf *err)
@@ -911,6 +969,7 @@ int main(void)
 	    cmocka_unit_test(test_pulls_are_not_issues),
 	    cmocka_unit_test(test_comments_and_repos),
 	    cmocka_unit_test(test_conditional_reads),
+	    cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_create_pr_exists),
 	    cmocka_unit_test(test_create_pr_70000_chars_and_drafts),
 	    cmocka_unit_test(test_diff_406),
