@@ -170,12 +170,11 @@ struct forge_capabilities {
  * what identifies the request, and ignores an etag_in that was made for
  * another one (it asks unconditionally), so passing a stale or foreign
  * validator costs a full answer, never a wrong "not modified". A list
- * operation gives a validator only when its whole answer came in one
- * request (one page); a 304 on that page then proves the whole list
- * unchanged. For list_issues and list_repo_comments with since, the same
- * since must be passed again for the validator to match: a cache that
- * revalidates with since=T keeps T while nothing changes (a re-read of an
- * unchanged repository is then one free 304 per list).
+ * operation gives a validator only when a 304 to its one request proves
+ * the whole list unchanged (GitHub: one page that is not full). For list_issues and
+ * list_repo_comments with since, the same since must be passed again for the validator to match: a
+ * cache that revalidates with since=T keeps T while nothing changes (a re-read of an unchanged
+ * repository is then one free 304 per list).
  *
  * Before the call: etag_in borrowed (or NULL), etag_out NULL, not_modified
  * any. After a successful call: etag_out new (or NULL when the forge gave

@@ -43,8 +43,10 @@
  *   is not_modified and costs nothing against the rate limit. The
  *   validator is "<16 hex digits>:<ETag>", the digits a hash of the
  *   request's kind and path, so a validator of another request is not
- *   sent. A list gives one only when it was one page (and never for
- *   FORGE_PULLS without since, two requests).
+ *   sent. A list gives one only when it was one page that is not full
+ *   (an item added to a full page 1 goes to page 2 and leaves page 1's
+ *   ETag as it was), and never for FORGE_PULLS without since (two
+ *   requests).
  * - whoami: GET /user once; the login is kept for the adapter's life.
  * - list_repos: GET /users/{owner}; an organization's repositories from
  *   GET /orgs/{owner}/repos (the private ones the token may read too), a

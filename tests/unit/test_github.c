@@ -132,6 +132,8 @@ static int start_double_named(const char *name, const char *generate)
 			token_file,
 			generate ? "--generate" : NULL,
 			(char *)generate,
+			"--generate", /* with generate only: argv ends before it otherwise */
+			"big/hundred:100:0:0",
 			NULL};
 	posix_spawn_file_actions_t fa;
 	FILE *f;
@@ -519,6 +521,13 @@ static void test_conditional_reads(void **state)
 			 0);
 	assert_null(v.etag_out);
 	forge_issue_list_release(&l);
+	/* Nor does one full page: a 101st item would go to page 2 and leave page 1 as it is. */
+	assert_int_equal(
+	    forge_list_issues_cond(f, "big", "hundred", FORGE_ISSUES, NULL, &v, &l, &err), 0);
+	assert_int_equal(l.n, 100);
+	assert_null(v.etag_out);
+	forge_issue_list_release(&l);
+	assert_int_equal(log_count("GET", "/repos/big/hundred/issues", 200, NULL), 1);
 	forge_free(f);
 	buf_release(&err);
 	buf_release(&diff);
