@@ -171,9 +171,10 @@ struct forge_capabilities {
  * another one (it asks unconditionally), so passing a stale or foreign
  * validator costs a full answer, never a wrong "not modified". A list
  * operation gives a validator only when a 304 to its one request proves
- * the whole list unchanged (GitHub: one page that is not full). For list_issues and
- * list_repo_comments with since, the same since must be passed again for the validator to match: a
- * cache that revalidates with since=T keeps T while nothing changes (a re-read of an unchanged
+ * the whole list unchanged (GitHub: one page that is not full). For
+ * list_issues and list_repo_comments with since, the same since must be
+ * passed again for the validator to match: a cache that revalidates with
+ * since=T keeps T while nothing changes (a re-read of an unchanged
  * repository is then one free 304 per list).
  *
  * Before the call: etag_in borrowed (or NULL), etag_out NULL, not_modified
