@@ -708,13 +708,17 @@ static bool transient_code(CURLcode c)
 	}
 }
 
-/* Appends s, its first max bytes, controls as spaces. */
+/*
+ * Appends s, its first max bytes, line breaks and other C0 controls as
+ * spaces so the reason stays one line; the rest is escaped where it is
+ * logged (str_escape_log), which shows what the forge sent.
+ */
 static void put_printable(struct buf *err, const char *s, size_t max)
 {
 	size_t i;
 
 	for (i = 0; s[i] && i < max; i++)
-		buf_putc(err, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i]);
+		buf_putc(err, (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
 }
 
 /*

@@ -576,13 +576,13 @@ static int graphql_errno(const char *type)
 	return -EIO;
 }
 
-/* Appends s bounded, its controls as spaces. */
+/* Appends s bounded, C0 controls as spaces (one line; the log escapes the rest). */
 static void put_line(struct buf *err, const char *s)
 {
 	size_t i;
 
 	for (i = 0; s && s[i] && i < 200; i++)
-		buf_putc(err, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i]);
+		buf_putc(err, (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
 }
 
 int github_decode_draft_mutation(const char *text, size_t len, const char *field, bool *is_draft,
