@@ -25,9 +25,25 @@
 #define RETRY_AFTER_MAX_S 3600
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 2000
+/* A rate-limit reset is in whole seconds on the forge's clock: wait a little past it. */
+#define LIMIT_MARGIN_MS 250
+/* GitHub: a secondary limit without retry-after asks for at least a minute. */
+#define SECONDARY_WAIT_MS 60000
+/* A wait must leave this much of the deadline for the request itself. */
+#define WAIT_SLACK_MS 50
+#define LINK_MAX ((size_t)16 << 10)
+#define BUCKETS 4
+
+/* One rate-limit bucket as the forge last reported it. */
+struct bucket {
+	char name[16]; /* "" unused */
+	bool exhausted;
+	int64_t reset; /* epoch seconds, when exhausted */
+};
 
 struct http {
 	char *base_url;
+	char *accept;	   /* the default Accept value */
 	char *auth_header; /* "Authorization: token T"; wiped on free */
 	struct curl_slist *headers;
 	unsigned connect_timeout_ms;
@@ -40,6 +56,17 @@ struct http {
 	pthread_mutex_t pool_lock;
 	CURL *pool[POOL_MAX]; /* idle easy handles, guarded by pool_lock */
 	size_t n_pool;	      /* guarded by pool_lock */
+
+	/* The forge's rate limits and our own pacing; all guarded by rate_lock. */
+	pthread_mutex_t rate_lock;
+	pthread_cond_t slot_free; /* signalled when a transfer ends (CLOCK_MONOTONIC) */
+	unsigned max_inflight;	  /* 0: no cap */
+	unsigned inflight;	  /* transfers running over every thread */
+	unsigned write_spacing_ms;
+	uint64_t next_write_ms;		/* the earliest the next write may start */
+	uint64_t hold_until_ms;		/* a secondary limit: nothing starts before */
+	char hold_reason[160];		/* why, for a request that cannot wait that long */
+	struct bucket buckets[BUCKETS]; /* primary limits by resource */
 };
 
 /* One piece of a streamed body. */
@@ -62,10 +89,13 @@ struct xfer {
 	CURL *easy;
 	enum xfer_state st;
 	unsigned attempts;
-	uint64_t not_before; /* ms; a retry waits for this */
-	bool too_big;	     /* the write callback refused more body */
-	int streaming;	     /* -1 undecided, 0 into body, 1 into chunks (this attempt) */
-	long retry_after_s;  /* from the last response, -1 when absent */
+	uint64_t not_before;	 /* ms; a retry waits for this */
+	bool too_big;		 /* the write callback refused more body */
+	int streaming;		 /* -1 undecided, 0 into body, 1 into chunks (this attempt) */
+	long retry_after_s;	 /* from the last response, -1 when absent */
+	bool slot;		 /* holds one of h->max_inflight */
+	bool spaced;		 /* a write whose start time is reserved (not_before) */
+	struct curl_slist *hdrs; /* this request's headers (the token: wiped on free) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -177,10 +207,22 @@ static void set_err(struct buf *err, const char *msg)
 		buf_note(err, "%s", msg);
 }
 
+/* A header line we send must not carry a CR or LF (header injection) or other controls. */
+static bool header_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 {
 	struct http *h;
 	struct buf hdr = BUF_INIT(8192);
+	const char *scheme = opt->auth_scheme ? opt->auth_scheme : "token";
+	const char *ua = opt->user_agent ? opt->user_agent : HTTP_USER_AGENT;
+	pthread_condattr_t ca;
 	size_t n, i;
 	int r = -ENOMEM;
 
@@ -207,6 +249,17 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 			}
 		}
 	}
+	if (!header_safe(scheme) || !header_safe(ua) ||
+	    (opt->accept && !header_safe(opt->accept))) {
+		set_err(err, "auth scheme, user agent or accept contains a control byte");
+		return -EINVAL;
+	}
+	for (i = 0; opt->headers && opt->headers[i]; i++) {
+		if (!header_safe(opt->headers[i]) || !strchr(opt->headers[i], ':')) {
+			set_err(err, "an extra header is not one 'name: value' line");
+			return -EINVAL;
+		}
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		set_err(err, "curl initialisation failed");
 		return -ENOMEM;
@@ -219,13 +272,20 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 	h->base_url = strndup(opt->base_url, n);
 	h->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
 	h->max_body = opt->max_body ? opt->max_body : HTTP_MAX_BODY_DEFAULT;
+	h->max_inflight = opt->max_inflight;
+	h->write_spacing_ms = opt->write_spacing_ms;
 	pthread_mutex_init(&h->pool_lock, NULL);
+	pthread_mutex_init(&h->rate_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->slot_free, &ca);
+	pthread_condattr_destroy(&ca);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	if (!h->base_url)
 		goto fail;
 	if (opt->token && opt->token[0]) {
-		if (buf_printf(&hdr, "Authorization: token %s", opt->token) < 0)
+		if (buf_printf(&hdr, "Authorization: %s %s", scheme, opt->token) < 0)
 			goto fail;
 		h->auth_header = buf_steal(&hdr, NULL);
 		if (!h->auth_header)
@@ -235,9 +295,8 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 			goto fail;
 	}
 	{
-		/* No 100-continue round trip; JSON both ways. */
-		static const char *const fixed[] = {"Expect:", "Content-Type: application/json",
-						    "Accept: application/json"};
+		/* No 100-continue round trip; JSON both ways (Accept is per request). */
+		static const char *const fixed[] = {"Expect:", "Content-Type: application/json"};
 		for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 			struct curl_slist *s = curl_slist_append(h->headers, fixed[i]);
 
@@ -245,7 +304,27 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 				goto fail;
 			h->headers = s;
 		}
+		for (i = 0; opt->headers && opt->headers[i]; i++) {
+			struct curl_slist *s = curl_slist_append(h->headers, opt->headers[i]);
+
+			if (!s)
+				goto fail;
+			h->headers = s;
+		}
 	}
+	buf_reset(&hdr);
+	if (buf_printf(&hdr, "User-Agent: %s", ua) < 0)
+		goto fail;
+	{
+		struct curl_slist *s = curl_slist_append(h->headers, hdr.data);
+
+		if (!s)
+			goto fail;
+		h->headers = s;
+	}
+	h->accept = str_dup(opt->accept ? opt->accept : "application/json");
+	if (!h->accept)
+		goto fail;
 	h->share = curl_share_init();
 	if (!h->share)
 		goto fail;
@@ -260,6 +339,7 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 		r = -EINVAL;
 		goto fail;
 	}
+	buf_release(&hdr); /* the User-Agent line, copied into the list */
 	*out = h;
 	return 0;
 fail:
@@ -296,7 +376,10 @@ void http_free(struct http *h)
 		free(h->auth_header);
 	}
 	free(h->base_url);
+	free(h->accept);
 	pthread_mutex_destroy(&h->pool_lock);
+	pthread_mutex_destroy(&h->rate_lock);
+	pthread_cond_destroy(&h->slot_free);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_locks[i]);
 	free(h);
@@ -397,6 +480,20 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
 	return n;
 }
 
+/* Every header-derived output of q, as before any answer. */
+static void forget_headers(struct http_req *q)
+{
+	q->has_total = false;
+	q->total = 0;
+	q->content_type[0] = '\0';
+	q->length = -1;
+	q->etag[0] = '\0';
+	buf_reset(&q->link);
+	q->link_over = false;
+	q->rl_remaining = q->rl_reset = -1;
+	q->retry_after = -1;
+}
+
 /* Value of header line "name: value" when the name matches, else NULL. */
 static const char *header_value(const char *line, size_t n, const char *name, size_t *vlen)
 {
@@ -424,10 +521,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
 
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* A new response (after a 100 Continue, say): forget the old headers. */
-		q->has_total = false;
-		q->total = 0;
-		q->content_type[0] = '\0';
-		q->length = -1;
+		forget_headers(q);
 		x->retry_after_s = -1;
 		return n;
 	}
@@ -450,9 +544,82 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
 	} else if ((v = header_value(p, n, "retry-after", &vlen)) != NULL) {
 		/* Only the delta-seconds form; an HTTP date falls back to backoff. */
 		if (strn_to_u64(v, vlen, RETRY_AFTER_MAX_S, true, &u) == 0)
-			x->retry_after_s = (long)u;
+			x->retry_after_s = q->retry_after = (long)u;
+	} else if ((v = header_value(p, n, "etag", &vlen)) != NULL) {
+		/* Kept only whole: a cut validator would never match. */
+		if (vlen < sizeof(q->etag)) {
+			memcpy(q->etag, v, vlen);
+			q->etag[vlen] = '\0';
+		}
+	} else if ((v = header_value(p, n, "link", &vlen)) != NULL) {
+		if (q->link.len && buf_puts(&q->link, ", ") < 0)
+			q->link_over = true;
+		if (!q->link_over && buf_append(&q->link, v, vlen) < 0)
+			q->link_over = true;
+		if (q->link_over)
+			buf_reset(&q->link);
+	} else if ((v = header_value(p, n, "x-ratelimit-remaining", &vlen)) != NULL) {
+		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
+			q->rl_remaining = (int64_t)u;
+	} else if ((v = header_value(p, n, "x-ratelimit-reset", &vlen)) != NULL) {
+		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
+			q->rl_reset = (int64_t)u;
 	}
 	return n;
+}
+
+static void slist_wipe_free(struct curl_slist *l)
+{
+	struct curl_slist *s;
+
+	for (s = l; s; s = s->next)
+		str_wipe(s->data, strlen(s->data));
+	curl_slist_free_all(l);
+}
+
+/* An ETag we may send back: printable ASCII, bounded. */
+static bool etag_sendable(const char *e)
+{
+	size_t i;
+
+	for (i = 0; e[i]; i++)
+		if ((unsigned char)e[i] < 0x20 || (unsigned char)e[i] > 0x7e || i >= 512)
+			return false;
+	return i > 0;
+}
+
+/* The request's own header list: the shared lines, its Accept, its If-None-Match. */
+static int build_headers(struct http *h, struct xfer *x)
+{
+	struct http_req *q = x->req;
+	struct buf line = BUF_INIT(1024);
+	struct curl_slist *l = NULL, *s;
+	const struct curl_slist *k;
+	const char *accept = q->accept && header_safe(q->accept) ? q->accept : h->accept;
+	int r = -ENOMEM;
+
+	for (k = h->headers; k; k = k->next) {
+		if (!(s = curl_slist_append(l, k->data)))
+			goto out;
+		l = s;
+	}
+	if (buf_printf(&line, "Accept: %s", accept) < 0 || !(s = curl_slist_append(l, line.data)))
+		goto out;
+	l = s;
+	if (q->method == HTTP_GET && q->etag_in && etag_sendable(q->etag_in)) {
+		buf_reset(&line);
+		if (buf_printf(&line, "If-None-Match: %s", q->etag_in) < 0 ||
+		    !(s = curl_slist_append(l, line.data)))
+			goto out;
+		l = s;
+	}
+	x->hdrs = l;
+	l = NULL;
+	r = 0;
+out:
+	slist_wipe_free(l);
+	buf_release(&line);
+	return r;
 }
 
 /* Prepares x->easy for one attempt with what is left of the deadline. */
@@ -465,20 +632,22 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	CURLcode rc = CURLE_OK;
 
 	buf_reset(url);
-	if (buf_puts(url, h->base_url) < 0 || buf_puts(url, q->path) < 0)
+	if (q->url ? buf_puts(url, q->url) < 0
+		   : buf_puts(url, h->base_url) < 0 || buf_puts(url, q->path) < 0)
+		return -ENOMEM;
+	if (!x->hdrs && build_headers(h, x) < 0)
 		return -ENOMEM;
 	curl_easy_reset(c);
 	x->too_big = false;
 	x->streaming = -1;
 	chunks_free(q);
 	q->too_large = false;
-	q->length = -1;
 	x->retry_after_s = -1;
 	x->errbuf[0] = '\0';
 	buf_reset(&q->body);
 	q->status = 0;
-	q->has_total = false;
-	q->content_type[0] = '\0';
+	q->not_modified = false;
+	forget_headers(q);
 
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
@@ -489,7 +658,7 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_SHARE, h->share);
-	SET(CURLOPT_HTTPHEADER, h->headers);
+	SET(CURLOPT_HTTPHEADER, x->hdrs);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
@@ -539,12 +708,28 @@ static bool transient_code(CURLcode c)
 	}
 }
 
-/* Appends Gitea's {"message": ...} (printable part, bounded) to err. */
+/*
+ * Appends s, its first max bytes, line breaks and other C0 controls as
+ * spaces so the reason stays one line; the rest is escaped where it is
+ * logged (str_escape_log), which shows what the forge sent.
+ */
+static void put_printable(struct buf *err, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		buf_note(err, "%c", (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
+}
+
+/*
+ * Appends the forge's {"message": ...} (printable part, bounded) to err,
+ * and the first of GitHub's "errors" ([{"message"} or {"field", "code"}])
+ * in parentheses: "Validation Failed" alone says nothing.
+ */
 static void append_message(struct buf *err, const struct buf *body)
 {
-	json_t *j;
-	const char *m;
-	size_t i, n;
+	json_t *j, *e;
+	const char *m, *f, *c;
 
 	if (!err || !body->len || body->len > 65536)
 		return;
@@ -553,12 +738,257 @@ static void append_message(struct buf *err, const struct buf *body)
 		return;
 	m = json_string_value(json_object_get(j, "message"));
 	if (m && m[0]) {
-		n = strlen(m);
 		buf_note(err, ": ");
-		for (i = 0; i < n && i < 200; i++)
-			buf_note(err, "%c", (unsigned char)m[i] < 0x20 ? ' ' : m[i]);
+		put_printable(err, m, 200);
+	}
+	e = json_array_get(json_object_get(j, "errors"), 0);
+	m = json_string_value(json_object_get(e, "message"));
+	f = json_string_value(json_object_get(e, "field"));
+	c = json_string_value(json_object_get(e, "code"));
+	if ((m && m[0]) || (f && c)) {
+		buf_note(err, " (");
+		if (m && m[0]) {
+			put_printable(err, m, 200);
+		} else {
+			put_printable(err, f, 64);
+			buf_note(err, ": ");
+			put_printable(err, c, 64);
+		}
+		buf_note(err, ")");
 	}
 	json_decref(j);
+}
+
+/* The wall clock in epoch seconds: what x-ratelimit-reset is measured on. */
+static int64_t wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* Appends "2025-01-31T12:00:00Z" for the epoch second t. */
+static void put_utc(struct buf *b, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[32];
+
+	if (gmtime_r(&tt, &tm) && strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		buf_note(b, "%s", s);
+	else
+		buf_note(b, "epoch %lld", (long long)t);
+}
+
+int http_limit_decide(const struct http_limit *l, int64_t now_s, uint64_t now_ms,
+		      uint64_t deadline_ms, uint64_t *until_ms, struct buf *why)
+{
+	uint64_t wait;
+
+	if (l->status != 403 && l->status != 429)
+		return 0;
+	if (l->remaining == 0) {
+		if (l->reset < 0)
+			return buf_fail(why, -EIO,
+					"rate limit exhausted (the forge sent no reset time)");
+		/* A reset already past on our clock: the forge's clock is behind; a little more. */
+		wait =
+		    (l->reset > now_s ? (uint64_t)(l->reset - now_s) * 1000 : 0) + LIMIT_MARGIN_MS;
+		if (now_ms + wait + WAIT_SLACK_MS < deadline_ms) {
+			*until_ms = now_ms + wait;
+			return 1;
+		}
+		if (why) {
+			buf_note(why, "%s", "rate limit exhausted until ");
+			put_utc(why, l->reset);
+			buf_note(why, " (in %lld s), past the timeout",
+				 (long long)(l->reset > now_s ? l->reset - now_s : 0));
+		}
+		return -EIO;
+	}
+	if (l->retry_after >= 0)
+		wait = (uint64_t)l->retry_after * 1000;
+	else if (l->secondary_text)
+		wait = SECONDARY_WAIT_MS;
+	else
+		return 0;
+	if (now_ms + wait + WAIT_SLACK_MS < deadline_ms) {
+		*until_ms = now_ms + wait;
+		return 1;
+	}
+	return buf_fail(why, -EIO, "%srate limited: retry after %llu s, past the timeout",
+			l->secondary_text ? "secondary " : "", (unsigned long long)(wait / 1000));
+}
+
+static struct bucket *bucket_of(struct http *h, const char *name, bool add)
+{
+	size_t i;
+
+	for (i = 0; i < BUCKETS; i++)
+		if (h->buckets[i].name[0] && strcmp(h->buckets[i].name, name) == 0)
+			return &h->buckets[i];
+	for (i = 0; add && i < BUCKETS; i++) {
+		if (!h->buckets[i].name[0] && strlen(name) < sizeof(h->buckets[i].name)) {
+			memcpy(h->buckets[i].name, name, strlen(name) + 1);
+			return &h->buckets[i];
+		}
+	}
+	return NULL;
+}
+
+static const char *bucket_name(const struct http_req *q)
+{
+	return q->bucket ? q->bucket : "core";
+}
+
+/* Remembers what an answer said about its bucket (any status). */
+static void note_limits(struct http *h, const struct http_req *q)
+{
+	struct bucket *b;
+
+	if (q->rl_remaining < 0)
+		return;
+	pthread_mutex_lock(&h->rate_lock);
+	b = bucket_of(h, bucket_name(q), q->rl_remaining == 0);
+	if (b) {
+		b->exhausted = q->rl_remaining == 0 && q->rl_reset >= 0;
+		b->reset = q->rl_reset;
+	}
+	pthread_mutex_unlock(&h->rate_lock);
+}
+
+/* A secondary limit: nothing of this struct http starts before until_ms. */
+static void hold(struct http *h, uint64_t until_ms, const struct buf *why)
+{
+	pthread_mutex_lock(&h->rate_lock);
+	if (until_ms > h->hold_until_ms) {
+		h->hold_until_ms = until_ms;
+		snprintf(h->hold_reason, sizeof(h->hold_reason), "%s", buf_cstr(why));
+	}
+	pthread_mutex_unlock(&h->rate_lock);
+}
+
+enum gate_verdict {
+	GATE_GO,      /* start it now: a slot is taken */
+	GATE_WAIT,    /* x->not_before is set */
+	GATE_NO_SLOT, /* every transfer slot is busy */
+};
+
+/*
+ * Whether x may start now: a known exhausted bucket or a secondary limit
+ * makes it wait when that ends before deadline and fails it (-EIO,
+ * reason in err) otherwise, without sending anything; a write waits for
+ * its spaced start; then it takes a transfer slot when one is free.
+ */
+static int gate(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline, struct buf *err)
+{
+	struct http_req *q = x->req;
+	struct buf why = BUF_INIT(512);
+	struct bucket *b;
+	uint64_t until = 0;
+	int64_t ws;
+	int r = GATE_GO;
+
+	pthread_mutex_lock(&h->rate_lock);
+	b = bucket_of(h, bucket_name(q), false);
+	if (b && b->exhausted) {
+		ws = wall_s();
+		if (b->reset <= ws) {
+			b->exhausted = false; /* a new window: the next answer tells */
+		} else {
+			until = now + (uint64_t)(b->reset - ws) * 1000 + LIMIT_MARGIN_MS;
+			buf_note(&why, "%s", "rate limit exhausted until ");
+			put_utc(&why, b->reset);
+			buf_note(&why, " (in %lld s), past the timeout",
+				 (long long)(b->reset - ws));
+		}
+	}
+	if (h->hold_until_ms > now && h->hold_until_ms > until) {
+		until = h->hold_until_ms;
+		buf_reset(&why);
+		buf_note(&why, "%s", h->hold_reason);
+	}
+	if (until > now) {
+		if (until + WAIT_SLACK_MS >= deadline) {
+			if (err)
+				buf_note(err, "%s '%s': not sent: %s", method_name(q->method),
+					 q->path, buf_cstr(&why));
+			r = -EIO;
+		} else {
+			x->not_before = until;
+			r = GATE_WAIT;
+		}
+		goto out;
+	}
+	if (h->write_spacing_ms && q->method != HTTP_GET && !x->spaced) {
+		uint64_t start = h->next_write_ms > now ? h->next_write_ms : now;
+
+		if (start + WAIT_SLACK_MS >= deadline) {
+			if (err)
+				buf_note(err,
+					 "%s '%s': not sent: writes are spaced %u ms apart and the "
+					 "timeout leaves no room",
+					 method_name(q->method), q->path, h->write_spacing_ms);
+			r = -EIO;
+			goto out;
+		}
+		h->next_write_ms = start + h->write_spacing_ms;
+		x->spaced = true;
+		if (start > now) {
+			x->not_before = start;
+			r = GATE_WAIT;
+			goto out;
+		}
+	}
+	if (h->max_inflight && h->inflight >= h->max_inflight) {
+		r = GATE_NO_SLOT;
+		goto out;
+	}
+	h->inflight++;
+	x->slot = true;
+	x->spaced = false; /* used: a retry of this write is spaced again */
+out:
+	pthread_mutex_unlock(&h->rate_lock);
+	buf_release(&why);
+	return r;
+}
+
+static void slot_put(struct http *h, struct xfer *x)
+{
+	if (!x->slot)
+		return;
+	pthread_mutex_lock(&h->rate_lock);
+	h->inflight--;
+	pthread_cond_signal(&h->slot_free);
+	pthread_mutex_unlock(&h->rate_lock);
+	x->slot = false;
+}
+
+/* Waits (at most until until_ms) for another thread's transfer to end. */
+static void slot_wait(struct http *h, uint64_t until_ms)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->rate_lock);
+	if (h->max_inflight && h->inflight >= h->max_inflight) {
+		ts.tv_sec = (time_t)(until_ms / 1000);
+		ts.tv_nsec = (long)(until_ms % 1000) * 1000000;
+		pthread_cond_timedwait(&h->slot_free, &h->rate_lock, &ts);
+	}
+	pthread_mutex_unlock(&h->rate_lock);
+}
+
+/* GitHub's words for a secondary limit, in an answer's body. */
+static bool secondary_text(const struct buf *body)
+{
+	static const char needle[] = "secondary rate limit";
+	size_t i, k = sizeof(needle) - 1;
+
+	for (i = 0; body->len >= k && i <= body->len - k; i++)
+		if (strncasecmp(body->data + i, needle, k) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -591,8 +1021,41 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 				 h->max_body);
 		return -EIO;
 	}
+	if (code == CURLE_OK)
+		note_limits(h, q);
 	if (code == CURLE_OK && status >= 200 && status < 300)
 		return 0;
+	if (code == CURLE_OK && status == 304 && q->method == HTTP_GET && q->etag_in) {
+		q->not_modified = true;
+		return 0;
+	}
+	if (code == CURLE_OK) {
+		struct http_limit lim = {status, q->rl_remaining, q->rl_reset, x->retry_after_s,
+					 secondary_text(&q->body)};
+		struct buf why = BUF_INIT(512);
+		uint64_t until = 0;
+		int lr = http_limit_decide(&lim, wall_s(), now, deadline, &until, &why);
+
+		/* Primary limits are remembered by note_limits; a secondary one holds everyone. */
+		if (lr != 0 && lim.remaining != 0)
+			hold(h,
+			     lr > 0 ? until
+				    : now + (uint64_t)(lim.retry_after >= 0 ? lim.retry_after * 1000
+									    : SECONDARY_WAIT_MS),
+			     &why);
+		if (lr > 0) {
+			/* The forge refused without acting: any method may be sent again. */
+			x->attempts++;
+			x->not_before = until;
+			x->st = XFER_PENDING;
+		} else if (lr < 0 && err) {
+			buf_note(err, "%s '%s': %ld %s: %s", m, q->path, status,
+				 status_words(status), buf_cstr(&why));
+		}
+		buf_release(&why);
+		if (lr != 0)
+			return lr;
+	}
 	transient = code == CURLE_OK ? transient_status(status) : transient_code(code);
 	if (transient && idempotent(q->method)) {
 		x->attempts++;
@@ -635,6 +1098,7 @@ void http_req_release(struct http_req *r)
 	if (!r)
 		return;
 	buf_release(&r->body);
+	buf_release(&r->link);
 	chunks_free(r);
 }
 
@@ -758,7 +1222,10 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		reqs[i].length = -1;
 		reqs[i].chunks = reqs[i].chunks_tail = NULL;
 		reqs[i].chunks_len = 0;
+		reqs[i].not_modified = false;
 		buf_init(&reqs[i].body, h->max_body);
+		buf_init(&reqs[i].link, LINK_MAX);
+		forget_headers(&reqs[i]);
 	}
 	if (n == 0)
 		return 0;
@@ -777,6 +1244,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 	}
 	while (done < n) {
 		uint64_t now = http_now_ms(), wake = deadline_ms;
+		bool starved = false; /* a transfer is due but no slot was free */
 		CURLMsg *msg;
 		int still, left;
 
@@ -793,9 +1261,26 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		}
 		for (i = 0; i < n && running < HTTP_PARALLEL; i++) {
 			struct xfer *x = &xs[i];
+			int g;
 
 			if (x->st != XFER_PENDING || x->not_before > now)
 				continue;
+			g = gate(h, x, now, deadline_ms, err);
+			if (g < 0) {
+				r = g;
+				goto out;
+			}
+			if (g == GATE_WAIT)
+				continue;
+			if (g == GATE_NO_SLOT) {
+				/* Other threads hold every slot: wait for one if this batch has
+				 * none. */
+				if (!running)
+					slot_wait(h,
+						  now + 50 < deadline_ms ? now + 50 : deadline_ms);
+				starved = true;
+				break;
+			}
 			if (!x->easy)
 				x->easy = pool_get(h);
 			if (!x->easy || setup(h, x, now, deadline_ms, &url) < 0 ||
@@ -816,6 +1301,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 			curl_multi_remove_handle(multi, x->easy);
 			running--;
+			slot_put(h, x);
 			x->st = XFER_DONE;
 			r = finish(h, x, msg->data.result, http_now_ms(), deadline_ms, err);
 			if (r < 0)
@@ -841,6 +1327,8 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 
 			if (wait > 1000)
 				wait = 1000;
+			if (starved && !running)
+				wait = 0; /* slot_wait did the waiting */
 			if (running || wait)
 				curl_multi_poll(multi, NULL, 0, (int)wait, NULL);
 		}
@@ -849,7 +1337,9 @@ out:
 	for (i = 0; xs && i < n; i++) {
 		if (xs[i].st == XFER_RUNNING)
 			curl_multi_remove_handle(multi, xs[i].easy);
+		slot_put(h, &xs[i]);
 		pool_put(h, xs[i].easy);
+		slist_wipe_free(xs[i].hdrs);
 	}
 	curl_multi_cleanup(multi);
 	free(xs);
