@@ -5,7 +5,7 @@
  * opaque struct forge. Its callers, the cache (cache/, for reads) and the
  * write path (write/), speak only this interface; they never speak HTTP,
  * and an adapter knows nothing of caching. forge/gitea/ and forge/github/
- * are the adapters; they share the HTTP transport (forge/gitea/http.h).
+ * are the adapters; they share the HTTP transport (forge/http.h).
  *
  * Errors: every operation returns 0 or -errno, mapped in one table per
  * adapter:

@@ -1,6 +1,6 @@
 /*
  * github: the GitHub adapter of the Forge Adapter Contract (libcurl +
- * jansson, over the transport of forge/gitea/http.h), for github.com and
+ * jansson, over the transport of forge/http.h), for github.com and
  * GitHub Enterprise Server.
  *
  * The token (a fine-grained or classic personal access token) is copied

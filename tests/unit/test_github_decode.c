@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "forge/forge.h"
-#include "forge/gitea/http.h"
+#include "forge/http.h"
 #include "forge/github/decode.h"
 #include "forge/github/github.h"
 

@@ -1,11 +1,11 @@
 /*
- * gitea/http: see http.h.
+ * http: see http.h (and http_internal.h for how its three files divide it).
  *
  * Why a multi handle even for one request: one code path gives every
  * request the same deadline, retry and size rules, and the parallel page
  * fetches of the list operations are just batches with n > 1.
  */
-#include "forge/gitea/http.h"
+#include "forge/http_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,87 +19,7 @@
 
 #include "util/str.h"
 
-#define POOL_MAX 16
-/* Streamed bodies are kept in pieces of this size (curl hands over 16 KiB at most). */
-#define CHUNK_SIZE ((size_t)64 << 10)
-#define RETRY_AFTER_MAX_S 3600
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 2000
-/* A rate-limit reset is in whole seconds on the forge's clock: wait a little past it. */
-#define LIMIT_MARGIN_MS 250
-/* GitHub: a secondary limit without retry-after asks for at least a minute. */
-#define SECONDARY_WAIT_MS 60000
-/* A wait must leave this much of the deadline for the request itself. */
-#define WAIT_SLACK_MS 50
-#define LINK_MAX ((size_t)16 << 10)
-#define BUCKETS 4
-
-/* One rate-limit bucket as the forge last reported it. */
-struct bucket {
-	char name[16]; /* "" unused */
-	bool exhausted;
-	int64_t reset; /* epoch seconds, when exhausted */
-};
-
-struct http {
-	char *base_url;
-	char *accept;	   /* the default Accept value */
-	char *auth_header; /* "Authorization: token T"; wiped on free */
-	struct curl_slist *headers;
-	unsigned connect_timeout_ms;
-	size_t max_body;
-
-	CURLSH *share;
-	/* One lock per curl_lock_data, as libcurl asks for a shared handle. */
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX]; /* idle easy handles, guarded by pool_lock */
-	size_t n_pool;	      /* guarded by pool_lock */
-
-	/* The forge's rate limits and our own pacing; all guarded by rate_lock. */
-	pthread_mutex_t rate_lock;
-	pthread_cond_t slot_free; /* signalled when a transfer ends (CLOCK_MONOTONIC) */
-	unsigned max_inflight;	  /* 0: no cap */
-	unsigned inflight;	  /* transfers running over every thread */
-	unsigned write_spacing_ms;
-	uint64_t next_write_ms;		/* the earliest the next write may start */
-	uint64_t hold_until_ms;		/* a secondary limit: nothing starts before */
-	char hold_reason[160];		/* why, for a request that cannot wait that long */
-	struct bucket buckets[BUCKETS]; /* primary limits by resource */
-};
-
-/* One piece of a streamed body. */
-struct http_chunk {
-	struct http_chunk *next;
-	size_t len; /* bytes in data */
-	size_t off; /* bytes already handed to jansson */
-	char data[];
-};
-
-enum xfer_state {
-	XFER_PENDING,
-	XFER_RUNNING,
-	XFER_DONE,
-};
-
-struct xfer {
-	struct http *h;
-	struct http_req *req;
-	CURL *easy;
-	enum xfer_state st;
-	unsigned attempts;
-	uint64_t not_before;	 /* ms; a retry waits for this */
-	bool too_big;		 /* the write callback refused more body */
-	int streaming;		 /* -1 undecided, 0 into body, 1 into chunks (this attempt) */
-	long retry_after_s;	 /* from the last response, -1 when absent */
-	bool slot;		 /* holds one of h->max_inflight */
-	bool spaced;		 /* a write whose start time is reserved (not_before) */
-	struct curl_slist *hdrs; /* this request's headers (the token: wiped on free) */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-static const char *method_name(enum http_method m)
+const char *http_method_name(enum http_method m)
 {
 	switch (m) {
 	case HTTP_GET:
@@ -411,163 +331,6 @@ static void pool_put(struct http *h, CURL *c)
 		curl_easy_cleanup(c);
 }
 
-static void chunks_free(struct http_req *q)
-{
-	struct http_chunk *c, *next;
-
-	for (c = q->chunks; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	q->chunks = q->chunks_tail = NULL;
-	q->chunks_len = 0;
-}
-
-/* Appends to a streamed body: 0, -E2BIG past max, -ENOMEM. */
-static int chunks_append(struct http_req *q, const char *p, size_t n, size_t max)
-{
-	if (n > max || q->chunks_len > max - n)
-		return -E2BIG;
-	while (n > 0) {
-		struct http_chunk *t = q->chunks_tail;
-		size_t k;
-
-		if (!t || t->len == CHUNK_SIZE) {
-			t = malloc(sizeof(*t) + CHUNK_SIZE);
-			if (!t)
-				return -ENOMEM;
-			t->next = NULL;
-			t->len = t->off = 0;
-			if (q->chunks_tail)
-				q->chunks_tail->next = t;
-			else
-				q->chunks = t;
-			q->chunks_tail = t;
-		}
-		k = CHUNK_SIZE - t->len < n ? CHUNK_SIZE - t->len : n;
-		memcpy(t->data + t->len, p, k);
-		t->len += k;
-		q->chunks_len += k;
-		p += k;
-		n -= k;
-	}
-	return 0;
-}
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
-{
-	struct xfer *x = user;
-	struct http_req *q = x->req;
-	size_t n = size * nmemb;
-	int r;
-
-	if (x->streaming < 0) {
-		/* The headers are in: only a 2xx body is worth streaming to jansson. */
-		long status = 0;
-
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-		x->streaming = q->stream && status >= 200 && status < 300;
-	}
-	if (x->streaming)
-		r = chunks_append(q, p, n, x->h->max_body);
-	else
-		r = buf_append(&q->body, p, n);
-	if (r < 0) {
-		/* Returning short aborts the transfer with CURLE_WRITE_ERROR. */
-		x->too_big = r == -E2BIG;
-		return 0;
-	}
-	return n;
-}
-
-/* Every header-derived output of q, as before any answer. */
-static void forget_headers(struct http_req *q)
-{
-	q->has_total = false;
-	q->total = 0;
-	q->content_type[0] = '\0';
-	q->length = -1;
-	q->etag[0] = '\0';
-	buf_reset(&q->link);
-	q->link_over = false;
-	q->rl_remaining = q->rl_reset = -1;
-	q->retry_after = -1;
-}
-
-/* Value of header line "name: value" when the name matches, else NULL. */
-static const char *header_value(const char *line, size_t n, const char *name, size_t *vlen)
-{
-	size_t k = strlen(name);
-	const char *v, *end = line + n;
-
-	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
-		return NULL;
-	v = line + k + 1;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	*vlen = (size_t)(end - v);
-	return v;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
-{
-	struct xfer *x = user;
-	struct http_req *q = x->req;
-	size_t n = size * nmemb, vlen;
-	const char *v;
-	uint64_t u;
-
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		/* A new response (after a 100 Continue, say): forget the old headers. */
-		forget_headers(q);
-		x->retry_after_s = -1;
-		return n;
-	}
-	if ((v = header_value(p, n, "content-length", &vlen)) != NULL) {
-		/* Kept by hand: curl does not report it when it refused the size. */
-		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
-			q->length = (int64_t)u;
-		return n;
-	}
-	if ((v = header_value(p, n, "x-total-count", &vlen)) != NULL) {
-		if (strn_to_u64(v, vlen, UINT64_MAX, true, &u) == 0) {
-			q->has_total = true;
-			q->total = u;
-		}
-	} else if ((v = header_value(p, n, "content-type", &vlen)) != NULL) {
-		if (vlen >= sizeof(q->content_type))
-			vlen = sizeof(q->content_type) - 1;
-		memcpy(q->content_type, v, vlen);
-		q->content_type[vlen] = '\0';
-	} else if ((v = header_value(p, n, "retry-after", &vlen)) != NULL) {
-		/* Only the delta-seconds form; an HTTP date falls back to backoff. */
-		if (strn_to_u64(v, vlen, RETRY_AFTER_MAX_S, true, &u) == 0)
-			x->retry_after_s = q->retry_after = (long)u;
-	} else if ((v = header_value(p, n, "etag", &vlen)) != NULL) {
-		/* Kept only whole: a cut validator would never match. */
-		if (vlen < sizeof(q->etag)) {
-			memcpy(q->etag, v, vlen);
-			q->etag[vlen] = '\0';
-		}
-	} else if ((v = header_value(p, n, "link", &vlen)) != NULL) {
-		if (q->link.len && buf_puts(&q->link, ", ") < 0)
-			q->link_over = true;
-		if (!q->link_over && buf_append(&q->link, v, vlen) < 0)
-			q->link_over = true;
-		if (q->link_over)
-			buf_reset(&q->link);
-	} else if ((v = header_value(p, n, "x-ratelimit-remaining", &vlen)) != NULL) {
-		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
-			q->rl_remaining = (int64_t)u;
-	} else if ((v = header_value(p, n, "x-ratelimit-reset", &vlen)) != NULL) {
-		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
-			q->rl_reset = (int64_t)u;
-	}
-	return n;
-}
-
 static void slist_wipe_free(struct curl_slist *l)
 {
 	struct curl_slist *s;
@@ -640,14 +403,14 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	curl_easy_reset(c);
 	x->too_big = false;
 	x->streaming = -1;
-	chunks_free(q);
+	http_chunks_free(q);
 	q->too_large = false;
 	x->retry_after_s = -1;
 	x->errbuf[0] = '\0';
 	buf_reset(&q->body);
 	q->status = 0;
 	q->not_modified = false;
-	forget_headers(q);
+	http_forget_headers(q);
 
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
@@ -670,9 +433,9 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	 */
 	if (q->method == HTTP_GET)
 		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEFUNCTION, http_on_body);
 	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERFUNCTION, http_on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 	SET(CURLOPT_PRIVATE, x);
@@ -683,7 +446,7 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 		SET(CURLOPT_COPYPOSTFIELDS, body);
 	}
 	if (q->method == HTTP_PATCH || q->method == HTTP_PUT)
-		SET(CURLOPT_CUSTOMREQUEST, method_name(q->method));
+		SET(CURLOPT_CUSTOMREQUEST, http_method_name(q->method));
 #undef SET
 	return rc == CURLE_OK ? 0 : -ENOMEM;
 }
@@ -759,238 +522,6 @@ static void append_message(struct buf *err, const struct buf *body)
 	json_decref(j);
 }
 
-/* The wall clock in epoch seconds: what x-ratelimit-reset is measured on. */
-static int64_t wall_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
-/* Appends "2025-01-31T12:00:00Z" for the epoch second t. */
-static void put_utc(struct buf *b, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[32];
-
-	if (gmtime_r(&tt, &tm) && strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-		buf_note(b, "%s", s);
-	else
-		buf_note(b, "epoch %lld", (long long)t);
-}
-
-int http_limit_decide(const struct http_limit *l, int64_t now_s, uint64_t now_ms,
-		      uint64_t deadline_ms, uint64_t *until_ms, struct buf *why)
-{
-	uint64_t wait;
-
-	if (l->status != 403 && l->status != 429)
-		return 0;
-	if (l->remaining == 0) {
-		if (l->reset < 0)
-			return buf_fail(why, -EIO,
-					"rate limit exhausted (the forge sent no reset time)");
-		/* A reset already past on our clock: the forge's clock is behind; a little more. */
-		wait =
-		    (l->reset > now_s ? (uint64_t)(l->reset - now_s) * 1000 : 0) + LIMIT_MARGIN_MS;
-		if (now_ms + wait + WAIT_SLACK_MS < deadline_ms) {
-			*until_ms = now_ms + wait;
-			return 1;
-		}
-		if (why) {
-			buf_note(why, "%s", "rate limit exhausted until ");
-			put_utc(why, l->reset);
-			buf_note(why, " (in %lld s), past the timeout",
-				 (long long)(l->reset > now_s ? l->reset - now_s : 0));
-		}
-		return -EIO;
-	}
-	if (l->retry_after >= 0)
-		wait = (uint64_t)l->retry_after * 1000;
-	else if (l->secondary_text)
-		wait = SECONDARY_WAIT_MS;
-	else
-		return 0;
-	if (now_ms + wait + WAIT_SLACK_MS < deadline_ms) {
-		*until_ms = now_ms + wait;
-		return 1;
-	}
-	return buf_fail(why, -EIO, "%srate limited: retry after %llu s, past the timeout",
-			l->secondary_text ? "secondary " : "", (unsigned long long)(wait / 1000));
-}
-
-static struct bucket *bucket_of(struct http *h, const char *name, bool add)
-{
-	size_t i;
-
-	for (i = 0; i < BUCKETS; i++)
-		if (h->buckets[i].name[0] && strcmp(h->buckets[i].name, name) == 0)
-			return &h->buckets[i];
-	for (i = 0; add && i < BUCKETS; i++) {
-		if (!h->buckets[i].name[0] && strlen(name) < sizeof(h->buckets[i].name)) {
-			memcpy(h->buckets[i].name, name, strlen(name) + 1);
-			return &h->buckets[i];
-		}
-	}
-	return NULL;
-}
-
-static const char *bucket_name(const struct http_req *q)
-{
-	return q->bucket ? q->bucket : "core";
-}
-
-/* Remembers what an answer said about its bucket (any status). */
-static void note_limits(struct http *h, const struct http_req *q)
-{
-	struct bucket *b;
-
-	if (q->rl_remaining < 0)
-		return;
-	pthread_mutex_lock(&h->rate_lock);
-	b = bucket_of(h, bucket_name(q), q->rl_remaining == 0);
-	if (b) {
-		b->exhausted = q->rl_remaining == 0 && q->rl_reset >= 0;
-		b->reset = q->rl_reset;
-	}
-	pthread_mutex_unlock(&h->rate_lock);
-}
-
-/* A secondary limit: nothing of this struct http starts before until_ms. */
-static void hold(struct http *h, uint64_t until_ms, const struct buf *why)
-{
-	pthread_mutex_lock(&h->rate_lock);
-	if (until_ms > h->hold_until_ms) {
-		h->hold_until_ms = until_ms;
-		snprintf(h->hold_reason, sizeof(h->hold_reason), "%s", buf_cstr(why));
-	}
-	pthread_mutex_unlock(&h->rate_lock);
-}
-
-enum gate_verdict {
-	GATE_GO,      /* start it now: a slot is taken */
-	GATE_WAIT,    /* x->not_before is set */
-	GATE_NO_SLOT, /* every transfer slot is busy */
-};
-
-/*
- * Whether x may start now: a known exhausted bucket or a secondary limit
- * makes it wait when that ends before deadline and fails it (-EIO,
- * reason in err) otherwise, without sending anything; a write waits for
- * its spaced start; then it takes a transfer slot when one is free.
- */
-static int gate(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline, struct buf *err)
-{
-	struct http_req *q = x->req;
-	struct buf why = BUF_INIT(512);
-	struct bucket *b;
-	uint64_t until = 0;
-	int64_t ws;
-	int r = GATE_GO;
-
-	pthread_mutex_lock(&h->rate_lock);
-	b = bucket_of(h, bucket_name(q), false);
-	if (b && b->exhausted) {
-		ws = wall_s();
-		if (b->reset <= ws) {
-			b->exhausted = false; /* a new window: the next answer tells */
-		} else {
-			until = now + (uint64_t)(b->reset - ws) * 1000 + LIMIT_MARGIN_MS;
-			buf_note(&why, "%s", "rate limit exhausted until ");
-			put_utc(&why, b->reset);
-			buf_note(&why, " (in %lld s), past the timeout",
-				 (long long)(b->reset - ws));
-		}
-	}
-	if (h->hold_until_ms > now && h->hold_until_ms > until) {
-		until = h->hold_until_ms;
-		buf_reset(&why);
-		buf_note(&why, "%s", h->hold_reason);
-	}
-	if (until > now) {
-		if (until + WAIT_SLACK_MS >= deadline) {
-			if (err)
-				buf_note(err, "%s '%s': not sent: %s", method_name(q->method),
-					 q->path, buf_cstr(&why));
-			r = -EIO;
-		} else {
-			x->not_before = until;
-			r = GATE_WAIT;
-		}
-		goto out;
-	}
-	if (h->write_spacing_ms && q->method != HTTP_GET && !x->spaced) {
-		uint64_t start = h->next_write_ms > now ? h->next_write_ms : now;
-
-		if (start + WAIT_SLACK_MS >= deadline) {
-			if (err)
-				buf_note(err,
-					 "%s '%s': not sent: writes are spaced %u ms apart and the "
-					 "timeout leaves no room",
-					 method_name(q->method), q->path, h->write_spacing_ms);
-			r = -EIO;
-			goto out;
-		}
-		h->next_write_ms = start + h->write_spacing_ms;
-		x->spaced = true;
-		if (start > now) {
-			x->not_before = start;
-			r = GATE_WAIT;
-			goto out;
-		}
-	}
-	if (h->max_inflight && h->inflight >= h->max_inflight) {
-		r = GATE_NO_SLOT;
-		goto out;
-	}
-	h->inflight++;
-	x->slot = true;
-	x->spaced = false; /* used: a retry of this write is spaced again */
-out:
-	pthread_mutex_unlock(&h->rate_lock);
-	buf_release(&why);
-	return r;
-}
-
-static void slot_put(struct http *h, struct xfer *x)
-{
-	if (!x->slot)
-		return;
-	pthread_mutex_lock(&h->rate_lock);
-	h->inflight--;
-	pthread_cond_signal(&h->slot_free);
-	pthread_mutex_unlock(&h->rate_lock);
-	x->slot = false;
-}
-
-/* Waits (at most until until_ms) for another thread's transfer to end. */
-static void slot_wait(struct http *h, uint64_t until_ms)
-{
-	struct timespec ts;
-
-	pthread_mutex_lock(&h->rate_lock);
-	if (h->max_inflight && h->inflight >= h->max_inflight) {
-		ts.tv_sec = (time_t)(until_ms / 1000);
-		ts.tv_nsec = (long)(until_ms % 1000) * 1000000;
-		pthread_cond_timedwait(&h->slot_free, &h->rate_lock, &ts);
-	}
-	pthread_mutex_unlock(&h->rate_lock);
-}
-
-/* GitHub's words for a secondary limit, in an answer's body. */
-static bool secondary_text(const struct buf *body)
-{
-	static const char needle[] = "secondary rate limit";
-	size_t i, k = sizeof(needle) - 1;
-
-	for (i = 0; body->len >= k && i <= body->len - k; i++)
-		if (strncasecmp(body->data + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
 /*
  * Decides what a finished attempt means: 0 done, 1 retry later (x is
  * PENDING again), or -errno with the reason in err.
@@ -999,7 +530,7 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 		  struct buf *err)
 {
 	struct http_req *q = x->req;
-	const char *m = method_name(q->method);
+	const char *m = http_method_name(q->method);
 	bool transient;
 	uint64_t delay;
 	long status = 0;
@@ -1022,7 +553,7 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 		return -EIO;
 	}
 	if (code == CURLE_OK)
-		note_limits(h, q);
+		http_note_limits(h, q);
 	if (code == CURLE_OK && status >= 200 && status < 300)
 		return 0;
 	if (code == CURLE_OK && status == 304 && q->method == HTTP_GET && q->etag_in) {
@@ -1031,18 +562,19 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 	}
 	if (code == CURLE_OK) {
 		struct http_limit lim = {status, q->rl_remaining, q->rl_reset, x->retry_after_s,
-					 secondary_text(&q->body)};
+					 http_secondary_text(&q->body)};
 		struct buf why = BUF_INIT(512);
 		uint64_t until = 0;
-		int lr = http_limit_decide(&lim, wall_s(), now, deadline, &until, &why);
+		int lr = http_limit_decide(&lim, http_wall_s(), now, deadline, &until, &why);
 
 		/* Primary limits are remembered by note_limits; a secondary one holds everyone. */
 		if (lr != 0 && lim.remaining != 0)
-			hold(h,
-			     lr > 0 ? until
-				    : now + (uint64_t)(lim.retry_after >= 0 ? lim.retry_after * 1000
-									    : SECONDARY_WAIT_MS),
-			     &why);
+			http_hold(h,
+				  lr > 0 ? until
+					 : now + (uint64_t)(lim.retry_after >= 0
+								? lim.retry_after * 1000
+								: SECONDARY_WAIT_MS),
+				  &why);
 		if (lr > 0) {
 			/* The forge refused without acting: any method may be sent again. */
 			x->attempts++;
@@ -1099,110 +631,12 @@ void http_req_release(struct http_req *r)
 		return;
 	buf_release(&r->body);
 	buf_release(&r->link);
-	chunks_free(r);
+	http_chunks_free(r);
 }
 
 size_t http_max_body(const struct http *h)
 {
 	return h->max_body;
-}
-
-/* What jansson's reader needs to pull a streamed body piece by piece. */
-struct json_feed {
-	struct http_req *q;
-	size_t values, max_values;
-	bool in_str, esc, over;
-};
-
-/*
- * Counts JSON values the cheap way (separators and openers outside
- * strings), carrying the string state from one piece to the next.
- */
-static void count_values(struct json_feed *f, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (f->in_str) {
-			if (f->esc)
-				f->esc = false;
-			else if (c == '\\')
-				f->esc = true;
-			else if (c == '"')
-				f->in_str = false;
-		} else if (c == '"') {
-			f->in_str = true;
-		} else if (c == ',' || c == '[' || c == '{') {
-			f->values++;
-		}
-	}
-}
-
-static size_t json_feed_cb(void *buffer, size_t buflen, void *data)
-{
-	struct json_feed *f = data;
-	struct http_req *q = f->q;
-	struct http_chunk *c = q->chunks;
-	size_t k;
-
-	while (c && c->off == c->len) {
-		/* Read: gone, so the text shrinks while the tree grows. */
-		q->chunks = c->next;
-		free(c);
-		c = q->chunks;
-	}
-	if (!c) {
-		q->chunks_tail = NULL;
-		return 0; /* the end */
-	}
-	k = c->len - c->off < buflen ? c->len - c->off : buflen;
-	count_values(f, c->data + c->off, k);
-	if (f->values > f->max_values) {
-		f->over = true;
-		return (size_t)-1;
-	}
-	memcpy(buffer, c->data + c->off, k);
-	c->off += k;
-	return k;
-}
-
-int http_req_json(struct http_req *q, size_t max_values, struct json_t **root, struct buf *err)
-{
-	struct json_feed f = {q, 1, max_values, false, false, false};
-	json_error_t je;
-	json_t *j;
-	char first = q->chunks && q->chunks->len ? q->chunks->data[0] : '\0';
-
-	if (!q->chunks_len) {
-		chunks_free(q);
-		return buf_fail(err, -EIO, "empty response where json was expected");
-	}
-	/*
-	 * jansson rejects invalid UTF-8, lone surrogates, \u0000 and nesting
-	 * deeper than its parser limit, so every string kept is clean text.
-	 */
-	j = json_load_callback(json_feed_cb, &f, 0, &je);
-	chunks_free(q);
-	if (f.over)
-		return buf_fail(err, -EIO, "response has more than %zu json values", max_values);
-	if (!j) {
-		if (first == '<' || (unsigned char)first > 0x7f)
-			return buf_fail(err, -EIO, "response is not json (html or binary?)");
-		/* jansson may quote the offending input: keep the reason one printable line. */
-		for (char *c = je.text; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-				*c = '?';
-		return buf_fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
-				je.position);
-	}
-	if (!json_is_array(j) && !json_is_object(j)) {
-		json_decref(j);
-		return buf_fail(err, -EIO, "response is not a json array or object");
-	}
-	*root = j;
-	return 0;
 }
 
 int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms, struct buf *err)
@@ -1225,7 +659,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		reqs[i].not_modified = false;
 		buf_init(&reqs[i].body, h->max_body);
 		buf_init(&reqs[i].link, LINK_MAX);
-		forget_headers(&reqs[i]);
+		http_forget_headers(&reqs[i]);
 	}
 	if (n == 0)
 		return 0;
@@ -1252,7 +686,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 			for (i = 0; i < n && err; i++) {
 				if (xs[i].st != XFER_DONE) {
 					buf_note(err, "%s '%s': timed out",
-						 method_name(reqs[i].method), reqs[i].path);
+						 http_method_name(reqs[i].method), reqs[i].path);
 					break;
 				}
 			}
@@ -1265,7 +699,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 
 			if (x->st != XFER_PENDING || x->not_before > now)
 				continue;
-			g = gate(h, x, now, deadline_ms, err);
+			g = http_gate(h, x, now, deadline_ms, err);
 			if (g < 0) {
 				r = g;
 				goto out;
@@ -1276,8 +710,8 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 				/* Other threads hold every slot: wait for one if this batch has
 				 * none. */
 				if (!running)
-					slot_wait(h,
-						  now + 50 < deadline_ms ? now + 50 : deadline_ms);
+					http_slot_wait(h, now + 50 < deadline_ms ? now + 50
+										 : deadline_ms);
 				starved = true;
 				break;
 			}
@@ -1301,7 +735,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 			curl_multi_remove_handle(multi, x->easy);
 			running--;
-			slot_put(h, x);
+			http_slot_put(h, x);
 			x->st = XFER_DONE;
 			r = finish(h, x, msg->data.result, http_now_ms(), deadline_ms, err);
 			if (r < 0)
@@ -1337,7 +771,7 @@ out:
 	for (i = 0; xs && i < n; i++) {
 		if (xs[i].st == XFER_RUNNING)
 			curl_multi_remove_handle(multi, xs[i].easy);
-		slot_put(h, &xs[i]);
+		http_slot_put(h, &xs[i]);
 		pool_put(h, xs[i].easy);
 		slist_wipe_free(xs[i].hdrs);
 	}

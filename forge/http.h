@@ -1,5 +1,6 @@
 /*
- * gitea/http: the small HTTP layer under the Gitea adapter (libcurl).
+ * http: the small HTTP layer under the forge adapters (libcurl), shared by
+ * forge/gitea/ and forge/github/.
  *
  * One struct http per adapter holds the base URL, the Authorization header
  * (token wiped on free, never logged, never in err), a pool of idle easy
@@ -44,8 +45,8 @@
  * http; the pool, the share and the rate-limit state are guarded by their
  * own mutexes.
  */
-#ifndef BOTTLEFS_FORGE_GITEA_HTTP_H
-#define BOTTLEFS_FORGE_GITEA_HTTP_H
+#ifndef BOTTLEFS_FORGE_HTTP_H
+#define BOTTLEFS_FORGE_HTTP_H
 
 #include <stdbool.h>
 #include <stdint.h>
