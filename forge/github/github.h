@@ -107,6 +107,7 @@ struct forge *github_new(const struct github_options *opt, struct buf *err);
  * a reason when api_url is not an http(s) URL or holds a space or a
  * control byte; -ENOMEM. Pure.
  */
-int github_derive_urls(const char *api_url, char **git_url, char **graphql_url, struct buf *err);
+MUST_CHECK int github_derive_urls(const char *api_url, char **git_url, char **graphql_url,
+				  struct buf *err);
 
 #endif
