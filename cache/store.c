@@ -265,6 +265,7 @@ int cs_item_dump(const struct forge_issue *is, const struct forge_comment_list *
 	json_object_set_new(o, "head", str_or_null(is->head));
 	json_object_set_new(o, "base", str_or_null(is->base));
 	json_object_set_new(o, "merged", json_boolean(is->merged));
+	json_object_set_new(o, "draft", json_boolean(is->draft));
 	json_object_set_new(o, "json", str_or_null(is->json));
 	json_object_set_new(o, "stale", json_boolean(stale));
 	if (diff)
@@ -360,6 +361,7 @@ int cs_item_parse(const char *json, struct cs_item *out)
 		goto out;
 	t.issue.is_pull = json_is_true(json_object_get(o, "is_pull"));
 	t.issue.merged = json_is_true(json_object_get(o, "merged"));
+	t.issue.draft = json_is_true(json_object_get(o, "draft"));
 	t.stale = json_is_true(json_object_get(o, "stale"));
 	t.issue.labels = calloc(json_array_size(labels) + 1, sizeof(*t.issue.labels));
 	if (!t.issue.labels) {
