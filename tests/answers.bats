@@ -177,7 +177,7 @@ PY
 	local mnt="$T/mnt-stub" out
 	start_stub
 	mkdir -p "$mnt"
-	"$BOTTLEFS" --forge-url "http://127.0.0.1:$(cat "$T/stub.port")" --token-file "$T/token" \
+	"$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "http://127.0.0.1:$(cat "$T/stub.port")" --token-file "$T/token" \
 		--state "$T/stub.db" --queue "$T/stub-queue" --assign o/r#1 --max-answer 8M \
 		-f "$mnt" >"$T/stub-bfs.log" 2>&1 3>&- &
 	echo $! >"$T/stub-bfs.pid"
