@@ -93,15 +93,10 @@ static int list_all_pulls(struct github *g, const char *owner, const char *repo,
 	memset(&pulls, 0, sizeof(pulls));
 	counts.want = pulls.want = FORGE_PULLS;
 	pulls.pulls_endpoint = true;
-	if (issues_prefix(&prefix, owner, repo, NULL) < 0) {
-		r = buf_fail(err, -EINVAL, "list query for '%s/%s' is too long", owner, repo);
-		goto out;
-	}
-	r = gh_fetch_pages(g, 'c', prefix.data, gh_issue_page, &counts, NULL, deadline, err);
-	if (r < 0)
-		goto out;
-	gh_dedup(&counts.l);
-	buf_reset(&prefix);
+	/*
+	 * /pulls first: a repository that does not exist is one 404, and one
+	 * without pull requests needs no comment counts.
+	 */
 	if (gh_repo_path(&prefix, owner, repo) < 0 ||
 	    buf_printf(&prefix, "/pulls?state=all&sort=created&direction=asc&per_page=%d",
 		       GITHUB_PAGE_LIMIT) < 0) {
@@ -112,6 +107,19 @@ static int list_all_pulls(struct github *g, const char *owner, const char *repo,
 	if (r < 0)
 		goto out;
 	gh_dedup(&pulls.l);
+	buf_reset(&prefix);
+	if (pulls.l.n > 0) {
+		if (issues_prefix(&prefix, owner, repo, NULL) < 0) {
+			r = buf_fail(err, -EINVAL, "list query for '%s/%s' is too long", owner,
+				     repo);
+			goto out;
+		}
+		r = gh_fetch_pages(g, 'c', prefix.data, gh_issue_page, &counts, NULL, deadline,
+				   err);
+		if (r < 0)
+			goto out;
+		gh_dedup(&counts.l);
+	}
 	for (i = 0; i < pulls.l.n; i++) {
 		struct forge_issue *c = gh_find_sorted(&counts.l, pulls.l.v[i].number);
 

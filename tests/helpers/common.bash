@@ -20,7 +20,8 @@ GITEA_SPEC_DERIVED="$REPO_ROOT/.cache/contract/gitea"
 GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$GITEA_SPEC_DERIVED}"
 PRISM_JS="${PRISM_JS:-$REPO_ROOT/.cache/prism/node_modules/@stoplight/prism-cli/dist/index.js}"
 FSOP="python3 $REPO_ROOT/tests/helpers/fsop.py"
-GITHUB_SPEC_DIR="$REPO_ROOT/.cache/contract/github"
+GITHUB_SPEC_DERIVED="$REPO_ROOT/.cache/contract/github"
+GITHUB_SPEC_DIR="${GITHUB_SPEC_DIR:-$GITHUB_SPEC_DERIVED}"
 
 # The forge switch. BFS_FORGE picks the double (gitea_double.py or
 # github_double.py, one seed format), Prism's description and bottlefs's
@@ -96,13 +97,15 @@ gitea_prism_spec() {
 }
 
 # github_prism_spec: GitHub's derived description (tests/contract/github/)
+# in $GITHUB_SPEC_DIR (derived when it is the default one),
 # plus POST /graphql, which GitHub describes in GraphQL, not OpenAPI: it
 # is declared as any JSON object in and out, so Prism passes the draft
 # mutations through (the double's unit tests check their shape).
 github_prism_spec() {
 	local src="$REPO_ROOT/tests/contract/github/api.github.com.subset.json"
 	local out="$GITHUB_SPEC_DIR/api.github.com.prism.json"
-	if [ ! -f "$out" ] || [ "$src" -nt "$out" ] || [ "${BASH_SOURCE[0]}" -nt "$out" ]; then
+	if [ "$GITHUB_SPEC_DIR" = "$GITHUB_SPEC_DERIVED" ] &&
+		{ [ ! -f "$out" ] || [ "$src" -nt "$out" ] || [ "${BASH_SOURCE[0]}" -nt "$out" ]; }; then
 		mkdir -p "$GITHUB_SPEC_DIR" || return 1
 		python3 - "$src" "$out.tmp" <<'PY' || return 1
 import json, sys
@@ -375,4 +378,21 @@ forge_diff() {
 		curl -fsS -H "Authorization: token $TOKEN" \
 			"$DOUBLE_URL/api/v1/repos/$1/pulls/$2.diff?truth=1"
 	fi
+}
+
+# diff_rule N: the part of a fault rule that matches the request for pull
+# request N's diff and nothing else (Gitea: pulls/N.diff; GitHub: pulls/N
+# in its diff media type, the pull request itself sharing the path).
+diff_rule() {
+	if forge_is github; then
+		printf '"path": "/pulls/%s$", "accept": "diff"' "$1"
+	else
+		printf '"path": "/pulls/%s\\\\.diff$"' "$1"
+	fi
+}
+
+# diff_path N: a log_count regex for pull request N's diff (on GitHub it
+# also counts the pull request's own GETs, at the same path).
+diff_path() {
+	if forge_is github; then printf '/pulls/%s$' "$1"; else printf '/pulls/%s\\.diff$' "$1"; fi
 }
