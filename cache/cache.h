@@ -148,6 +148,12 @@ void cache_forget_lists(struct cache *c, const char *owner, const char *repo);
 
 /* Requests sent to the forge through this cache (for tests and stats). */
 uint64_t cache_requests(struct cache *c);
+/*
+ * Of cache_requests, those the forge answered "not modified" (a list
+ * revalidated with its validator: GitHub's 304, which costs nothing
+ * against its rate limit); the others were answered with a body.
+ */
+uint64_t cache_requests_not_modified(struct cache *c);
 
 /* Waits until what the cache queued for the state store is written; 0 or -ETIMEDOUT. */
 MUST_CHECK int cache_flush(struct cache *c, int64_t timeout_ms);
