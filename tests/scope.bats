@@ -234,6 +234,47 @@ PY
 	[ "$(printf '%s' "$body" | wc -c)" -le 65536 ]
 }
 
+# open_pull JSON: writes JSON to pulls/new and prints the number read back (or the errno).
+open_pull() {
+	python3 - "$MNT/$D/pulls/new" "$1" <<'PY'
+import errno, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    os.write(fd, sys.argv[2].encode())
+    os.lseek(fd, 0, 0)
+    print(os.read(fd, 64).decode().strip())
+    os.close(fd)
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+}
+
+@test "pulls/new with draft opens a draft; its state takes ready and draft and reads them back" {
+	ALLOWED_LOG="^bottlefs: write '/forge/alice/dotfiles/(pulls/new|issues/2/state)': (pulls/new: 'draft'|state must be)"
+	double_post /_double/git/alice/dotfiles/commit \
+		'{"branch": "draft-work", "from": "main", "message": "wip", "files": {"draft.txt": "d\n"}}' >/dev/null
+	[ "$(open_pull '{"title": "Half done", "head": "draft-work", "base": "main", "draft": "yes"}')" = EINVAL ]
+	n="$(open_pull '{"title": "Half done", "head": "draft-work", "base": "main", "body": "d", "draft": true}')"
+	[ "$n" -gt 0 ]
+	# The forge holds a draft (GitHub: its draft flag; Gitea: the WIP title prefix).
+	if forge_is github; then
+		[ "$(api /repos/alice/dotfiles/pulls/$n 'j["draft"]')" = True ]
+	else
+		[ "$(api /repos/alice/dotfiles/pulls/$n 'j["title"]')" = "WIP: Half done" ]
+	fi
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = draft ]
+	[ "$(write_close "$MNT/$D/pulls/$n/state" $'ready\n')" = OK ]
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = open ]
+	[ "$(write_close "$MNT/$D/pulls/$n/state" $'draft\n')" = OK ]
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = draft ]
+	# open on a draft keeps it a draft (it is open); closed closes it.
+	[ "$(write_close "$MNT/$D/pulls/$n/state" $'closed\n')" = OK ]
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = closed ]
+	# An issue's state is open or closed, never a pull request's words.
+	[ "$(write_close "$MNT/$D/issues/2/state" $'draft\n')" = EINVAL ]
+	[ "$(write_close "$MNT/$D/issues/2/state" $'ready\n')" = EINVAL ]
+}
+
 @test "done: a bad status is EINVAL and queues nothing" {
 	ALLOWED_LOG="^bottlefs: write '/done': done: status must be success, failure or blocked"
 	[ "$(write_close "$MNT/done" $'finished\nall good\n')" = EINVAL ]
