@@ -350,6 +350,7 @@ again:
 	if (r == 0 && val.not_modified) {
 		/* Unchanged since the answer the validator names: fresh again, no body. */
 		ch_count_not_modified(c);
+		forge_issue_list_release(&il); /* written empty */
 		l = ch_list_find(c, owner, repo, pull);
 		if (!l) {
 			/* A forget (after a write) dropped the list meanwhile: list it whole. */
