@@ -49,6 +49,11 @@ uint64_t ch_count(struct cache *c)
 	return atomic_fetch_add(&c->requests, 1) + 1;
 }
 
+void ch_count_not_modified(struct cache *c)
+{
+	atomic_fetch_add(&c->not_modified, 1);
+}
+
 void ch_failed_report(struct cache *c, const char *key, int r, struct buf *err, size_t err_mark)
 {
 	int64_t *ms = map_get(&c->failed, key);
@@ -90,6 +95,7 @@ void ch_list_free(struct list *l)
 	if (l) {
 		free(l->numbers);
 		free(l->since);
+		free(l->etag);
 	}
 	free(l);
 }
@@ -186,6 +192,11 @@ void cache_free(struct cache *c)
 uint64_t cache_requests(struct cache *c)
 {
 	return atomic_load(&c->requests);
+}
+
+uint64_t cache_requests_not_modified(struct cache *c)
+{
+	return atomic_load(&c->not_modified);
 }
 
 int cache_flush(struct cache *c, int64_t timeout_ms)

@@ -164,6 +164,12 @@ void cache_forget_lists(struct cache *c, const char *owner, const char *repo);
 
 /* Requests sent to the forge through this cache (for tests and stats). */
 uint64_t cache_requests(struct cache *c);
+/*
+ * Of cache_requests, those the forge answered "not modified" (a list
+ * revalidated with its validator: GitHub's 304, which costs nothing
+ * against its rate limit); the others were answered with a body.
+ */
+uint64_t cache_requests_not_modified(struct cache *c);
 
 /* What the cached items hold now, and how many were evicted so far (tests and stats). */
 size_t cache_memory_used(struct cache *c);

@@ -69,6 +69,13 @@ struct list {
 	int64_t ms; /* last full listing or revalidation */
 	/* The newest updated_at seen (RFC 3339, as sent): the next `since`. */
 	char *since;
+	/*
+	 * The validator of the answer that last listed or revalidated it
+	 * (forge.h, struct forge_validator; NULL: none), passed back on the
+	 * next revalidation: a forge that answers "not modified" (GitHub's
+	 * 304) costs no body and no rate limit. Persisted with the list.
+	 */
+	char *etag;
 	int64_t failed_ms; /* as item.failed_ms */
 };
 
@@ -97,6 +104,8 @@ struct cache {
 	size_t trim_floor;  /* a trim could not go below this: wait for more before the next */
 	uint64_t tick;	    /* advanced at each use of an item */
 	uint64_t evictions; /* items evicted so far */
+	/* Of those, the ones the forge answered "not modified" (ch_count_not_modified). */
+	atomic_uint_fast64_t not_modified;
 };
 
 #define KEY_MAX (NAMES_OWNER_MAX + NAMES_REPO_MAX + 32)
@@ -104,6 +113,8 @@ struct cache {
 int64_t ch_now(struct cache *c);
 /* Counts one request to the forge (cache_requests); call it right before each. Any lock. */
 uint64_t ch_count(struct cache *c);
+/* Counts one request (already counted by ch_count) answered "not modified". Any lock. */
+void ch_count_not_modified(struct cache *c);
 bool ch_fresh(struct cache *c, int64_t ms);
 void ch_item_key(char *key, size_t size, const char *owner, const char *repo, bool pull,
 		 uint64_t number);

@@ -46,7 +46,7 @@ struct list *ch_list_find(struct cache *c, const char *owner, const char *repo, 
 	if (cachestore_load(c->store, skey, &json, &age) < 0)
 		return NULL;
 	l = calloc(1, sizeof(*l));
-	if (!l || cs_list_parse(json, &l->numbers, &l->n, &l->since) < 0 ||
+	if (!l || cs_list_parse(json, &l->numbers, &l->n, &l->since, &l->etag) < 0 ||
 	    map_put(&c->lists, key, l, NULL) < 0) {
 		free(l);
 		l = NULL;
@@ -128,7 +128,7 @@ int ch_produce(void *ud, const char *key, struct buf *out, int64_t *age_ms)
 	} else if (strncmp(key, "list:", 5) == 0) {
 		l = map_get(&c->lists, key + 5);
 		if (l && !l->missing) {
-			r = cs_list_dump(l->numbers, l->n, l->since, out);
+			r = cs_list_dump(l->numbers, l->n, l->since, l->etag, out);
 			*age_ms = ch_now(c) - l->ms;
 		}
 	}
@@ -304,8 +304,9 @@ int ch_list_ensure(struct cache *c, const char *owner, const char *repo, bool pu
 		   uint64_t **numbers, size_t *count, struct buf *err)
 {
 	struct forge *f = c->opt.forge;
+	struct forge_validator val = {0};
 	struct forge_issue_list il;
-	char key[KEY_MAX], *since = NULL;
+	char key[KEY_MAX], *since = NULL, *etag = NULL;
 	size_t mark = err ? err->len : 0;
 	struct list *l;
 	int r;
@@ -335,15 +336,33 @@ again:
 		return -ENOMEM;
 	}
 	free(since);
+	free(etag);
 	since = l && l->since ? since_query(l->since) : NULL;
+	/* The list's validator, for a revalidation (the adapter ignores one of another request). */
+	etag = since && l->etag ? str_dup(l->etag) : NULL;
 	pthread_mutex_unlock(&c->lock);
 
+	forge_validator_release(&val);
+	memset(&val, 0, sizeof(val));
+	val.etag_in = etag;
+	memset(&il, 0, sizeof(il));
 	ch_count(c);
-	r = f->ops->list_issues(f, owner, repo, pull ? FORGE_PULLS : FORGE_ISSUES, since, &il, err);
+	r = forge_list_issues_cond(f, owner, repo, pull ? FORGE_PULLS : FORGE_ISSUES, since, &val,
+				   &il, err);
 	pthread_mutex_lock(&c->lock);
 	map_del(&c->inflight, key);
 	pthread_cond_broadcast(&c->done);
-	if (r == 0) {
+	if (r == 0 && val.not_modified) {
+		/* Unchanged since the answer the validator names: fresh again, no body. */
+		ch_count_not_modified(c);
+		forge_issue_list_release(&il); /* written empty */
+		l = ch_list_find(c, owner, repo, pull);
+		if (!l) {
+			/* A forget (after a write) dropped the list meanwhile: list it whole. */
+			goto again;
+		}
+		r = apply_since(c, l, key, owner, repo, pull, &il);
+	} else if (r == 0) {
 		l = since ? ch_list_find(c, owner, repo, pull) : NULL;
 		if (since && !l) {
 			/* A forget (after a write) dropped the list meanwhile: list it whole. */
@@ -353,6 +372,13 @@ again:
 		r = l ? apply_since(c, l, key, owner, repo, pull, &il)
 		      : apply_full(c, key, owner, repo, pull, &il);
 		forge_issue_list_release(&il);
+		l = r == 0 ? ch_list_find(c, owner, repo, pull) : NULL;
+		if (l) {
+			/* The new answer's validator (or none) replaces the old one. */
+			free(l->etag);
+			l->etag = val.etag_out;
+			val.etag_out = NULL;
+		}
 	}
 	if (r == -ENOENT)
 		list_store_missing(c, key);
@@ -370,6 +396,8 @@ again:
 	ch_trim(c);
 	pthread_mutex_unlock(&c->lock);
 	free(since);
+	free(etag);
+	forge_validator_release(&val);
 	return r;
 }
 

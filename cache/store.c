@@ -265,6 +265,7 @@ int cs_item_dump(const struct forge_issue *is, const struct forge_comment_list *
 	json_object_set_new(o, "head", str_or_null(is->head));
 	json_object_set_new(o, "base", str_or_null(is->base));
 	json_object_set_new(o, "merged", json_boolean(is->merged));
+	json_object_set_new(o, "draft", json_boolean(is->draft));
 	json_object_set_new(o, "json", str_or_null(is->json));
 	json_object_set_new(o, "stale", json_boolean(stale));
 	if (diff)
@@ -360,6 +361,7 @@ int cs_item_parse(const char *json, struct cs_item *out)
 		goto out;
 	t.issue.is_pull = json_is_true(json_object_get(o, "is_pull"));
 	t.issue.merged = json_is_true(json_object_get(o, "merged"));
+	t.issue.draft = json_is_true(json_object_get(o, "draft"));
 	t.stale = json_is_true(json_object_get(o, "stale"));
 	t.issue.labels = calloc(json_array_size(labels) + 1, sizeof(*t.issue.labels));
 	if (!t.issue.labels) {
@@ -398,7 +400,8 @@ out:
 	return r;
 }
 
-int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, struct buf *out)
+int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, const char *etag,
+		 struct buf *out)
 {
 	json_t *o = json_object(), *a = json_array();
 	size_t i;
@@ -412,14 +415,17 @@ int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, struct bu
 		json_array_append_new(a, json_integer((json_int_t)numbers[i]));
 	json_object_set_new(o, "numbers", a);
 	json_object_set_new(o, "since", str_or_null(since));
+	/* The validator rides in the stored blob: no schema change (absent before). */
+	if (etag)
+		json_object_set_new(o, "etag", json_string(etag));
 	return dump(o, out);
 }
 
-int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since)
+int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since, char **etag)
 {
 	json_t *o = json_loads(json, 0, NULL), *a;
 	uint64_t *v = NULL;
-	char *s = NULL;
+	char *s = NULL, *e = NULL;
 	size_t i;
 	int r = -EINVAL;
 
@@ -438,15 +444,19 @@ int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since)
 			goto out;
 		v[i] = (uint64_t)json_integer_value(x);
 	}
-	if ((r = get_str(o, "since", false, &s)) < 0)
+	if ((r = get_str(o, "since", false, &s)) < 0 || (r = get_str(o, "etag", false, &e)) < 0)
 		goto out;
 	*numbers = v;
 	*n = json_array_size(a);
 	*since = s;
+	*etag = e;
 	v = NULL;
+	s = e = NULL;
 	r = 0;
 out:
 	free(v);
+	free(s);
+	free(e);
 	json_decref(o);
 	return r;
 }

@@ -71,8 +71,10 @@ MUST_CHECK int cs_item_dump(const struct forge_issue *issue,
 MUST_CHECK int cs_item_parse(const char *json, struct cs_item *out);
 
 /* Appends the JSON of a list to out; since may be NULL. */
-MUST_CHECK int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, struct buf *out);
+MUST_CHECK int cs_list_dump(const uint64_t *numbers, size_t n, const char *since, const char *etag,
+			    struct buf *out);
 /* *numbers (new) and *since (new or NULL); -EINVAL when json is not a list entry. */
-MUST_CHECK int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since);
+MUST_CHECK int cs_list_parse(const char *json, uint64_t **numbers, size_t *n, char **since,
+			     char **etag);
 
 #endif

@@ -30,6 +30,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
+		   "                [--forge gitea|github] [--git-url URL]\n"
 		   "                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
 		   "                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
 		   "                [--read-memory MIB] [--cache-memory MIB] [--max-prs N]\n"

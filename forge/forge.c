@@ -108,6 +108,7 @@ int forge_issue_copy(struct forge_issue *dst, const struct forge_issue *src)
 	t.n_comments = src->n_comments;
 	t.is_pull = src->is_pull;
 	t.merged = src->merged;
+	t.draft = src->draft;
 	if (!dup_field(&t.title, src->title) || !dup_field(&t.body, src->body) ||
 	    !dup_field(&t.state, src->state) || !dup_field(&t.author, src->author) ||
 	    !dup_field(&t.updated_at, src->updated_at) ||
@@ -154,15 +155,122 @@ char *forge_capabilities_json(const struct forge_capabilities *caps)
 	json_t *o;
 	char *out;
 
-	/* Keys in a fixed order so the file is byte-stable across mounts. */
-	o = json_pack("{s:s, s:I, s:b, s:b, s:b, s:I}", "name", caps->name ? caps->name : "",
-		      "max_description_len", (json_int_t)caps->max_description_len,
+	/*
+	 * Keys in a fixed order so the file is byte-stable across mounts; the
+	 * fields a mount showed before come first, ADR-0018's after them.
+	 */
+	o = json_pack("{s:s, s:I, s:s, s:b, s:b, s:b, s:I, s:b, s:b, s:b, s:b}", "name",
+		      caps->name ? caps->name : "", "max_description_len",
+		      (json_int_t)caps->max_description_len, "max_description_unit",
+		      caps->description_unit == FORGE_LEN_CHARS ? "characters" : "bytes",
 		      "structured_metadata", caps->structured_metadata, "push_branch",
 		      caps->push_branch, "update_pr_status", caps->update_pr_status,
-		      "max_page_size", (json_int_t)caps->max_page_size);
+		      "max_page_size", (json_int_t)caps->max_page_size, "trajectory_linking",
+		      caps->trajectory_linking, "agent_identity", caps->agent_identity, "bounties",
+		      caps->bounties, "conditional_reads", caps->conditional_reads);
 	if (!o)
 		return NULL;
 	out = jsontext_pretty(o);
 	json_decref(o);
 	return out;
+}
+
+void forge_validator_release(struct forge_validator *v)
+{
+	if (!v)
+		return;
+	free(v->etag_out);
+	v->etag_out = NULL;
+}
+
+/* The plain read was asked: nothing to validate next time. */
+static void unconditional(struct forge_validator *val)
+{
+	if (val) {
+		val->etag_out = NULL;
+		val->not_modified = false;
+	}
+}
+
+int forge_list_issues_cond(struct forge *f, const char *owner, const char *repo,
+			   enum forge_kind kind, const char *since, struct forge_validator *val,
+			   struct forge_issue_list *out, struct buf *err)
+{
+	int r;
+
+	if (val && f->ops->list_issues_cond)
+		return f->ops->list_issues_cond(f, owner, repo, kind, since, val, out, err);
+	r = f->ops->list_issues(f, owner, repo, kind, since, out, err);
+	if (r == 0)
+		unconditional(val);
+	return r;
+}
+
+int forge_get_issue_cond(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			 struct forge_validator *val, struct forge_issue *out, struct buf *err)
+{
+	int r;
+
+	if (val && f->ops->get_issue_cond)
+		return f->ops->get_issue_cond(f, owner, repo, number, val, out, err);
+	r = f->ops->get_issue(f, owner, repo, number, out, err);
+	if (r == 0)
+		unconditional(val);
+	return r;
+}
+
+int forge_get_pull_cond(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			struct forge_validator *val, struct forge_issue *out, struct buf *err)
+{
+	int r;
+
+	if (val && f->ops->get_pull_cond)
+		return f->ops->get_pull_cond(f, owner, repo, number, val, out, err);
+	r = f->ops->get_pull(f, owner, repo, number, out, err);
+	if (r == 0)
+		unconditional(val);
+	return r;
+}
+
+int forge_list_comments_cond(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			     struct forge_validator *val, struct forge_comment_list *out,
+			     struct buf *err)
+{
+	int r;
+
+	if (val && f->ops->list_comments_cond)
+		return f->ops->list_comments_cond(f, owner, repo, number, val, out, err);
+	r = f->ops->list_comments(f, owner, repo, number, out, err);
+	if (r == 0)
+		unconditional(val);
+	return r;
+}
+
+int forge_list_repo_comments_cond(struct forge *f, const char *owner, const char *repo,
+				  const char *since, struct forge_validator *val,
+				  struct forge_comment_list *out, struct buf *err)
+{
+	int r;
+
+	if (val && f->ops->list_repo_comments_cond)
+		return f->ops->list_repo_comments_cond(f, owner, repo, since, val, out, err);
+	if (!f->ops->list_repo_comments)
+		return buf_fail(err, -ENOTSUP, "the adapter cannot list a repository's comments");
+	r = f->ops->list_repo_comments(f, owner, repo, since, out, err);
+	if (r == 0)
+		unconditional(val);
+	return r;
+}
+
+int forge_get_diff_cond(struct forge *f, const char *owner, const char *repo, uint64_t number,
+			struct forge_validator *val, struct buf *out, struct buf *err)
+{
+	int r;
+
+	if (val && f->ops->get_diff_cond)
+		return f->ops->get_diff_cond(f, owner, repo, number, val, out, err);
+	r = f->ops->get_diff(f, owner, repo, number, out, err);
+	if (r == 0)
+		unconditional(val);
+	return r;
 }

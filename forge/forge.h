@@ -4,8 +4,8 @@
  * A forge adapter is a table of operations (struct forge_ops) behind an
  * opaque struct forge. Its callers, the cache (cache/, for reads) and the
  * write path (write/), speak only this interface; they never speak HTTP,
- * and an adapter knows nothing of caching. forge/gitea/ is the first
- * adapter.
+ * and an adapter knows nothing of caching. forge/gitea/ and forge/github/
+ * are the adapters; they share the HTTP transport (forge/http.h).
  *
  * Errors: every operation returns 0 or -errno, mapped in one table per
  * adapter:
@@ -16,10 +16,12 @@
  *   -EACCES  the forge refused (401, 403)
  *   -EINVAL  the request is malformed: the forge rejected it (400, 412,
  *            422) or the adapter did before sending it
- *   -EEXIST  conflict (409)
+ *   -EEXIST  conflict (409; GitHub: 422 "A pull request already exists")
  *   -EIO     the forge did not answer in time, dropped the connection,
  *            answered 5xx, or answered something that is not the JSON
- *            promised (HTML, truncated, too big, wrong types)
+ *            promised (HTML, truncated, too big, wrong types), or its
+ *            rate limit stands until after the operation's deadline (err
+ *            names the time it resets)
  *   -ENOTSUP the adapter cannot do this
  *   -EFBIG   (get_diff) the answer is larger than the adapter reads
  * When err is non-NULL a one-line, lower-case reason is appended to it
@@ -63,6 +65,11 @@ struct forge_issue {
 	bool merged;
 	/* The whole object as the forge sent it, re-serialised, ending "\n". */
 	char *json;
+	/*
+	 * Pull requests only: a draft (GitHub's draft, Gitea's work-in-progress
+	 * title prefix). false for issues.
+	 */
+	bool draft;
 };
 
 struct forge_issue_list {
@@ -119,16 +126,74 @@ struct forge_pr_request {
 	const char *body;		     /* used when there is no bundle */
 	const char *summary;		     /* bundle summary (PR_SUMMARY.md); NULL = no bundle */
 	const struct forge_receipt *receipt; /* with summary */
+	bool draft;			     /* open it as a draft */
 };
 
+/* What a forge's length limits count. */
+enum forge_len_unit {
+	FORGE_LEN_BYTES = 0, /* UTF-8 bytes (Gitea) */
+	FORGE_LEN_CHARS,     /* Unicode code points (GitHub) */
+};
+
+/*
+ * What the adapter can do, as capabilities.json shows it (ADR-0018). New
+ * fields are added at the end, so a zeroed struct means "no" and "bytes".
+ */
 struct forge_capabilities {
-	const char *name;	    /* "gitea" */
-	size_t max_description_len; /* bytes */
+	const char *name;	    /* "gitea", "github" */
+	size_t max_description_len; /* in description_unit */
 	bool structured_metadata;   /* false: metadata goes in an HTML comment */
 	bool push_branch;
 	bool update_pr_status;
-	size_t max_page_size; /* the forge's page limit (Gitea: 50) */
+	size_t max_page_size; /* the forge's page limit (Gitea: 50, GitHub: 100) */
+	/* What max_description_len counts; the rendering counts the same. */
+	enum forge_len_unit description_unit;
+	/* ADR-0018: the forge links a pull request to its agent trajectory natively. */
+	bool trajectory_linking;
+	/* ADR-0018: the forge shows an agent as an identity of its own, not its token's user. */
+	bool agent_identity;
+	/* ADR-0018: the forge can attach a bounty to an issue. */
+	bool bounties;
+	/* The read operations take a validator and answer "not modified" (see forge_validator). */
+	bool conditional_reads;
 };
+
+/*
+ * Conditional reads. A cache that keeps an answer keeps the validator that
+ * came with it (etag_out, opaque text) and passes it back (etag_in) when it
+ * asks the same operation with the same arguments again after its TTL. An
+ * adapter whose forge can say "unchanged" (GitHub: If-None-Match and 304,
+ * which costs nothing against the rate limit) then sets not_modified and
+ * returns 0 without filling the answer: the cache keeps what it has and
+ * restarts its TTL. An adapter that cannot (Gitea) never sets not_modified;
+ * forge_*_cond below call the plain operation for it.
+ *
+ * The validator is bound to the request: an adapter embeds in etag_out
+ * what identifies the request, and ignores an etag_in that was made for
+ * another one (it asks unconditionally), so passing a stale or foreign
+ * validator costs a full answer, never a wrong "not modified". A list
+ * operation gives a validator only when a 304 to its one request proves
+ * the whole list unchanged (GitHub: one page that is not full). For
+ * list_issues and list_repo_comments with since, the same since must be
+ * passed again for the validator to match: a cache that revalidates with
+ * since=T keeps T while nothing changes (a re-read of an unchanged
+ * repository is then one free 304 per list).
+ *
+ * Before the call: etag_in borrowed (or NULL), etag_out NULL, not_modified
+ * any. After a successful call: etag_out new (or NULL when the forge gave
+ * none; release with forge_validator_release), not_modified set when the
+ * answer is the one etag_in validated, in which case *out is written
+ * empty (a zeroed struct, an empty list, nothing appended) and etag_out
+ * is a copy of etag_in. On failure neither is written.
+ */
+struct forge_validator {
+	const char *etag_in; /* borrowed; NULL: ask unconditionally */
+	char *etag_out;	     /* new; NULL when the forge gave no validator */
+	bool not_modified;
+};
+
+/* Frees etag_out; NULL-safe. */
+void forge_validator_release(struct forge_validator *v);
 
 /* See create_pr. */
 typedef int (*forge_floor_fn)(void *ud, uint64_t max_number);
@@ -166,6 +231,31 @@ struct forge_ops {
 	MUST_CHECK int (*get_diff)(struct forge *f, const char *owner, const char *repo,
 				   uint64_t number, struct buf *out, struct buf *err);
 	/*
+	 * The same reads, conditional (struct forge_validator); optional:
+	 * NULL in an adapter that cannot answer "not modified". Call them
+	 * through forge_*_cond, which fall back to the plain operation.
+	 */
+	MUST_CHECK int (*list_issues_cond)(struct forge *f, const char *owner, const char *repo,
+					   enum forge_kind kind, const char *since,
+					   struct forge_validator *val,
+					   struct forge_issue_list *out, struct buf *err);
+	MUST_CHECK int (*get_issue_cond)(struct forge *f, const char *owner, const char *repo,
+					 uint64_t number, struct forge_validator *val,
+					 struct forge_issue *out, struct buf *err);
+	MUST_CHECK int (*get_pull_cond)(struct forge *f, const char *owner, const char *repo,
+					uint64_t number, struct forge_validator *val,
+					struct forge_issue *out, struct buf *err);
+	MUST_CHECK int (*list_comments_cond)(struct forge *f, const char *owner, const char *repo,
+					     uint64_t number, struct forge_validator *val,
+					     struct forge_comment_list *out, struct buf *err);
+	MUST_CHECK int (*list_repo_comments_cond)(struct forge *f, const char *owner,
+						  const char *repo, const char *since,
+						  struct forge_validator *val,
+						  struct forge_comment_list *out, struct buf *err);
+	MUST_CHECK int (*get_diff_cond)(struct forge *f, const char *owner, const char *repo,
+					uint64_t number, struct forge_validator *val,
+					struct buf *out, struct buf *err);
+	/*
 	 * The login of the user the adapter acts as (its token's), in *login
 	 * (new). Learned from the forge once and kept. -EACCES without a
 	 * token the forge accepts.
@@ -197,6 +287,15 @@ struct forge_ops {
 	MUST_CHECK int (*update_issue)(struct forge *f, const char *owner, const char *repo,
 				       uint64_t number, const struct forge_issue_patch *patch,
 				       struct buf *err);
+	/*
+	 * state: "open" (reopen; a draft stays a draft), "closed", "draft"
+	 * (an open pull request becomes a draft), "ready" (a draft becomes
+	 * ready for review). "draft" or "ready" on a closed or merged pull
+	 * request is -EINVAL; asking for what already is succeeds without
+	 * a change. GitHub: PATCH for open/closed, its GraphQL mutations for
+	 * draft/ready; Gitea: PATCH state, and its work-in-progress title
+	 * prefix for draft/ready.
+	 */
 	MUST_CHECK int (*update_pr_status)(struct forge *f, const char *owner, const char *repo,
 					   uint64_t number, const char *state, struct buf *err);
 	void (*capabilities)(struct forge *f, struct forge_capabilities *out);
@@ -226,9 +325,41 @@ MUST_CHECK int forge_comment_copy(struct forge_comment *dst, const struct forge_
 char *forge_capabilities_json(const struct forge_capabilities *caps);
 
 /*
+ * The conditional reads: ops->X_cond when the adapter has it, else ops->X
+ * with val->etag_out NULL and val->not_modified false. val may be NULL
+ * (the plain read). Same errors and ownership as the plain operations.
+ */
+MUST_CHECK int forge_list_issues_cond(struct forge *f, const char *owner, const char *repo,
+				      enum forge_kind kind, const char *since,
+				      struct forge_validator *val, struct forge_issue_list *out,
+				      struct buf *err);
+MUST_CHECK int forge_get_issue_cond(struct forge *f, const char *owner, const char *repo,
+				    uint64_t number, struct forge_validator *val,
+				    struct forge_issue *out, struct buf *err);
+MUST_CHECK int forge_get_pull_cond(struct forge *f, const char *owner, const char *repo,
+				   uint64_t number, struct forge_validator *val,
+				   struct forge_issue *out, struct buf *err);
+MUST_CHECK int forge_list_comments_cond(struct forge *f, const char *owner, const char *repo,
+					uint64_t number, struct forge_validator *val,
+					struct forge_comment_list *out, struct buf *err);
+MUST_CHECK int forge_list_repo_comments_cond(struct forge *f, const char *owner, const char *repo,
+					     const char *since, struct forge_validator *val,
+					     struct forge_comment_list *out, struct buf *err);
+MUST_CHECK int forge_get_diff_cond(struct forge *f, const char *owner, const char *repo,
+				   uint64_t number, struct forge_validator *val, struct buf *out,
+				   struct buf *err);
+
+/*
+ * The length of s[0..n) in caps->description_unit: n for bytes, the number
+ * of UTF-8 characters (lead bytes) for characters. Pure.
+ */
+size_t forge_text_len(const struct forge_capabilities *caps, const char *s, size_t n);
+
+/*
  * The pull request description under the Forge Adapter Contract: without a
  * summary, body unchanged; with one, the summary truncated to fit
- * caps->max_description_len (never splitting a UTF-8 sequence), closed
+ * caps->max_description_len, counted in caps->description_unit (bytes or
+ * characters; never splitting a UTF-8 sequence), closed
  * (forge_description_closer) so nothing it opened can swallow what
  * follows, followed by the truncation notice when truncated, and the
  * receipt's four fields in the adapter's metadata form. Pure. 0 or -errno;

@@ -3,8 +3,10 @@
  * (ADR-0018). Pure: no I/O, no allocation outside the buffers it is given
  * and scratch buffers.
  *
- * Layout with a bundle, where every part is bytes and the whole is never
- * longer than caps->max_description_len:
+ * Layout with a bundle, the whole never longer than
+ * caps->max_description_len, counted in caps->description_unit (bytes for
+ * Gitea, characters for GitHub, whose limit is 65 536 characters whatever
+ * their size in UTF-8):
  *
  *   <summary, or its longest prefix that fits, cut on a UTF-8 boundary>
  *   <closer: what ends anything the kept summary left open>
@@ -521,27 +523,61 @@ static int render_receipt(const struct forge_receipt *rc, struct buf *b)
 	return r;
 }
 
+size_t forge_text_len(const struct forge_capabilities *caps, const char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	if (caps->description_unit != FORGE_LEN_CHARS)
+		return n;
+	/* One character per byte that does not continue a sequence. */
+	for (i = 0; i < n; i++)
+		k += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return k;
+}
+
+/*
+ * The length in bytes of the longest prefix of s[0..n) that is at most
+ * limit long in caps' unit and ends on a UTF-8 character boundary.
+ */
+static size_t prefix_within(const struct forge_capabilities *caps, const char *s, size_t n,
+			    size_t limit)
+{
+	size_t i, k = 0;
+
+	if (caps->description_unit != FORGE_LEN_CHARS)
+		return str_utf8_floor(s, n < limit ? n : limit);
+	for (i = 0; i < n; i++) {
+		/* s[i] begins character k + 1: keeping it would pass the limit. */
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && k++ == limit)
+			return i;
+	}
+	return str_utf8_floor(s, n);
+}
+
 /*
  * Appends text (its longest prefix that fits, cut on a UTF-8 boundary),
  * the closer of what that prefix leaves open, the notice when text was cut
- * or notice is set, and tail: never more than max bytes together. On
- * failure out is as it was.
+ * or notice is set, and tail: never more than caps->max_description_len
+ * together, counted in caps' unit (the closer and the notice are ASCII, so
+ * their bytes are their characters). On failure out is as it was.
  */
-static int compose(size_t max, const char *text, size_t tlen, bool notice, const char *tail,
-		   size_t tail_len, struct buf *out, struct buf *err)
+static int compose(const struct forge_capabilities *caps, const char *text, size_t tlen,
+		   bool notice, const char *tail, size_t tail_len, struct buf *out, struct buf *err)
 {
 	struct buf closer = BUF_INIT(CLOSER_MAX);
+	size_t max = caps->max_description_len, tail_units = forge_text_len(caps, tail, tail_len);
 	size_t room, keep = tlen, budget, old = out->len;
 	size_t omax = out->max ? out->max : BUF_MAX_DEFAULT;
 	int r;
 
-	if (tail_len > max) {
+	if (tail_units > max) {
 		set_err(err, "bundle receipt alone is longer than the forge's description limit");
 		return -EINVAL;
 	}
-	room = max - tail_len;
+	room = max - tail_units;
 	r = forge_description_closer(text, tlen, &closer);
-	if (r == 0 && tlen + closer.len + (notice ? NOTICE_LEN : 0) > room) {
+	if (r == 0 &&
+	    forge_text_len(caps, text, tlen) + closer.len + (notice ? NOTICE_LEN : 0) > room) {
 		/* Cut: the notice is shown, and the closer of the kept part must fit too. */
 		notice = true;
 		if (room < NOTICE_LEN) {
@@ -551,16 +587,17 @@ static int compose(size_t max, const char *text, size_t tlen, bool notice, const
 			goto out;
 		}
 		budget = room - NOTICE_LEN;
-		keep = str_utf8_floor(text, tlen < budget ? tlen : budget);
+		keep = prefix_within(caps, text, tlen, budget);
 		buf_reset(&closer);
 		r = forge_description_closer(text, keep, &closer);
-		if (r == 0 && keep + closer.len > budget) {
+		if (r == 0 && forge_text_len(caps, text, keep) + closer.len > budget) {
 			/*
 			 * The closer did not fit: keep less by the longest a closer can
 			 * be, and the one that prefix needs fits for sure (two scans of
 			 * the text, never one per byte given back).
 			 */
-			keep = str_utf8_floor(text, budget > CLOSER_MAX ? budget - CLOSER_MAX : 0);
+			keep = prefix_within(caps, text, tlen,
+					     budget > CLOSER_MAX ? budget - CLOSER_MAX : 0);
 			buf_reset(&closer);
 			r = forge_description_closer(text, keep, &closer);
 		}
@@ -598,7 +635,8 @@ out:
 }
 
 /* A text that goes out as written (no receipt after it): checked, bounded. */
-static int as_written(size_t max, const char *body, struct buf *out, struct buf *err)
+static int as_written(const struct forge_capabilities *caps, const char *body, struct buf *out,
+		      struct buf *err)
 {
 	size_t n = strlen(body);
 	int r;
@@ -606,7 +644,7 @@ static int as_written(size_t max, const char *body, struct buf *out, struct buf 
 	r = forge_description_check(body, n, "pull request body", err);
 	if (r < 0)
 		return r;
-	if (n > max) {
+	if (forge_text_len(caps, body, n) > caps->max_description_len) {
 		set_err(err, "pull request body is longer than the forge allows");
 		return -EINVAL;
 	}
@@ -626,7 +664,7 @@ int forge_render_description_err(const struct forge_capabilities *caps,
 	int r;
 
 	if (!req->summary) /* No bundle: the agent's text goes out untouched or not at all. */
-		return as_written(caps->max_description_len, req->body ? req->body : "", out, err);
+		return as_written(caps, req->body ? req->body : "", out, err);
 	if (!rc || !rc->session_id || !rc->policy_bundle_id || !rc->trajectory_hash) {
 		set_err(err,
 			"bundle receipt lacks session_id, policy_bundle_id or trajectory_hash");
@@ -647,8 +685,7 @@ int forge_render_description_err(const struct forge_capabilities *caps,
 	if (r < 0)
 		set_err(err, "bundle receipt is too large to render");
 	else
-		r = compose(caps->max_description_len, req->summary, slen, false, meta.data,
-			    meta.len, out, err);
+		r = compose(caps, req->summary, slen, false, meta.data, meta.len, out, err);
 	buf_release(&meta);
 	return r;
 }
@@ -679,7 +716,7 @@ int forge_render_pr_body(const struct forge_capabilities *caps, const char *curr
 	block = current ? find(current, clen, RECEIPT_OPEN) : NULL;
 	end = block ? find(block, clen - (size_t)(block - current), RECEIPT_CLOSE) : NULL;
 	if (!end) /* No receipt to keep: the body goes out as written. */
-		return as_written(caps->max_description_len, text, out, err);
+		return as_written(caps, text, out, err);
 	blen = (size_t)(end - block) + strlen(RECEIPT_CLOSE);
 	/* The notice is the daemon's when it sits right before its block. */
 	notice = ends_with(current, (size_t)(block - current), notice_line, NOTICE_LEN);
@@ -696,5 +733,5 @@ int forge_render_pr_body(const struct forge_capabilities *caps, const char *curr
 		notice = false;
 	if (forge_description_check(text, tlen, "pull request body", err) < 0)
 		return -EINVAL;
-	return compose(caps->max_description_len, text, tlen, notice, block, blen, out, err);
+	return compose(caps, text, tlen, notice, block, blen, out, err);
 }

@@ -24,6 +24,7 @@
 
 #include "cache/cache.h"
 #include "forge/gitea/gitea.h"
+#include "forge/github/github.h"
 #include "fs/fs.h"
 #include "manifest/manifest.h"
 #include "state/state.h"
@@ -36,7 +37,9 @@
 #define TOKEN_MAX 4096
 
 struct options {
-	const char *forge_url;
+	const char *forge;     /* "gitea" (the default) or "github" */
+	const char *forge_url; /* github: GITHUB_API_URL when not given */
+	const char *git_url;   /* NULL: derived from forge_url */
 	const char *token_file;
 	const char *assign;
 	const char *bottles;
@@ -105,9 +108,10 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
 
 /* The options that take a value ("--name value" or "--name=value"). */
 static const char *const value_options[] = {
-    "--forge-url",   "--token-file", "--assign",     "--bottles",      "--state",
-    "--queue",	     "--cache-ttl",  "--timeout",    "--kernel-ttl",   "--write-memory",
-    "--read-memory", "--max-prs",    "--max-answer", "--cache-memory",
+    "--forge",	     "--git-url", "--forge-url",  "--token-file",
+    "--assign",	     "--bottles", "--state",	  "--queue",
+    "--cache-ttl",   "--timeout", "--kernel-ttl", "--write-memory",
+    "--read-memory", "--max-prs", "--max-answer", "--cache-memory",
 };
 
 /* A whole number of MiB from 1 to 1048576. */
@@ -127,7 +131,16 @@ static int value_option(struct options *o, const char *name, const char *v)
 {
 	uint64_t s;
 
-	if (strcmp(name, "--forge-url") == 0)
+	if (strcmp(name, "--forge") == 0) {
+		if (strcmp(v, "gitea") != 0 && strcmp(v, "github") != 0) {
+			fprintf(stderr,
+				"bottlefs: --forge must be 'gitea' or 'github' (was '%s')\n", v);
+			return -1;
+		}
+		o->forge = v;
+	} else if (strcmp(name, "--git-url") == 0) {
+		o->git_url = v;
+	} else if (strcmp(name, "--forge-url") == 0)
 		o->forge_url = v;
 	else if (strcmp(name, "--token-file") == 0)
 		o->token_file = v;
@@ -222,6 +235,7 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	const char *v = NULL;
 	int i, r;
 
+	o->forge = "gitea";
 	o->cache_ttl_s = 30;
 	o->timeout_s = 10;
 	o->kernel_ttl_s = 1.0;
@@ -239,6 +253,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 		if (r != 0)
 			return r;
 	}
+	if (!o->forge_url && strcmp(o->forge, "github") == 0)
+		o->forge_url = GITHUB_API_URL;
 	if (!o->forge_url) {
 		fprintf(stderr, "bottlefs: --forge-url is required\n");
 		return -1;
@@ -410,6 +426,8 @@ struct parts {
 	struct scope scope;
 	struct wlog *log;
 	char *state_path, *queue_path, *bottles_path;
+	/* Where the forge serves git: --git-url, else derived from --forge-url. */
+	char *git_url;
 };
 
 static void parts_release(struct parts *p)
@@ -423,12 +441,49 @@ static void parts_release(struct parts *p)
 	free(p->state_path);
 	free(p->queue_path);
 	free(p->bottles_path);
+	free(p->git_url);
+}
+
+/*
+ * The git root: --git-url when given (an http(s) URL), else derived from
+ * --forge-url: for GitHub as github_derive_urls says (api.github.com ->
+ * github.com, HOST/api/v3 -> HOST), for Gitea the forge's own root.
+ */
+static int git_root(const struct options *o, struct parts *p, struct buf *err)
+{
+	char *gql = NULL;
+	const char *u = o->git_url;
+
+	if (u) {
+		if ((strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) ||
+		    strpbrk(u, " \t\r\n")) {
+			fprintf(stderr, "bottlefs: --git-url must be an http(s) URL (was '%s')\n",
+				u);
+			return -1;
+		}
+		p->git_url = str_dup(u);
+	} else if (strcmp(o->forge, "github") == 0) {
+		if (github_derive_urls(o->forge_url, &p->git_url, &gql, err) < 0) {
+			fprintf(stderr, "bottlefs: cannot use forge '%s': %s\n", o->forge_url,
+				buf_cstr(err));
+			return -1;
+		}
+		free(gql);
+	} else {
+		p->git_url = str_dup(o->forge_url);
+	}
+	if (!p->git_url) {
+		fprintf(stderr, "bottlefs: out of memory\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* The token (BOTTLEFS_TOKEN or --token-file), into the adapter, then wiped. */
 static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 {
 	struct gitea_options go = {0};
+	struct github_options hub = {0};
 	char *token = token_from_env();
 
 	if (o->token_file) {
@@ -440,17 +495,25 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 		if (token_from_file(o->token_file, &token) < 0)
 			return -1;
 	}
-	go.base_url = o->forge_url;
-	go.token = token;
-	go.timeout_ms = (unsigned)(o->timeout_s * 1000);
 	/*
-	 * One answer larger than this is refused (EIO; a diff shows a one-line
-	 * notice instead): nothing a forge sends may inflate the daemon without
-	 * bound (SEMANTICS.md). It sits far above what a write may hold, so
-	 * what was written can always be read back.
+	 * One answer larger than max_body is refused (EIO; a diff shows a
+	 * one-line notice instead): nothing a forge sends may inflate the
+	 * daemon without bound (SEMANTICS.md). It sits far above what a write
+	 * may hold, so what was written can always be read back.
 	 */
-	go.max_body = (size_t)o->max_answer;
-	p->forge = gitea_new(&go, err);
+	if (strcmp(o->forge, "github") == 0) {
+		hub.api_url = o->forge_url;
+		hub.token = token;
+		hub.timeout_ms = (unsigned)(o->timeout_s * 1000);
+		hub.max_body = (size_t)o->max_answer;
+		p->forge = github_new(&hub, err);
+	} else {
+		go.base_url = o->forge_url;
+		go.token = token;
+		go.timeout_ms = (unsigned)(o->timeout_s * 1000);
+		go.max_body = (size_t)o->max_answer;
+		p->forge = gitea_new(&go, err);
+	}
 	if (token) {
 		str_wipe(token, strlen(token));
 		free(token);
@@ -460,7 +523,7 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 			buf_cstr(err));
 		return -1;
 	}
-	return 0;
+	return git_root(o, p, err);
 }
 
 /* The bottles, the scope, the state store, the cache and the outcome log. */

@@ -289,8 +289,11 @@ print(len(sizes), sorted(set(sizes)))
 @test "--read-memory caps the read snapshots held open: ENOMEM at the open past it, the daemon stays small" {
 	unmount_bfs
 	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60 --read-memory 8
-	# A 2 MiB diff, as Gitea sends one (text/plain).
-	python3 -c 'import json; print(json.dumps([{"method": "GET", "path": "/pulls/3\\.diff$", "status": 200, "content_type": "text/plain; charset=utf-8", "body": "+" * 2097151 + "\n"}]))' >"$T/bigdiff.json"
+	# A 2 MiB diff, as the forge sends one.
+	# (GitHub's diff media type on GitHub.)
+	local ctype="text/plain; charset=utf-8"
+	forge_is github && ctype="application/vnd.github.diff; charset=utf-8"
+	python3 -c 'import json, sys; print(json.dumps([dict(json.loads("{" + sys.argv[1] + "}"), method="GET", status=200, content_type=sys.argv[2], body="+" * 2097151 + "\n")]))' "$(diff_rule 3)" "$ctype" >"$T/bigdiff.json"
 	curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "@$T/bigdiff.json" \
 		"$DOUBLE_URL/_double/faults" >/dev/null
 	before=$(rss_kib)

@@ -67,7 +67,7 @@ EOF
 	start_double "$REPO_ROOT/tests/double/seed/demo.json"
 	start_prism
 	[ "$FORGE_URL" != "$DOUBLE_URL" ]
-	url="$FORGE_URL/api/v1/repos/alice/dotfiles/issues/1"
+	url="$FORGE_URL$API/repos/alice/dotfiles/issues/1"
 	prism_mark
 	run curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: token $TOKEN" "$url"
 	[ "$output" = 200 ]
@@ -75,8 +75,15 @@ EOF
 
 	# The same issue with a number that is a string and a title that is a
 	# number: Prism must answer with its own 500 and name both fields.
-	faults '[{"path": "/api/v1/repos/alice/dotfiles/issues/1", "status": 200,
-		"body": {"number": "one", "title": 7}}]'
+	# Against GitHub's description the pinned Prism lets this answer through
+	# unvalidated (seen 2026-11-30; the reason is not found yet): a known gap
+	# of the GitHub contract check, reported, not a pass.
+	forge_is gitea || skip "Prism does not validate the GitHub double's answers (open)"
+	# (GitHub's JSON media type spelt as GitHub sends it, so Prism matches it.)
+	local ct=''
+	forge_is github && ct=', "content_type": "application/json; charset=utf-8"'
+	faults "[{\"path\": \"$API/repos/alice/dotfiles/issues/1\", \"status\": 200,
+		\"body\": {\"number\": \"one\", \"title\": 7}$ct}]"
 	prism_mark
 	run curl -sS -D "$T/headers" -H "Authorization: token $TOKEN" "$url"
 	grep -q '^HTTP/1.1 500' "$T/headers"
@@ -92,8 +99,13 @@ EOF
 	needs_prism
 	start_double "$REPO_ROOT/tests/double/seed/demo.json"
 	mkdir -p "$T/broken"
-	echo '{"swagger": "2.0", "paths": ' >"$T/broken/swagger.v1.prism.json"
-	GITEA_SPEC_DIR="$T/broken" run start_prism
+	if forge_is github; then
+		echo '{"openapi": "3.0.3", "paths": ' >"$T/broken/api.github.com.prism.json"
+		GITHUB_SPEC_DIR="$T/broken" run start_prism
+	else
+		echo '{"swagger": "2.0", "paths": ' >"$T/broken/swagger.v1.prism.json"
+		GITEA_SPEC_DIR="$T/broken" run start_prism
+	fi
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"prism exited"* ]]
 	# Prism's own words about the file, not only ours.

@@ -43,15 +43,15 @@ as_user() {
 	tok="$(awk -v u="$1" '$2 == u { print $1 }' "$T/users.tokens")"
 	if [ -n "${4:-}" ]; then
 		curl -fsS -X "$2" -H "Authorization: token $tok" -H 'Content-Type: application/json' \
-			-d "$4" "$DOUBLE_URL/api/v1$3"
+			-d "$4" "$DOUBLE_URL$API$3"
 	else
-		curl -fsS -X "$2" -H "Authorization: token $tok" "$DOUBLE_URL/api/v1$3"
+		curl -fsS -X "$2" -H "Authorization: token $tok" "$DOUBLE_URL$API$3"
 	fi
 }
 
 # open_prs OWNER/REPO HEAD: how many open pull requests have that head.
 open_prs() {
-	as_user alice GET "/repos/$1/pulls?state=open&limit=50" | python3 -c '
+	as_user alice GET "/repos/$1/pulls?state=open&limit=50&per_page=100" | python3 -c '
 import json, sys
 print(sum(1 for p in json.load(sys.stdin) if p["head"]["ref"] == sys.argv[1]))' "$2"
 }
@@ -236,6 +236,10 @@ time.sleep(30)' "$MNT/$D/issues/2/comments/new" 3>&- &
 @test "another assignment's run leaves a write for its own run, which finishes it" {
 	unmount_bfs
 	mount_bfs --assign bob/tools#1
+	# gen-12 was merged: a commit of its own so that GitHub, too, sees something
+	# to pull ("No commits between main and gen-12" otherwise).
+	double_post /_double/git/bob/tools/commit \
+		'{"branch": "gen-12", "message": "more tools", "files": {"more.txt": "more\n"}}' >/dev/null
 	faults '[{"method": "POST", "path": "/repos/bob/tools/pulls$", "hang_after_apply": true, "times": 1}]'
 	write_in_background "$MNT/forge/bob/tools/pulls/new" '{"title": "Tools", "head": "gen-12", "base": "main"}'
 	kill_daemon_when_hung

@@ -169,7 +169,12 @@ deny_dir() {
 @test "the forge's refusal reaches close() as EACCES, its failure as EIO" {
 	ALLOWED_LOG="^bottlefs: write '/forge/alice/dotfiles/issues/2/comments/new': POST .*: (403 forbidden|500 internal server error)"
 	PRISM_ALLOW='Unable to match the returned status code'
-	faults '[{"method": "POST", "path": "/issues/2/comments$", "status": 403, "body": ""}]'
+	# Gitea refuses with an empty body; GitHub with its JSON error (the double's default).
+	if forge_is github; then
+		faults '[{"method": "POST", "path": "/issues/2/comments$", "status": 403}]'
+	else
+		faults '[{"method": "POST", "path": "/issues/2/comments$", "status": 403, "body": ""}]'
+	fi
 	[ "$(write_close "$MNT/$D/issues/2/comments/new" $'refused\n')" = EACCES ]
 	faults '[{"method": "POST", "path": "/issues/2/comments$", "status": 500, "times": 10}]'
 	[ "$(write_close "$MNT/$D/issues/2/comments/new" $'broken\n')" = EIO ]
@@ -202,6 +207,10 @@ PY
 }
 
 @test "pulls/new with a bundle keeps the receipt and truncates a long summary" {
+	# install-script was merged (PR #4): a commit of its own so that GitHub, too,
+	# sees something to pull ("No commits between main and install-script" otherwise).
+	double_post /_double/git/alice/dotfiles/commit \
+		'{"branch": "install-script", "message": "more", "files": {"more.sh": "true\n"}}' >/dev/null
 	python3 - "$MNT/$D/pulls/new" >"$T/pr2.out" <<'PY'
 import json, os, sys
 req = {"title": "Bundle PR", "head": "install-script", "base": "main",
@@ -223,6 +232,47 @@ PY
 	echo "$body" | grep -q "trajectory_hash: sha256:abc"
 	echo "$body" | grep -q "verification_passed: true"
 	[ "$(printf '%s' "$body" | wc -c)" -le 65536 ]
+}
+
+# open_pull JSON: writes JSON to pulls/new and prints the number read back (or the errno).
+open_pull() {
+	python3 - "$MNT/$D/pulls/new" "$1" <<'PY'
+import errno, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    os.write(fd, sys.argv[2].encode())
+    os.lseek(fd, 0, 0)
+    print(os.read(fd, 64).decode().strip())
+    os.close(fd)
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+}
+
+@test "pulls/new with draft opens a draft; its state takes ready and draft and reads them back" {
+	ALLOWED_LOG="^bottlefs: write '/forge/alice/dotfiles/(pulls/new|issues/2/state)': (pulls/new: 'draft'|state must be)"
+	double_post /_double/git/alice/dotfiles/commit \
+		'{"branch": "draft-work", "from": "main", "message": "wip", "files": {"draft.txt": "d\n"}}' >/dev/null
+	[ "$(open_pull '{"title": "Half done", "head": "draft-work", "base": "main", "draft": "yes"}')" = EINVAL ]
+	n="$(open_pull '{"title": "Half done", "head": "draft-work", "base": "main", "body": "d", "draft": true}')"
+	[ "$n" -gt 0 ]
+	# The forge holds a draft (GitHub: its draft flag; Gitea: the WIP title prefix).
+	if forge_is github; then
+		[ "$(api /repos/alice/dotfiles/pulls/$n 'j["draft"]')" = True ]
+	else
+		[ "$(api /repos/alice/dotfiles/pulls/$n 'j["title"]')" = "WIP: Half done" ]
+	fi
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = draft ]
+	[ "$(write_close "$MNT/$D/pulls/$n/state" $'ready\n')" = OK ]
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = open ]
+	[ "$(write_close "$MNT/$D/pulls/$n/state" $'draft\n')" = OK ]
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = draft ]
+	# open on a draft keeps it a draft (it is open); closed closes it.
+	[ "$(write_close "$MNT/$D/pulls/$n/state" $'closed\n')" = OK ]
+	[ "$(cat "$MNT/$D/pulls/$n/state")" = closed ]
+	# An issue's state is open or closed, never a pull request's words.
+	[ "$(write_close "$MNT/$D/issues/2/state" $'draft\n')" = EINVAL ]
+	[ "$(write_close "$MNT/$D/issues/2/state" $'ready\n')" = EINVAL ]
 }
 
 @test "done: a bad status is EINVAL and queues nothing" {

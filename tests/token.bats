@@ -20,7 +20,7 @@ teardown() {
 @test "a token file others can read is refused with a clear message" {
 	chmod 644 "$T/token"
 	mkdir -p "$T/mnt"
-	run "$BOTTLEFS" --forge-url "$FORGE_URL" --token-file "$T/token" --state "$T/s.db" -f "$T/mnt"
+	run "$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --token-file "$T/token" --state "$T/s.db" -f "$T/mnt"
 	[ "$status" -ne 0 ]
 	echo "$output" | grep -q "readable by group or others"
 	! echo "$output" | grep -q -F "$TOKEN"
@@ -29,7 +29,7 @@ teardown() {
 
 @test "the token is never an argument" {
 	mkdir -p "$T/mnt"
-	run "$BOTTLEFS" --forge-url "$FORGE_URL" --token "$TOKEN" -f "$T/mnt"
+	run "$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --token "$TOKEN" -f "$T/mnt"
 	[ "$status" -ne 0 ]
 	echo "$output" | grep -q "never an argument"
 	! echo "$output" | grep -q -F "$TOKEN"
@@ -38,7 +38,7 @@ teardown() {
 @test "BOTTLEFS_TOKEN works and is wiped from the environment block" {
 	MNT="$T/mnt"
 	mkdir -p "$MNT"
-	BOTTLEFS_TOKEN="$TOKEN" "$BOTTLEFS" --forge-url "$FORGE_URL" --state "$T/state.db" \
+	BOTTLEFS_TOKEN="$TOKEN" "$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --state "$T/state.db" \
 		--queue "$T/queue" -f "$MNT" >"$T/bottlefs.log" 2>&1 3>&- &
 	echo $! >"$T/bottlefs.pid"
 	wait_for 10 dd if="$MNT/.bottlefs/scope" of=/dev/null status=none
@@ -54,7 +54,7 @@ teardown() {
 	chmod 600 "$T/wrong"
 	MNT="$T/mnt"
 	mkdir -p "$MNT"
-	"$BOTTLEFS" --forge-url "$FORGE_URL" --token-file "$T/wrong" --state "$T/state.db" \
+	"$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --token-file "$T/wrong" --state "$T/state.db" \
 		--queue "$T/queue" -f "$MNT" >"$T/bottlefs.log" 2>&1 3>&- &
 	echo $! >"$T/bottlefs.pid"
 	wait_for 10 dd if="$MNT/.bottlefs/scope" of=/dev/null status=none

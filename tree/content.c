@@ -81,6 +81,9 @@ int content_item_file(enum item_file f, const struct forge_issue *i,
 	case F_BODY:
 		return content_text(out, i->body);
 	case F_STATE:
+		/* An open pull request that is a draft reads "draft" (both forges). */
+		if (i->is_pull && i->draft && i->state && strcmp(i->state, "open") == 0)
+			return content_text(out, "draft");
 		return content_text(out, i->state);
 	case F_LABELS:
 		return labels(i, out, "\n");

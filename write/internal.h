@@ -33,9 +33,20 @@ int write_invalid(struct buf *err, const char *fmt, const char *what);
  * and C1 controls included (str_has_control).
  */
 bool write_title_has_control(const char *s, size_t n);
-/* Checks what an agent wrote to a field; the text to send in *text (new). */
+/*
+ * Checks what an agent wrote to a field; the text to send in *text (new).
+ * A state is one of open, closed, draft, ready: who may use which is
+ * write_check_target_field's.
+ */
 MUST_CHECK int write_check_field(enum write_field field, const char *data, size_t len, char **text,
 				 struct buf *err);
+/*
+ * write_check_field for a target: a pull request's state may also be
+ * "draft" or "ready" (write_send_field sends those as update_pr_status);
+ * an issue's may not.
+ */
+MUST_CHECK int write_check_target_field(const struct write_target *t, const char *data, size_t len,
+					char **text, struct buf *err);
 /* Checks what an agent wrote to comments/new; the comment to post in *text (new). */
 MUST_CHECK int write_check_comment(const char *data, size_t len, char **text, struct buf *err);
 

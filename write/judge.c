@@ -16,11 +16,12 @@
 #include "util/str.h"
 
 enum judge_what {
-	J_NONE,	 /* nothing judged at write (scratch files and the like) */
-	J_TEXT,	 /* UTF-8 without NUL: body, labels, comments/new, pulls/new */
-	J_TITLE, /* and one line without control characters (write_check_field) */
-	J_STATE, /* and [ \t]* (open|closed) [ \t]* \r? \n? (write_check_field) */
-	J_DONE,	 /* and a first line with a status, or JSON (done_parse) */
+	J_NONE,	  /* nothing judged at write (scratch files and the like) */
+	J_TEXT,	  /* UTF-8 without NUL: body, labels, comments/new, pulls/new */
+	J_TITLE,  /* and one line without control characters (write_check_field) */
+	J_STATE,  /* and [ \t]* (open|closed) [ \t]* \r? \n? (write_check_field) */
+	J_PSTATE, /* a pull request's state: open|closed|draft|ready, the same way */
+	J_DONE,	  /* and a first line with a status, or JSON (done_parse) */
 };
 
 /* The title scanner's phases. */
@@ -60,14 +61,15 @@ static bool title_byte(struct write_judge *j, unsigned char prev, unsigned char 
 	return true;
 }
 
-static const char *const state_words[] = {"open", "closed"};
+/* The first two for an issue, all four for a pull request. */
+static const char *const state_words[] = {"open", "closed", "draft", "ready"};
 enum { S_LEAD, S_WORD, S_TRAIL, S_CR, S_NL };
 
 /*
  * write_check_field for state: after one trailing "\n" then one "\r" are
  * removed and spaces and tabs trimmed, "open" or "closed".
  */
-static bool state_byte(struct write_judge *j, unsigned char c)
+static bool state_byte(struct write_judge *j, unsigned char c, size_t words)
 {
 	bool blank = c == ' ' || c == '\t';
 	size_t i;
@@ -76,7 +78,7 @@ static bool state_byte(struct write_judge *j, unsigned char c)
 	case S_LEAD:
 		if (blank)
 			return true;
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < words; i++) {
 			if (c == (unsigned char)state_words[i][0]) {
 				j->phase = S_WORD;
 				j->word = (unsigned)i;
@@ -184,7 +186,7 @@ void write_judge_init(struct write_judge *j, const struct write_target *t)
 	switch (t->kind) {
 	case WRITE_FIELD:
 		j->what = t->field == WRITE_TITLE   ? J_TITLE
-			  : t->field == WRITE_STATE ? J_STATE
+			  : t->field == WRITE_STATE ? (t->pull ? J_PSTATE : J_STATE)
 						    : J_TEXT;
 		break;
 	case WRITE_COMMENT:
@@ -207,6 +209,9 @@ static int judge_refuse(const struct write_judge *j, struct buf *err)
 		    err, "title must be one non-empty line without control characters%s", "");
 	case J_STATE:
 		return write_invalid(err, "state must be 'open' or 'closed'%s", "");
+	case J_PSTATE:
+		return write_invalid(err, "state must be 'open', 'closed', 'draft' or 'ready'%s",
+				     "");
 	default:
 		return write_invalid(
 		    err, "done: the first line must be success, failure or blocked%s", "");
@@ -234,8 +239,8 @@ int write_judge_more(struct write_judge *j, const char *data, size_t len, struct
 
 		if (j->what == J_TITLE)
 			ok = title_byte(&next, i ? p[i - 1] : 0, p[i]);
-		else if (j->what == J_STATE)
-			ok = state_byte(&next, p[i]);
+		else if (j->what == J_STATE || j->what == J_PSTATE)
+			ok = state_byte(&next, p[i], j->what == J_PSTATE ? 4 : 2);
 		else
 			ok = done_byte(&next, p[i]);
 		if (!ok)

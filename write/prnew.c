@@ -160,10 +160,11 @@ static int parse_bundle(json_t *b, struct prnew *p, struct buf *err)
 
 int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err)
 {
-	static const char *const keys[] = {"title", "head", "base", "body", "bundle", NULL};
+	static const char *const keys[] = {"title",  "head",  "base", "body",
+					   "bundle", "draft", NULL};
 	struct prnew p;
 	json_error_t je;
-	json_t *root = NULL, *bundle;
+	json_t *root = NULL, *bundle, *draft;
 	int r;
 
 	memset(&p, 0, sizeof(p));
@@ -191,6 +192,12 @@ int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err
 	}
 	if ((r = string_at(root, "body", false, &p.body, err)) < 0)
 		goto out;
+	draft = json_object_get(root, "draft");
+	if (draft && !json_is_boolean(draft)) {
+		r = bad(err, "'draft' must be true or false");
+		goto out;
+	}
+	p.draft = json_is_true(draft);
 	bundle = json_object_get(root, "bundle");
 	if (bundle && p.body) {
 		r = bad(err, "'body' and 'bundle' are alternatives; give one");
@@ -210,6 +217,7 @@ int prnew_parse(const char *data, size_t len, struct prnew *out, struct buf *err
 	p.req.body = p.body ? p.body : "";
 	p.req.summary = p.summary;
 	p.req.receipt = p.summary ? &p.receipt : NULL;
+	p.req.draft = p.draft;
 	*out = p;
 	/* The request borrows from *out, not from the local copy. */
 	out->receipt = p.receipt;

@@ -2,13 +2,14 @@
  * prnew: the JSON an agent writes to pulls/new (SPEC section 3). Pure.
  * Internal to write/ (and its tests): the tree sees write_validate.
  *
- *   {"title": "...", "head": "branch", "base": "main", "body": "...",
+ *   {"title": "...", "head": "branch", "base": "main", "body": "...", "draft": false,
  *    "bundle": {"summary": "...",
  *               "receipt": {"session_id": "...", "policy_bundle_id": "...",
  *                           "trajectory_hash": "...",
  *                           "verification_passed": true, "confidence": 0.9}}}
  *
- * title, head and base are required non-empty strings; body and bundle are
+ * title, head and base are required non-empty strings; draft, optional, is
+ * true or false (the pull request is opened as a draft); body and bundle are
  * alternatives (both is an error); a bundle needs a summary string and a
  * receipt with the four fields (confidence, a number, is optional). An
  * unknown key is refused, so a typo is reported instead of dropped. Input
@@ -34,6 +35,7 @@ struct prnew {
 	char *title, *head, *base, *body, *summary;
 	char *session_id, *policy_bundle_id, *trajectory_hash;
 	bool verification_passed;
+	bool draft;		      /* "draft": true: opened as a draft */
 	struct forge_receipt receipt; /* points into the strings above */
 	struct forge_pr_request req;  /* ready for forge->create_pr; borrows the above */
 };

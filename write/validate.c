@@ -81,7 +81,8 @@ int write_check_field(enum write_field file, const char *data, size_t len, char 
 		e = s + strlen(s);
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
-		if (strcmp(s, "open") != 0 && strcmp(s, "closed") != 0) {
+		if (strcmp(s, "open") != 0 && strcmp(s, "closed") != 0 && strcmp(s, "draft") != 0 &&
+		    strcmp(s, "ready") != 0) {
 			free(t);
 			return write_invalid(err, "state must be 'open' or 'closed'%s", "");
 		}
@@ -95,6 +96,21 @@ int write_check_field(enum write_field file, const char *data, size_t len, char 
 	}
 	*text = t;
 	return 0;
+}
+
+int write_check_target_field(const struct write_target *t, const char *data, size_t len,
+			     char **text, struct buf *err)
+{
+	int r = write_check_field(t->field, data, len, text, err);
+
+	/* draft and ready are a pull request's (update_pr_status), never an issue's. */
+	if (r == 0 && t->field == WRITE_STATE && !t->pull &&
+	    (strcmp(*text, "draft") == 0 || strcmp(*text, "ready") == 0)) {
+		free(*text);
+		*text = NULL;
+		return write_invalid(err, "state must be 'open' or 'closed'%s", "");
+	}
+	return r;
 }
 
 int write_check_comment(const char *data, size_t len, char **text, struct buf *err)
@@ -125,7 +141,7 @@ int write_validate(const struct write_target *t, const char *data, size_t len, s
 
 	switch (t->kind) {
 	case WRITE_FIELD:
-		r = write_check_field(t->field, data, len, &text, err);
+		r = write_check_target_field(t, data, len, &text, err);
 		break;
 	case WRITE_COMMENT:
 		r = write_check_comment(data, len, &text, err);

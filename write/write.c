@@ -115,6 +115,10 @@ int write_send_field(struct write *w, const char *owner, const char *repo, uint6
 	} else if (strcmp(field, "body") == 0) {
 		p.body = text;
 	} else if (strcmp(field, "state") == 0) {
+		/* Only a pull request's state passes as draft or ready (write_check_target_field).
+		 */
+		if (strcmp(text, "draft") == 0 || strcmp(text, "ready") == 0)
+			return f->ops->update_pr_status(f, owner, repo, number, text, err);
 		p.state = text;
 	} else {
 		copy = strdup(text);
@@ -179,7 +183,7 @@ static int commit_field(struct write *w, const struct write_target *t, const cha
 	int64_t id;
 	int r;
 
-	r = write_check_field(t->field, data, len, &text, err);
+	r = write_check_target_field(t, data, len, &text, err);
 	if (r == 0 && t->pull && t->field == WRITE_BODY &&
 	    (r = pr_description(w, t, &text, err)) < 0)
 		free(text);

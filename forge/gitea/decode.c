@@ -246,7 +246,8 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 		t.is_pull = true;
 		if ((r = get_nested_str(o, "head", "ref", NULL, &t.head, err)) < 0 ||
 		    (r = get_nested_str(o, "base", "ref", NULL, &t.base, err)) < 0 ||
-		    (r = get_bool(o, "merged", &t.merged, err)) < 0)
+		    (r = get_bool(o, "merged", &t.merged, err)) < 0 ||
+		    (r = get_bool(o, "draft", &t.draft, err)) < 0)
 			goto fail;
 	} else {
 		if ((r = get_obj(o, "pull_request", &pr, err)) < 0)
@@ -254,6 +255,8 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 		if (pr) {
 			t.is_pull = true;
 			r = get_bool(pr, "merged", &t.merged, err);
+			if (r == 0)
+				r = get_bool(pr, "draft", &t.draft, err);
 			if (r < 0)
 				goto fail;
 		}

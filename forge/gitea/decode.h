@@ -65,7 +65,7 @@ MUST_CHECK int gitea_decode_repo_list(const char *text, size_t len, struct forge
 
 /*
  * The same decoders on a parsed root (borrowed), for answers parsed as
- * they arrived (gitea/http.h, http_req_json). A list's elements are
+ * they arrived (forge/http.h, http_req_json). A list's elements are
  * replaced by null in root as they are decoded, so the tree shrinks while
  * the structs grow. pull: the object came from GET /pulls/{n} or POST
  * /pulls (gitea_decode_pull), else GET /issues/{n} (gitea_decode_issue).

@@ -142,7 +142,10 @@ int gt_decode_fail(struct buf *err, const struct http_req *q, struct buf *why, i
 void gitea_capabilities(struct forge *f, struct forge_capabilities *out)
 {
 	(void)f;
+	/* Every field a later contract adds is "no" until set here. */
+	memset(out, 0, sizeof(*out));
 	out->name = "gitea";
+	out->description_unit = FORGE_LEN_BYTES;
 	out->max_description_len = GITEA_MAX_DESCRIPTION_LEN;
 	out->structured_metadata = false;
 	out->push_branch = false;

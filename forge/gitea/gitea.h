@@ -35,7 +35,17 @@
  * - update_issue: PATCH /issues/{n} (title, body, state), then, with
  *   has_labels, PUT /issues/{n}/labels with the label names.
  * - create_pr: POST /pulls with the body from forge_render_description;
- *   never retried. update_pr_status: PATCH /pulls/{n}.
+ *   never retried (a request's draft opens it with Gitea's "WIP: " title
+ *   prefix).
+ * - update_pr_status: "open"/"closed" PATCH /pulls/{n} with the state.
+ *   Gitea has no draft flag of its own: a pull request is a draft while
+ *   its title starts with a work-in-progress prefix (Gitea's default
+ *   WORK_IN_PROGRESS_PREFIXES "WIP:" and "[WIP]", compared without regard
+ *   to case; the server's configured list is not readable over the API).
+ *   "draft" reads the pull request and PATCHes its title to "WIP: " +
+ *   title, "ready" PATCHes it without its prefix; nothing is sent when it
+ *   already is what was asked, and a closed or merged pull request is
+ *   -EINVAL. A pull request's draft is read from Gitea's draft field.
  * - push_branch: -ENOTSUP (branches arrive by git push).
  * - whoami: GET /user once (scope read:user); the login is kept for the
  *   adapter's life.

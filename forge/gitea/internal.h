@@ -1,7 +1,7 @@
 /*
  * gitea/internal: what the files of the Gitea adapter share (gitea.h is
  * its API). Not for other folders; an adapter beside it (forge/github/)
- * shares only the transport, gitea/http.h.
+ * shares only the transport, forge/http.h.
  *
  * Thread-safety: as gitea.h: every function may be called from many
  * threads; struct gitea's login is guarded by its lock.
@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "forge/gitea/gitea.h"
-#include "forge/gitea/http.h"
+#include "forge/http.h"
 #include "util/buf.h"
 #include "util/check.h"
 

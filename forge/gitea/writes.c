@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -260,13 +261,40 @@ static int max_number(struct gitea *g, const char *owner, const char *repo, uint
 	return r;
 }
 
+/*
+ * Gitea's default WORK_IN_PROGRESS_PREFIXES: a pull request whose title
+ * starts with one (case aside) is a draft. The server's own list is not
+ * readable over the API.
+ */
+static const char *const wip_prefixes[] = {"WIP:", "[WIP]"};
+#define WIP_NEW "WIP: "
+
+/*
+ * The length of the work-in-progress prefix title starts with, spaces after
+ * it included; 0: none.
+ */
+static size_t wip_prefix_len(const char *title)
+{
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(wip_prefixes) / sizeof(wip_prefixes[0]); i++) {
+		n = strlen(wip_prefixes[i]);
+		if (strncasecmp(title, wip_prefixes[i], n) == 0) {
+			for (k = n; title[k] == ' ' || title[k] == '\t'; k++)
+				;
+			return k;
+		}
+	}
+	return 0;
+}
+
 int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 		    const struct forge_pr_request *req, forge_floor_fn floor_cb, void *floor_ud,
 		    uint64_t *number, struct buf *err)
 {
 	uint64_t deadline = gt_deadline(gitea_of(f)), max = 0;
 	struct buf path = BUF_INIT(4096), why = BUF_INIT(4096),
-		   desc = BUF_INIT(GITEA_MAX_DESCRIPTION_LEN + 1);
+		   desc = BUF_INIT(GITEA_MAX_DESCRIPTION_LEN + 1), title = BUF_INIT(65536);
 	struct forge_capabilities caps;
 	struct forge_issue pr;
 	struct http_req q;
@@ -289,7 +317,13 @@ int gitea_create_pr(struct forge *f, const char *owner, const char *repo,
 		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = add_str(o, "title", req->title, err)) < 0 ||
+	/* Gitea's draft is its work-in-progress title prefix. */
+	if (req->draft && !wip_prefix_len(req->title) &&
+	    (buf_puts(&title, WIP_NEW) < 0 || buf_puts(&title, req->title) < 0)) {
+		r = buf_fail(err, -EINVAL, "pull request title is too long");
+		goto out;
+	}
+	if ((r = add_str(o, "title", title.len ? title.data : req->title, err)) < 0 ||
 	    (r = add_str(o, "head", req->head, err)) < 0 ||
 	    (r = add_str(o, "base", req->base, err)) < 0 ||
 	    (r = add_str(o, "body", buf_cstr(&desc), err)) < 0)
@@ -334,6 +368,7 @@ out:
 	buf_release(&path);
 	buf_release(&why);
 	buf_release(&desc);
+	buf_release(&title);
 	return r;
 }
 
@@ -348,35 +383,107 @@ int gitea_push_branch(struct forge *f, const char *owner, const char *repo, cons
 	return buf_fail(err, -ENOTSUP, "the gitea adapter does not push branches");
 }
 
+/* PATCH /pulls/{n} with one string field. */
+static int patch_pull(struct gitea *g, const char *path, const char *key, const char *value,
+		      uint64_t deadline, struct buf *err)
+{
+	struct http_req q;
+	json_t *o = json_object();
+	char *text = NULL;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	if (!o)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	r = add_str(o, key, value, err);
+	if (r == 0) {
+		text = json_body_take(o);
+		o = NULL;
+		r = text ? gt_run_one(g, &q, HTTP_PATCH, path, text, deadline, err)
+			 : buf_fail(err, -ENOMEM, "out of memory");
+	}
+	json_decref(o);
+	free(text);
+	http_req_release(&q);
+	return r;
+}
+
 int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			   const char *state, struct buf *err)
 {
-	struct buf path = BUF_INIT(4096);
+	struct gitea *g = gitea_of(f);
+	uint64_t deadline = gt_deadline(g);
+	struct buf path = BUF_INIT(4096), gpath = BUF_INIT(4096), why = BUF_INIT(4096),
+		   title = BUF_INIT(65536);
+	struct forge_issue pr;
 	struct http_req q;
-	json_t *o;
-	char *text = NULL;
+	json_t *root = NULL;
+	bool want_draft;
+	size_t k;
 	int r = gt_check_repo(owner, repo, err);
 
 	memset(&q, 0, sizeof(q));
+	memset(&pr, 0, sizeof(pr));
 	if (r < 0)
 		return r;
 	if (number == 0)
 		return buf_fail(err, -EINVAL, "pull request number 0 in '%s/%s'", owner, repo);
-	if (!state || !valid_state(state))
-		return buf_fail(err, -EINVAL, "state must be 'open' or 'closed'");
-	o = json_pack("{s:s}", "state", state);
-	text = json_body_take(o);
-	r = text ? gt_repo_path(&path, owner, repo) : -ENOMEM;
+	if (!state ||
+	    (!valid_state(state) && strcmp(state, "draft") != 0 && strcmp(state, "ready") != 0))
+		return buf_fail(err, -EINVAL, "state must be 'open', 'closed', 'draft' or 'ready'");
+	r = gt_repo_path(&path, owner, repo);
 	if (!r)
 		r = buf_printf(&path, "/pulls/%llu", (unsigned long long)number);
 	if (r < 0) {
 		r = buf_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = gt_run_one(gitea_of(f), &q, HTTP_PATCH, path.data, text, gt_deadline(gitea_of(f)), err);
+	if (valid_state(state)) {
+		r = patch_pull(g, path.data, "state", state, deadline, err);
+		goto out;
+	}
+	/* Draft or ready: the title says which it is now (as Gitea decides it). */
+	want_draft = strcmp(state, "draft") == 0;
+	r = gt_get_numbered(g, owner, repo, "pulls", number, "", &q, &gpath, deadline, err);
+	if (r == 0) {
+		r = gt_answer_json(g, &q, &root, &why);
+		if (r == 0)
+			r = gitea_decode_issue_root(root, true, &pr, &why);
+		json_decref(root);
+		if (r < 0)
+			r = gt_decode_fail(err, &q, &why, r);
+	}
+	if (r < 0)
+		goto out;
+	if (strcmp(pr.state, "open") != 0) {
+		r = buf_fail(err, -EINVAL,
+			     "'%s/%s#%llu' is %s: only an open pull request can be %s", owner, repo,
+			     (unsigned long long)number, pr.merged ? "merged" : "closed",
+			     want_draft ? "a draft" : "marked ready");
+		goto out;
+	}
+	k = wip_prefix_len(pr.title);
+	if ((k > 0) == want_draft)
+		goto out; /* already so: nothing to send */
+	if (want_draft)
+		r = buf_puts(&title, WIP_NEW) < 0 || buf_puts(&title, pr.title) < 0 ? -E2BIG : 0;
+	else if (!pr.title[k])
+		r = buf_fail(err, -EINVAL,
+			     "'%s/%s#%llu' has no title but its work-in-progress prefix", owner,
+			     repo, (unsigned long long)number);
+	else
+		r = buf_puts(&title, pr.title + k) < 0 ? -E2BIG : 0;
+	if (r == -E2BIG)
+		r = buf_fail(err, -EINVAL, "the title of '%s/%s#%llu' is too long", owner, repo,
+			     (unsigned long long)number);
+	if (r == 0)
+		r = patch_pull(g, path.data, "title", title.data, deadline, err);
 out:
-	free(text);
+	forge_issue_release(&pr);
 	http_req_release(&q);
 	buf_release(&path);
+	buf_release(&gpath);
+	buf_release(&why);
+	buf_release(&title);
 	return r;
 }

@@ -714,7 +714,7 @@ class View:
 
 # --------------------------------------------------------------- faults ----
 
-FAULT_KEYS = {"method", "path", "times", "latency_ms", "status", "body", "content_type",
+FAULT_KEYS = {"method", "path", "accept", "times", "latency_ms", "status", "body", "content_type",
               "hang", "drop", "truncate", "trickle_ms", "hang_after_apply", "big",
               "retry_after", "percent", "seed"}
 ACTION_KEYS = ("status", "hang", "drop", "truncate", "trickle_ms", "hang_after_apply", "big")
@@ -733,8 +733,9 @@ def compile_faults(rules):
         rule = dict(r)
         try:
             rule["_re"] = re.compile(r.get("path") or ".*")
-        except re.error as e:
-            raise ValueError("rule %d: bad path regex: %s" % (i, e))
+            rule["_accept"] = re.compile(r["accept"]) if r.get("accept") else None
+        except (re.error, TypeError) as e:
+            raise ValueError("rule %d: bad path or accept regex: %s" % (i, e))
         for k in ("times", "latency_ms", "status", "trickle_ms", "big", "retry_after",
                   "percent", "seed"):
             v = r.get(k)
@@ -816,8 +817,9 @@ class Double:
                 with open(traffic, "a") as f:
                     f.write("%s %s%s\n" % (method, path, "?" + query if query else ""))
 
-    def match_faults(self, method, path):
-        """Consume every matching rule; return (total latency, action rule)."""
+    def match_faults(self, method, path, accept=None):
+        """Consume every matching rule; return (total latency, action rule).
+        accept: the request's Accept header, for rules that name one."""
         latency = 0
         action = None
         with self.fault_lock:
@@ -825,6 +827,8 @@ class Double:
                 if rule.get("method") and rule["method"].upper() != method:
                     continue
                 if not rule["_re"].search(path):
+                    continue
+                if rule.get("_accept") and not rule["_accept"].search(accept or ""):
                     continue
                 if rule.get("percent") is not None and \
                         rule["_rng"].randrange(100) >= rule["percent"]:
@@ -1115,7 +1119,7 @@ class Handler(BaseHTTPRequestHandler):
         action rule (or {}) whose truncate/trickle/hang_after_apply apply to
         the real answer.  Shared by the API and the git paths."""
         d = self.d
-        latency, rule = d.match_faults(method, path)
+        latency, rule = d.match_faults(method, path, self.headers.get("Accept"))
         if latency:
             end = time.monotonic() + latency / 1000.0
             while not d.stopping.is_set() and time.monotonic() < end:

@@ -11,6 +11,8 @@
 #   PRISM_JS        Prism's entry point (default: .cache/prism/node_modules/...)
 #   CI              "true": a contract check that cannot run fails the suite
 #                   instead of being skipped with a notice
+#   BFS_FORGE       gitea (default) or github: which forge every suite runs
+#                   against (the double, Prism's spec and --forge follow it)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BOTTLEFS="${BOTTLEFS:-$REPO_ROOT/build/bottlefs}"
@@ -18,6 +20,28 @@ GITEA_SPEC_DERIVED="$REPO_ROOT/.cache/contract/gitea"
 GITEA_SPEC_DIR="${GITEA_SPEC_DIR:-$GITEA_SPEC_DERIVED}"
 PRISM_JS="${PRISM_JS:-$REPO_ROOT/.cache/prism/node_modules/@stoplight/prism-cli/dist/index.js}"
 FSOP="python3 $REPO_ROOT/tests/helpers/fsop.py"
+GITHUB_SPEC_DERIVED="$REPO_ROOT/.cache/contract/github"
+GITHUB_SPEC_DIR="${GITHUB_SPEC_DIR:-$GITHUB_SPEC_DERIVED}"
+
+# The forge switch. BFS_FORGE picks the double (gitea_double.py or
+# github_double.py, one seed format), Prism's description and bottlefs's
+# --forge; API is the prefix of the forge's API paths in the double's log
+# ("/api/v1" for Gitea, "" for GitHub), so a path regex reads
+# "^$API/repos/o/r/issues$" for both.
+BFS_FORGE="${BFS_FORGE:-gitea}"
+case "$BFS_FORGE" in
+gitea) API=/api/v1 ;;
+github) API= ;;
+*)
+	echo "BFS_FORGE must be gitea or github (was '$BFS_FORGE')" >&2
+	exit 1
+	;;
+esac
+export BFS_FORGE API
+
+# forge_is NAME: the suites run against NAME. A test of a behaviour that
+# truly differs says `forge_is gitea || skip "why"` (SEMANTICS.md says so).
+forge_is() { [ "$BFS_FORGE" = "$1" ]; }
 
 # wait_for DEADLINE_S CMD...: polls CMD every 50 ms until it succeeds.
 wait_for() {
@@ -47,7 +71,7 @@ start_double() {
 	printf 'tok-%s\n' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$T/token"
 	chmod 600 "$T/token"
 	TOKEN="$(head -n1 "$T/token")"
-	python3 "$REPO_ROOT/tests/double/gitea_double.py" --seed "$seed" --port 0 \
+	python3 "$REPO_ROOT/tests/double/${BFS_FORGE}_double.py" --seed "$seed" --port 0 \
 		--port-file "$T/double.port" --token-file "$T/token" "$@" \
 		>"$T/double.log" 2>&1 3>&- &
 	echo $! >"$T/double.pid"
@@ -72,8 +96,46 @@ gitea_prism_spec() {
 	[ -f "$out" ]
 }
 
+# github_prism_spec: GitHub's derived description (tests/contract/github/)
+# in $GITHUB_SPEC_DIR (derived when it is the default one),
+# plus POST /graphql, which GitHub describes in GraphQL, not OpenAPI: it
+# is declared as any JSON object in and out, so Prism passes the draft
+# mutations through (the double's unit tests check their shape).
+github_prism_spec() {
+	local src="$REPO_ROOT/tests/contract/github/api.github.com.subset.json"
+	local out="$GITHUB_SPEC_DIR/api.github.com.prism.json"
+	if [ "$GITHUB_SPEC_DIR" = "$GITHUB_SPEC_DERIVED" ] &&
+		{ [ ! -f "$out" ] || [ "$src" -nt "$out" ] || [ "${BASH_SOURCE[0]}" -nt "$out" ]; }; then
+		mkdir -p "$GITHUB_SPEC_DIR" || return 1
+		python3 - "$src" "$out.tmp" <<'PY' || return 1
+import json, sys
+spec = json.load(open(sys.argv[1]))
+anyobj = {"content": {"application/json": {"schema": {"type": "object"}}}}
+spec["paths"]["/graphql"] = {"post": {
+    "operationId": "graphql", "requestBody": dict(anyobj, required=True),
+    "responses": {"200": dict(anyobj, description="data or errors"),
+                  "400": dict(anyobj, description="problems parsing JSON"),
+                  "401": dict(anyobj, description="requires authentication"),
+                  "403": dict(anyobj, description="rate limited")}}}
+json.dump(spec, open(sys.argv[2], "w"))
+PY
+		mv "$out.tmp" "$out"
+	fi
+	[ -f "$out" ]
+}
+
+# prism_spec: the description Prism checks this forge against.
+prism_spec() {
+	if forge_is github; then
+		echo "$GITHUB_SPEC_DIR/api.github.com.prism.json"
+	else
+		echo "$GITEA_SPEC_DIR/swagger.v1.prism.json"
+	fi
+}
+
 prism_available() {
-	gitea_prism_spec && [ -f "$PRISM_JS" ] && command -v node >/dev/null
+	if forge_is github; then github_prism_spec; else gitea_prism_spec; fi &&
+		[ -f "$PRISM_JS" ] && command -v node >/dev/null
 }
 
 free_port() {
@@ -94,7 +156,7 @@ prism_up() {
 start_prism() {
 	local pid deadline rc
 	if ! prism_available; then
-		echo "# notice: Prism (or node, or $GITEA_SPEC_DIR/swagger.v1.prism.json) not found: contract check skipped; run scripts/setup" >&3
+		echo "# notice: Prism (or node, or $(prism_spec)) not found: contract check skipped; run scripts/setup" >&3
 		if [ "${CI:-}" = true ]; then
 			echo "the contract check is required under CI=true: PRISM_JS=$PRISM_JS, GITEA_SPEC_DIR=$GITEA_SPEC_DIR, node: $(command -v node || echo none)" >&2
 			return 1
@@ -105,11 +167,13 @@ start_prism() {
 	fi
 	PRISM_PORT="$(free_port)"
 	node "$PRISM_JS" proxy --errors -h 127.0.0.1 -p "$PRISM_PORT" \
-		"$GITEA_SPEC_DIR/swagger.v1.prism.json" "$DOUBLE_URL" >"$T/prism.log" 2>&1 3>&- &
+		"$(prism_spec)" "$DOUBLE_URL" >"$T/prism.log" 2>&1 3>&- &
 	pid=$!
 	echo "$pid" >"$T/prism.pid"
 	deadline=$(($(date +%s) + 60))
-	until prism_up "$pid" "http://127.0.0.1:$PRISM_PORT/api/v1/settings/api" 2>/dev/null; do
+	local probe=/api/v1/settings/api
+	forge_is github && probe=/rate_limit
+	until prism_up "$pid" "http://127.0.0.1:$PRISM_PORT$probe" 2>/dev/null; do
 		rc=$?
 		if [ "$rc" -eq 2 ] || [ "$(date +%s)" -gt "$deadline" ]; then
 			if [ "$rc" -eq 2 ]; then
@@ -164,7 +228,7 @@ mount_bfs() {
 	# After a kill -9 the mountpoint is dead (ENOTCONN); bottlefs clears it itself.
 	mkdir -p "$MNT" 2>/dev/null || true
 	: >"$T/bottlefs.log"
-	"$BOTTLEFS" --forge-url "$FORGE_URL" --token-file "$T/token" \
+	"$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --token-file "$T/token" \
 		--state "$T/state.db" --queue "$T/queue" "$@" -f "$MNT" \
 		>>"$T/bottlefs.log" 2>&1 3>&- &
 	echo $! >"$T/bottlefs.pid"
@@ -273,4 +337,62 @@ expect_errno() {
 		echo "$*: expected $want, got $got" >&2
 		return 1
 	fi
+}
+
+# ---- Truths read from the forge itself, the same for both forges ----
+
+# forge_total OWNER/REPO issues|pulls: how many the forge holds, open and
+# closed (Gitea: X-Total-Count; GitHub has none: its issue list, holding
+# both, read to the end).
+forge_total() {
+	python3 - "$DOUBLE_URL" "$TOKEN" "$1" "$2" <<'PY'
+import json, os, sys, urllib.request
+base, tok, repo, kind = sys.argv[1:5]
+def get(path):
+    req = urllib.request.Request(base + path, headers={"Authorization": "token " + tok})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read()), r.headers
+if os.environ.get("BFS_FORGE") == "github":
+    n, page = 0, 1
+    while True:
+        j, _ = get("/repos/%s/issues?state=all&per_page=100&page=%d" % (repo, page))
+        if not j:
+            break
+        n += sum(1 for i in j if ("pull_request" in i) == (kind == "pulls"))
+        page += 1
+    print(n)
+else:
+    q = "issues?state=all&type=issues" if kind == "issues" else "pulls?state=all"
+    _, h = get("/api/v1/repos/%s/%s&limit=1" % (repo, q))
+    print(h["X-Total-Count"])
+PY
+}
+
+# forge_diff OWNER/REPO N: the pull request's diff as the forge serves it
+# (asked with the query truth=1, which a suite's own count may leave out).
+forge_diff() {
+	if forge_is github; then
+		curl -fsS -H "Authorization: token $TOKEN" -H 'Accept: application/vnd.github.diff' \
+			"$DOUBLE_URL/repos/$1/pulls/$2?truth=1"
+	else
+		curl -fsS -H "Authorization: token $TOKEN" \
+			"$DOUBLE_URL/api/v1/repos/$1/pulls/$2.diff?truth=1"
+	fi
+}
+
+# diff_rule N: the part of a fault rule that matches the request for pull
+# request N's diff and nothing else (Gitea: pulls/N.diff; GitHub: pulls/N
+# in its diff media type, the pull request itself sharing the path).
+diff_rule() {
+	if forge_is github; then
+		printf '"path": "/pulls/%s$", "accept": "diff"' "$1"
+	else
+		printf '"path": "/pulls/%s\\\\.diff$"' "$1"
+	fi
+}
+
+# diff_path N: a log_count regex for pull request N's diff (on GitHub it
+# also counts the pull request's own GETs, at the same path).
+diff_path() {
+	if forge_is github; then printf '/pulls/%s$' "$1"; else printf '/pulls/%s\\.diff$' "$1"; fi
 }

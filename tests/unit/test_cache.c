@@ -36,6 +36,7 @@ struct fake {
 	struct forge_comment_list comments[N + 1];
 	int fail; /* every request answers -fail when set */
 	unsigned lists, since_lists, gets, comment_lists, repo_comment_lists, repo_lists;
+	unsigned not_modified; /* list_issues_cond answered "not modified" */
 	char last_since[64];
 	int64_t clock;
 };
@@ -191,9 +192,56 @@ static void fake_capabilities(struct forge *f, struct forge_capabilities *out)
 	out->max_page_size = 50;
 }
 
+/*
+ * A forge with validators (like GitHub's ETag): a list's validator names
+ * its request (since) and the newest version in the repository, so it
+ * matches again exactly while nothing changed.
+ */
+static int fake_list_issues_cond(struct forge *f, const char *owner, const char *repo,
+				 enum forge_kind kind, const char *since,
+				 struct forge_validator *val, struct forge_issue_list *out,
+				 struct buf *err)
+{
+	struct fake *fk = fk_of(f);
+	const char *newest = "";
+	char *etag;
+	uint64_t n;
+	int r;
+
+	for (n = 1; n <= N; n++)
+		if (strcmp(fk->items[n].updated_at, newest) > 0)
+			newest = fk->items[n].updated_at;
+	etag = xprintf("W/\"%d:%s:%s\"", (int)kind, since ? since : "-", newest);
+	if (val->etag_in && strcmp(val->etag_in, etag) == 0 && !fk->fail) {
+		fk->lists++;
+		fk->since_lists += since != NULL;
+		fk->not_modified++;
+		val->not_modified = true;
+		val->etag_out = etag;
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	r = fake_list_issues(f, owner, repo, kind, since, out, err);
+	if (r == 0)
+		val->etag_out = etag;
+	else
+		free(etag);
+	return r;
+}
+
 static const struct forge_ops fake_ops = {
     .list_repos = fake_list_repos,
     .list_issues = fake_list_issues,
+    .get_issue = fake_get_issue,
+    .list_comments = fake_list_comments,
+    .list_repo_comments = fake_list_repo_comments,
+    .capabilities = fake_capabilities,
+};
+
+static const struct forge_ops fake_cond_ops = {
+    .list_repos = fake_list_repos,
+    .list_issues = fake_list_issues,
+    .list_issues_cond = fake_list_issues_cond,
     .get_issue = fake_get_issue,
     .list_comments = fake_list_comments,
     .list_repo_comments = fake_list_repo_comments,
@@ -336,6 +384,74 @@ static void test_since_revalidates_the_list(void **state)
 	assert_int_equal(fk->since_lists, 2);
 	buf_release(&b);
 	reader_free(v);
+	fake_free(fk);
+}
+
+static void test_validator_revalidates_for_nothing(void **state)
+{
+	char dir[] = "/tmp/test_cache_XXXXXX", *db;
+	struct fake *fk = fake_new();
+	struct state *st;
+	struct reader *v;
+	struct buf b = BUF_INIT(0);
+
+	(void)state;
+	fk->base.ops = &fake_cond_ops;
+	assert_non_null(mkdtemp(dir));
+	db = xprintf("%s/state.db", dir);
+	assert_int_equal(state_open(db, &st, NULL), 0);
+	v = reader_for(fk, st);
+	assert_int_equal(list_path(v, ISSUES), N);
+	/* The first since request has no validator of its own yet: a body. */
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->not_modified, 0);
+	/* Nothing changed: the same since with its validator is "not modified". */
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->since_lists, 2);
+	assert_int_equal(fk->not_modified, 1);
+	assert_int_equal(cache_requests(v->cache), 3);
+	assert_int_equal(cache_requests_not_modified(v->cache), 1);
+	/* The items are fresh again without a request, and read as before. */
+	assert_int_equal(read_path(v, ISSUES "/5/title", &b), 0);
+	assert_string_equal(buf_cstr(&b), "first\n");
+	assert_int_equal(fk->gets, 0);
+	/* A change: the validator no longer matches, the answer brings it. */
+	fake_set(fk, 3, 40, "second");
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->not_modified, 1);
+	assert_int_equal(read_path(v, ISSUES "/3/title", &b), 0);
+	assert_string_equal(buf_cstr(&b), "second\n");
+	/* The change moved since: its first request has a body, the next not. */
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->not_modified, 1);
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->not_modified, 2);
+	/* The validator is kept with the list across a restart. */
+	assert_int_equal(cache_flush(v->cache, 5000), 0);
+	reader_free(v);
+	v = reader_for(fk, st);
+	assert_int_equal(list_path(v, ISSUES), N); /* loaded from the store, fresh */
+	assert_int_equal(fk->lists, 6);
+	fk->clock += TTL + 1;
+	assert_int_equal(list_path(v, ISSUES), N);
+	assert_int_equal(fk->not_modified, 3);
+	assert_int_equal(cache_requests_not_modified(v->cache), 1);
+	assert_int_equal(read_path(v, ISSUES "/3/title", &b), 0);
+	assert_string_equal(buf_cstr(&b), "second\n");
+	assert_int_equal(fk->gets, 0);
+	reader_free(v);
+	state_free(st);
+	unlink(db);
+	free(db);
+	db = xprintf("rm -rf %s", dir);
+	assert_int_equal(system(db), 0);
+	free(db);
+	buf_release(&b);
 	fake_free(fk);
 }
 
@@ -572,7 +688,7 @@ static void test_entries_round_trip(void **state)
 	struct cs_item it;
 	uint64_t *numbers, in[] = {9, 4, 1};
 	size_t n;
-	char *since;
+	char *since, *etag;
 
 	(void)state;
 	assert_int_equal(cs_item_dump(&fk->items[2], &fk->comments[2], "diff --git\n", true, &j),
@@ -590,14 +706,22 @@ static void test_entries_round_trip(void **state)
 	assert_int_equal(cs_item_parse("not json", &it), -EINVAL);
 
 	buf_reset(&j);
-	assert_int_equal(cs_list_dump(in, 3, "2024-05-01T10:00:00Z", &j), 0);
-	assert_int_equal(cs_list_parse(buf_cstr(&j), &numbers, &n, &since), 0);
+	assert_int_equal(cs_list_dump(in, 3, "2024-05-01T10:00:00Z", "W/\"e1\"", &j), 0);
+	assert_int_equal(cs_list_parse(buf_cstr(&j), &numbers, &n, &since, &etag), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(numbers[0], 9);
 	assert_string_equal(since, "2024-05-01T10:00:00Z");
+	assert_string_equal(etag, "W/\"e1\"");
 	free(numbers);
 	free(since);
-	assert_int_equal(cs_list_parse("{\"numbers\":[0]}", &numbers, &n, &since), -EINVAL);
+	free(etag);
+	/* An entry stored before validators has none. */
+	assert_int_equal(
+	    cs_list_parse("{\"numbers\":[3],\"since\":null}", &numbers, &n, &since, &etag), 0);
+	assert_null(etag);
+	free(numbers);
+	free(since);
+	assert_int_equal(cs_list_parse("{\"numbers\":[0]}", &numbers, &n, &since, &etag), -EINVAL);
 	buf_release(&j);
 	fake_free(fk);
 }
@@ -697,6 +821,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_since_revalidates_the_list),
+	    cmocka_unit_test(test_validator_revalidates_for_nothing),
 	    cmocka_unit_test(test_comments_in_bulk),
 	    cmocka_unit_test(test_store_makes_a_new_view_warm),
 	    cmocka_unit_test(test_stale_while_the_forge_fails),

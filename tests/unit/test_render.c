@@ -487,7 +487,10 @@ static bool has_nocase(const char *s, const char *needle)
 
 static struct forge_capabilities caps_of(size_t max)
 {
-	struct forge_capabilities c = {"gitea", max, false, false, true, 50};
+	struct forge_capabilities c = {.name = "gitea",
+				       .max_description_len = max,
+				       .update_pr_status = true,
+				       .max_page_size = 50};
 
 	return c;
 }
@@ -548,7 +551,7 @@ static void check_rendered(const struct forge_capabilities *caps,
 	size_t slen = strlen(req->summary), body_len, kept, nl = strlen(NOTICE_LINE);
 	bool cut;
 
-	assert_true(out->len <= caps->max_description_len);
+	assert_true(forge_text_len(caps, s, out->len) <= caps->max_description_len);
 	assert_true(str_utf8_valid(s, out->len));
 	assert_int_equal(count(s, FORGE_RECEIPT_MARKER), 1);
 	assert_true(count(s, FORGE_TRUNCATION_NOTICE) <= 1);
@@ -571,7 +574,8 @@ static void check_rendered(const struct forge_capabilities *caps,
 			kept--;
 		/* No more than needed (a closer may need more room: only without '<'). */
 		if (body_len == kept && !strchr(req->summary, '<'))
-			assert_true(caps->max_description_len - out->len < 4);
+			assert_true(caps->max_description_len - forge_text_len(caps, s, out->len) <
+				    4);
 	}
 	/* The closer holds nothing but the punctuation and names that close. */
 	for (q = s + kept; q < s + body_len; q++)
@@ -601,7 +605,7 @@ static const struct forge_receipt RECEIPT = {"sess-1234", "bundle-7", "sha256:ab
 static void test_no_bundle_is_body_exactly(void **state)
 {
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", "My body\n<!-- x -->", NULL, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", "My body\n<!-- x -->", NULL, &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -622,7 +626,7 @@ static void test_no_bundle_is_body_exactly(void **state)
 static void test_no_bundle_too_long(void **state)
 {
 	struct forge_capabilities caps = caps_of(10);
-	struct forge_pr_request req = {"t", "h", "b", "0123456789A", NULL, NULL};
+	struct forge_pr_request req = {"t", "h", "b", "0123456789A", NULL, NULL, false};
 	struct buf out = BUF_INIT(0), err = BUF_INIT(1024);
 
 	(void)state;
@@ -639,7 +643,8 @@ static void test_no_bundle_too_long(void **state)
 static void test_bundle_fits(void **state)
 {
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", "ignored", "Did the thing.\n", &RECEIPT};
+	struct forge_pr_request req = {"t",	 "h",  "b", "ignored", "Did the thing.\n",
+				       &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -656,17 +661,24 @@ static void test_bundle_fits(void **state)
 	buf_release(&out);
 }
 
-static size_t meta_len(const struct forge_receipt *rc)
+/* The receipt block's length in unit. */
+static size_t meta_len_in(const struct forge_receipt *rc, enum forge_len_unit unit)
 {
 	struct forge_capabilities caps = caps_of(SIZE_MAX / 4);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "", rc};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "", rc, false};
 	struct buf out = BUF_INIT(0);
 	size_t n;
 
+	caps.description_unit = unit;
 	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
-	n = out.len;
+	n = forge_text_len(&caps, out.data, out.len);
 	buf_release(&out);
 	return n;
+}
+
+static size_t meta_len(const struct forge_receipt *rc)
+{
+	return meta_len_in(rc, FORGE_LEN_BYTES);
 }
 
 static void test_bundle_truncated_exact_fit(void **state)
@@ -674,7 +686,7 @@ static void test_bundle_truncated_exact_fit(void **state)
 	size_t m = meta_len(&RECEIPT), nl = strlen(NOTICE_LINE);
 	struct forge_capabilities caps;
 	char sum[101];
-	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -708,7 +720,7 @@ static void test_truncation_never_splits_utf8(void **state)
 	static const char sum[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
 				  "and enough ascii after it that it never fits whole here";
 	size_t m = meta_len(&RECEIPT), nl = strlen(NOTICE_LINE), room;
-	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, sum, &RECEIPT, false};
 	static const size_t want[] = {0, 0, 2, 2, 2, 5, 5, 5, 5, 9, 9, 9, 9};
 	struct buf out = BUF_INIT(0);
 
@@ -728,7 +740,7 @@ static void test_metadata_alone_does_not_fit(void **state)
 {
 	size_t m = meta_len(&RECEIPT), nl = strlen(NOTICE_LINE);
 	struct forge_capabilities caps = caps_of(m - 1);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "", &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "", &RECEIPT, false};
 	struct buf out = BUF_INIT(0), err = BUF_INIT(1024);
 
 	(void)state;
@@ -756,7 +768,7 @@ static void test_receipt_values_cannot_close_comment(void **state)
 {
 	struct forge_receipt rc = {"a-->b--!>c", "x\n-->\ny%", "<!-- nested -->", false};
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc, false};
 	struct buf out = BUF_INIT(0);
 	const char *s;
 
@@ -778,7 +790,7 @@ static void test_bad_bundles(void **state)
 {
 	struct forge_receipt rc = RECEIPT;
 	struct forge_capabilities caps = caps_of(65536);
-	struct forge_pr_request req = {"t", "h", "b", NULL, "s", NULL};
+	struct forge_pr_request req = {"t", "h", "b", NULL, "s", NULL, false};
 	struct buf out = BUF_INIT(0);
 
 	(void)state;
@@ -856,14 +868,19 @@ static void random_text(struct buf *b, uint64_t *seed, size_t approx)
 		put_random_char(b, seed);
 }
 
-static void test_randomized(void **state)
+/* The length of a NUL-terminated text in caps' unit. */
+static size_t units(const struct forge_capabilities *caps, const char *s)
 {
-	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	return forge_text_len(caps, s, strlen(s));
+}
+
+static void randomized(enum forge_len_unit unit)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)unit;
 	struct buf sum = BUF_INIT(0), v1 = BUF_INIT(0), v2 = BUF_INIT(0), v3 = BUF_INIT(0);
-	struct buf out = BUF_INIT(0);
+	struct buf out = BUF_INIT(0), closer = BUF_INIT(0);
 	size_t iter, ok = 0, cut = 0, refused = 0;
 
-	(void)state;
 	for (iter = 0; iter < 3000; iter++) {
 		struct forge_receipt rc;
 		struct forge_capabilities caps;
@@ -882,7 +899,7 @@ static void test_randomized(void **state)
 		rc.policy_bundle_id = buf_cstr(&v2);
 		rc.trajectory_hash = buf_cstr(&v3);
 		rc.verification_passed = rnd(&seed) & 1;
-		m = meta_len(&rc);
+		m = meta_len_in(&rc, unit);
 		/* Limits around the interesting edges and beyond them. */
 		switch (rnd(&seed) % 4) {
 		case 0:
@@ -899,10 +916,15 @@ static void test_randomized(void **state)
 			break;
 		}
 		caps = caps_of(max);
-		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &rc};
+		caps.description_unit = unit;
+		slen = units(&caps, buf_cstr(&sum));
+		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &rc, false};
 		buf_reset(&out);
 		r = forge_render_description(&caps, &req, &out);
-		if (m > max || (sum.len > max - m && max - m < nl)) {
+		/* What closes the whole summary needs room too (ASCII: bytes are characters). */
+		buf_reset(&closer);
+		if (forge_description_closer(sum.data, sum.len, &closer) < 0 || m > max ||
+		    (slen + closer.len > max - m && max - m < nl)) {
 			assert_int_equal(r, -EINVAL);
 			assert_int_equal(out.len, 0);
 			refused++;
@@ -910,7 +932,7 @@ static void test_randomized(void **state)
 		}
 		assert_int_equal(r, 0);
 		check_rendered(&caps, &req, &out);
-		if (sum.len > max - m)
+		if (slen > max - m)
 			cut++;
 		ok++;
 	}
@@ -922,6 +944,149 @@ static void test_randomized(void **state)
 	buf_release(&v1);
 	buf_release(&v2);
 	buf_release(&v3);
+	buf_release(&out);
+	buf_release(&closer);
+}
+
+static void test_randomized(void **state)
+{
+	(void)state;
+	randomized(FORGE_LEN_BYTES);
+}
+
+/* The same invariants when the forge counts characters (GitHub). */
+static void test_randomized_chars(void **state)
+{
+	(void)state;
+	randomized(FORGE_LEN_CHARS);
+}
+
+/* 1-, 2-, 3- and 4-byte characters in turn: n characters, 2.5n bytes. */
+static void multibyte_text(struct buf *b, size_t n)
+{
+	static const char *const ch[] = {"a", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80"};
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf_puts(b, ch[i % 4]), 0);
+}
+
+static void test_chars_counted(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct buf t = BUF_INIT(0);
+
+	(void)state;
+	multibyte_text(&t, 8);
+	assert_int_equal(forge_text_len(&caps, t.data, t.len), 20);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_text_len(&caps, t.data, t.len), 8);
+	assert_int_equal(forge_text_len(&caps, t.data, 0), 0);
+	/* A cut sequence counts its lead byte only. */
+	assert_int_equal(forge_text_len(&caps, t.data, 4), 3);
+	buf_release(&t);
+}
+
+/*
+ * The issue's case: a 70 000-character summary of multi-byte text on a
+ * forge that counts 65 536 characters. The description is at most 65 536
+ * characters (far more than 65 536 bytes), exactly that many since the
+ * summary opens nothing, cut on a character boundary, with the notice and
+ * the four fields.
+ */
+static void test_chars_70000_summary(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct forge_receipt rc = {"sess-\xc3\xa9", "policy-\xe4\xb8\xad", "sha256:ab", true};
+	struct buf sum = BUF_INIT(0), out = BUF_INIT(0);
+	struct forge_pr_request req = {"t", "h", "b", NULL, NULL, &rc, false};
+	const char *s;
+	size_t chars, kept;
+
+	(void)state;
+	multibyte_text(&sum, 70000);
+	req.summary = buf_cstr(&sum);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
+	s = buf_cstr(&out);
+	chars = forge_text_len(&caps, s, out.len);
+	assert_int_equal(chars, 65536);
+	assert_true(out.len > 65536 * 2);
+	assert_true(str_utf8_valid(s, out.len));
+	assert_int_equal(count(s, FORGE_TRUNCATION_NOTICE), 1);
+	check_rendered(&caps, &req, &out);
+	/* The kept part is the summary's own first characters. */
+	kept = (size_t)(strstr(s, NOTICE_LINE) - s);
+	assert_memory_equal(s, req.summary, kept);
+	assert_true(kept > 60000 * 2);
+	/* The same summary where the forge counts bytes: at most 65 536 bytes. */
+	caps.description_unit = FORGE_LEN_BYTES;
+	buf_reset(&out);
+	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
+	assert_true(out.len <= 65536);
+	assert_true(out.len > 65000);
+	check_rendered(&caps, &req, &out);
+	buf_release(&sum);
+	buf_release(&out);
+}
+
+/* Without a bundle the limit is characters too: 65 536 emoji pass, one more does not. */
+static void test_chars_body_as_written(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct forge_pr_request req = {"t", "h", "b", NULL, NULL, NULL, false};
+	struct buf body = BUF_INIT(0), out = BUF_INIT(0), err = BUF_INIT(256);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 65536; i++)
+		assert_int_equal(buf_puts(&body, "\xf0\x9f\x98\x80"), 0);
+	req.body = buf_cstr(&body);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
+	assert_int_equal(out.len, body.len);
+	/* Counted in bytes the same body is four times too long. */
+	caps.description_unit = FORGE_LEN_BYTES;
+	buf_reset(&out);
+	assert_int_equal(forge_render_description_err(&caps, &req, &out, &err), -EINVAL);
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(buf_puts(&body, "x"), 0);
+	req.body = buf_cstr(&body);
+	buf_reset(&out);
+	assert_int_equal(forge_render_description_err(&caps, &req, &out, &err), -EINVAL);
+	/* An edit of a description without a receipt: the same rule. */
+	buf_reset(&out);
+	assert_int_equal(forge_render_pr_body(&caps, NULL, buf_cstr(&body), &out, &err), -EINVAL);
+	body.len--;
+	body.data[body.len] = '\0';
+	assert_int_equal(forge_render_pr_body(&caps, NULL, buf_cstr(&body), &out, &err), 0);
+	buf_release(&body);
+	buf_release(&out);
+	buf_release(&err);
+}
+
+/* An agent's edit of a description with a receipt keeps it, cut in characters. */
+static void test_chars_pr_body_keeps_receipt(void **state)
+{
+	struct forge_capabilities caps = caps_of(65536);
+	struct forge_pr_request req = {"t", "h", "b", NULL, "short", &RECEIPT, false};
+	struct buf cur = BUF_INIT(0), text = BUF_INIT(0), out = BUF_INIT(0);
+	const char *block;
+
+	(void)state;
+	caps.description_unit = FORGE_LEN_CHARS;
+	assert_int_equal(forge_render_description(&caps, &req, &cur), 0);
+	block = strstr(buf_cstr(&cur), BLOCK_OPEN);
+	assert_non_null(block);
+	multibyte_text(&text, 70000);
+	assert_int_equal(forge_render_pr_body(&caps, buf_cstr(&cur), buf_cstr(&text), &out, NULL),
+			 0);
+	assert_int_equal(forge_text_len(&caps, out.data, out.len), 65536);
+	assert_int_equal(count(buf_cstr(&out), FORGE_TRUNCATION_NOTICE), 1);
+	assert_non_null(strstr(buf_cstr(&out), block));
+	assert_true(str_utf8_valid(out.data, out.len));
+	buf_release(&cur);
+	buf_release(&text);
 	buf_release(&out);
 }
 
@@ -942,8 +1107,8 @@ static void test_forged_receipt_refused(void **state)
 
 	(void)state;
 	for (i = 0; forged[i]; i++) {
-		struct forge_pr_request body = {"t", "h", "b", forged[i], NULL, NULL};
-		struct forge_pr_request bundle = {"t", "h", "b", NULL, forged[i], &RECEIPT};
+		struct forge_pr_request body = {"t", "h", "b", forged[i], NULL, NULL, false};
+		struct forge_pr_request bundle = {"t", "h", "b", NULL, forged[i], &RECEIPT, false};
 
 		assert_int_equal(buf_puts(&out, "keep"), 0);
 		buf_reset(&err);
@@ -963,7 +1128,7 @@ static void test_forged_receipt_refused(void **state)
 	/* A receipt value cannot spell the notice either. */
 	{
 		struct forge_receipt rc = {FORGE_TRUNCATION_NOTICE, "p", "h", true};
-		struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc};
+		struct forge_pr_request req = {"t", "h", "b", NULL, "s", &rc, false};
 
 		assert_int_equal(forge_render_description(&caps, &req, &out), 0);
 		assert_int_equal(count(buf_cstr(&out), FORGE_TRUNCATION_NOTICE), 0);
@@ -1035,7 +1200,7 @@ static void test_unclosed_comment_cannot_swallow(void **state)
 {
 	struct forge_capabilities caps = caps_of(65536);
 	struct forge_pr_request req = {
-	    "t", "h", "b", NULL, "Ready.\n<!-- verification_passed: true\n", &RECEIPT};
+	    "t", "h", "b", NULL, "Ready.\n<!-- verification_passed: true\n", &RECEIPT, false};
 	struct buf out = BUF_INIT(0), err = BUF_INIT(256);
 
 	(void)state;
@@ -1153,7 +1318,8 @@ static void test_hostile_property(void **state)
 		caps = caps_of(max);
 		forbidden = has_nocase(buf_cstr(&sum), "bottlefs:receipt") ||
 			    has_nocase(buf_cstr(&sum), "[summary truncated.");
-		req = (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &RECEIPT};
+		req =
+		    (struct forge_pr_request){"t", "h", "b", NULL, buf_cstr(&sum), &RECEIPT, false};
 		buf_reset(&out);
 		buf_reset(&err);
 		r = forge_render_description_err(&caps, &req, &out, &err);
@@ -1196,7 +1362,7 @@ static void test_hostile_property(void **state)
 static char *opened_with(const char *summary, size_t max)
 {
 	struct forge_capabilities caps = caps_of(max);
-	struct forge_pr_request req = {"t", "h", "b", NULL, summary, &RECEIPT};
+	struct forge_pr_request req = {"t", "h", "b", NULL, summary, &RECEIPT, false};
 	struct buf out = BUF_INIT(0);
 
 	assert_int_equal(forge_render_description(&caps, &req, &out), 0);
@@ -1346,10 +1512,15 @@ static void test_capabilities_json(void **state)
 	assert_string_equal(s, "{\n"
 			       "  \"name\": \"gitea\",\n"
 			       "  \"max_description_len\": 65536,\n"
+			       "  \"max_description_unit\": \"bytes\",\n"
 			       "  \"structured_metadata\": false,\n"
 			       "  \"push_branch\": false,\n"
 			       "  \"update_pr_status\": true,\n"
-			       "  \"max_page_size\": 50\n"
+			       "  \"max_page_size\": 50,\n"
+			       "  \"trajectory_linking\": false,\n"
+			       "  \"agent_identity\": false,\n"
+			       "  \"bounties\": false,\n"
+			       "  \"conditional_reads\": false\n"
 			       "}\n");
 	free(s);
 }
@@ -1357,8 +1528,8 @@ static void test_capabilities_json(void **state)
 static void test_copy_and_release(void **state)
 {
 	char *labels[] = {"bug", "ui"};
-	struct forge_issue src = {5,	  "title", "body", "open", "me",   labels, 2,	  3,
-				  "2025", "2024",  true,   "feat", "main", true,   "{}\n"};
+	struct forge_issue src = {5,	  "title", "body", "open", "me",   labels, 2,	   3,
+				  "2025", "2024",  true,   "feat", "main", true,   "{}\n", true};
 	struct forge_issue dst;
 	struct forge_comment c = {1, 5, "b", "a", "c", "u"}, cd;
 
@@ -1371,6 +1542,7 @@ static void test_copy_and_release(void **state)
 	assert_string_equal(dst.head, "feat");
 	assert_string_equal(dst.created_at, "2024");
 	assert_true(dst.merged);
+	assert_true(dst.draft);
 	assert_string_equal(dst.json, "{}\n");
 	forge_issue_release(&dst);
 	assert_null(dst.title);
@@ -1393,6 +1565,11 @@ int main(void)
 	    cmocka_unit_test(test_receipt_values_cannot_close_comment),
 	    cmocka_unit_test(test_bad_bundles),
 	    cmocka_unit_test(test_randomized),
+	    cmocka_unit_test(test_randomized_chars),
+	    cmocka_unit_test(test_chars_counted),
+	    cmocka_unit_test(test_chars_70000_summary),
+	    cmocka_unit_test(test_chars_body_as_written),
+	    cmocka_unit_test(test_chars_pr_body_keeps_receipt),
 	    cmocka_unit_test(test_forged_receipt_refused),
 	    cmocka_unit_test(test_closer),
 	    cmocka_unit_test(test_unclosed_comment_cannot_swallow),

@@ -1,11 +1,11 @@
 /*
- * gitea/http: see http.h.
+ * http: see http.h (and http_internal.h for how its three files divide it).
  *
  * Why a multi handle even for one request: one code path gives every
  * request the same deadline, retry and size rules, and the parallel page
  * fetches of the list operations are just batches with n > 1.
  */
-#include "forge/gitea/http.h"
+#include "forge/http_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,57 +19,7 @@
 
 #include "util/str.h"
 
-#define POOL_MAX 16
-/* Streamed bodies are kept in pieces of this size (curl hands over 16 KiB at most). */
-#define CHUNK_SIZE ((size_t)64 << 10)
-#define RETRY_AFTER_MAX_S 3600
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 2000
-
-struct http {
-	char *base_url;
-	char *auth_header; /* "Authorization: token T"; wiped on free */
-	struct curl_slist *headers;
-	unsigned connect_timeout_ms;
-	size_t max_body;
-
-	CURLSH *share;
-	/* One lock per curl_lock_data, as libcurl asks for a shared handle. */
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX]; /* idle easy handles, guarded by pool_lock */
-	size_t n_pool;	      /* guarded by pool_lock */
-};
-
-/* One piece of a streamed body. */
-struct http_chunk {
-	struct http_chunk *next;
-	size_t len; /* bytes in data */
-	size_t off; /* bytes already handed to jansson */
-	char data[];
-};
-
-enum xfer_state {
-	XFER_PENDING,
-	XFER_RUNNING,
-	XFER_DONE,
-};
-
-struct xfer {
-	struct http *h;
-	struct http_req *req;
-	CURL *easy;
-	enum xfer_state st;
-	unsigned attempts;
-	uint64_t not_before; /* ms; a retry waits for this */
-	bool too_big;	     /* the write callback refused more body */
-	int streaming;	     /* -1 undecided, 0 into body, 1 into chunks (this attempt) */
-	long retry_after_s;  /* from the last response, -1 when absent */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-static const char *method_name(enum http_method m)
+const char *http_method_name(enum http_method m)
 {
 	switch (m) {
 	case HTTP_GET:
@@ -177,10 +127,22 @@ static void set_err(struct buf *err, const char *msg)
 		buf_note(err, "%s", msg);
 }
 
+/* A header line we send must not carry a CR or LF (header injection) or other controls. */
+static bool header_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 {
 	struct http *h;
 	struct buf hdr = BUF_INIT(8192);
+	const char *scheme = opt->auth_scheme ? opt->auth_scheme : "token";
+	const char *ua = opt->user_agent ? opt->user_agent : HTTP_USER_AGENT;
+	pthread_condattr_t ca;
 	size_t n, i;
 	int r = -ENOMEM;
 
@@ -207,6 +169,17 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 			}
 		}
 	}
+	if (!header_safe(scheme) || !header_safe(ua) ||
+	    (opt->accept && !header_safe(opt->accept))) {
+		set_err(err, "auth scheme, user agent or accept contains a control byte");
+		return -EINVAL;
+	}
+	for (i = 0; opt->headers && opt->headers[i]; i++) {
+		if (!header_safe(opt->headers[i]) || !strchr(opt->headers[i], ':')) {
+			set_err(err, "an extra header is not one 'name: value' line");
+			return -EINVAL;
+		}
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		set_err(err, "curl initialisation failed");
 		return -ENOMEM;
@@ -219,13 +192,20 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 	h->base_url = strndup(opt->base_url, n);
 	h->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
 	h->max_body = opt->max_body ? opt->max_body : HTTP_MAX_BODY_DEFAULT;
+	h->max_inflight = opt->max_inflight;
+	h->write_spacing_ms = opt->write_spacing_ms;
 	pthread_mutex_init(&h->pool_lock, NULL);
+	pthread_mutex_init(&h->rate_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->slot_free, &ca);
+	pthread_condattr_destroy(&ca);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	if (!h->base_url)
 		goto fail;
 	if (opt->token && opt->token[0]) {
-		if (buf_printf(&hdr, "Authorization: token %s", opt->token) < 0)
+		if (buf_printf(&hdr, "Authorization: %s %s", scheme, opt->token) < 0)
 			goto fail;
 		h->auth_header = buf_steal(&hdr, NULL);
 		if (!h->auth_header)
@@ -235,9 +215,8 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 			goto fail;
 	}
 	{
-		/* No 100-continue round trip; JSON both ways. */
-		static const char *const fixed[] = {"Expect:", "Content-Type: application/json",
-						    "Accept: application/json"};
+		/* No 100-continue round trip; JSON both ways (Accept is per request). */
+		static const char *const fixed[] = {"Expect:", "Content-Type: application/json"};
 		for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 			struct curl_slist *s = curl_slist_append(h->headers, fixed[i]);
 
@@ -245,7 +224,27 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 				goto fail;
 			h->headers = s;
 		}
+		for (i = 0; opt->headers && opt->headers[i]; i++) {
+			struct curl_slist *s = curl_slist_append(h->headers, opt->headers[i]);
+
+			if (!s)
+				goto fail;
+			h->headers = s;
+		}
 	}
+	buf_reset(&hdr);
+	if (buf_printf(&hdr, "User-Agent: %s", ua) < 0)
+		goto fail;
+	{
+		struct curl_slist *s = curl_slist_append(h->headers, hdr.data);
+
+		if (!s)
+			goto fail;
+		h->headers = s;
+	}
+	h->accept = str_dup(opt->accept ? opt->accept : "application/json");
+	if (!h->accept)
+		goto fail;
 	h->share = curl_share_init();
 	if (!h->share)
 		goto fail;
@@ -260,6 +259,7 @@ int http_new(const struct http_options *opt, struct http **out, struct buf *err)
 		r = -EINVAL;
 		goto fail;
 	}
+	buf_release(&hdr); /* the User-Agent line, copied into the list */
 	*out = h;
 	return 0;
 fail:
@@ -296,7 +296,10 @@ void http_free(struct http *h)
 		free(h->auth_header);
 	}
 	free(h->base_url);
+	free(h->accept);
 	pthread_mutex_destroy(&h->pool_lock);
+	pthread_mutex_destroy(&h->rate_lock);
+	pthread_cond_destroy(&h->slot_free);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_locks[i]);
 	free(h);
@@ -328,131 +331,58 @@ static void pool_put(struct http *h, CURL *c)
 		curl_easy_cleanup(c);
 }
 
-static void chunks_free(struct http_req *q)
+static void slist_wipe_free(struct curl_slist *l)
 {
-	struct http_chunk *c, *next;
+	struct curl_slist *s;
 
-	for (c = q->chunks; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	q->chunks = q->chunks_tail = NULL;
-	q->chunks_len = 0;
+	for (s = l; s; s = s->next)
+		str_wipe(s->data, strlen(s->data));
+	curl_slist_free_all(l);
 }
 
-/* Appends to a streamed body: 0, -E2BIG past max, -ENOMEM. */
-static int chunks_append(struct http_req *q, const char *p, size_t n, size_t max)
+/* An ETag we may send back: printable ASCII, bounded. */
+static bool etag_sendable(const char *e)
 {
-	if (n > max || q->chunks_len > max - n)
-		return -E2BIG;
-	while (n > 0) {
-		struct http_chunk *t = q->chunks_tail;
-		size_t k;
+	size_t i;
 
-		if (!t || t->len == CHUNK_SIZE) {
-			t = malloc(sizeof(*t) + CHUNK_SIZE);
-			if (!t)
-				return -ENOMEM;
-			t->next = NULL;
-			t->len = t->off = 0;
-			if (q->chunks_tail)
-				q->chunks_tail->next = t;
-			else
-				q->chunks = t;
-			q->chunks_tail = t;
-		}
-		k = CHUNK_SIZE - t->len < n ? CHUNK_SIZE - t->len : n;
-		memcpy(t->data + t->len, p, k);
-		t->len += k;
-		q->chunks_len += k;
-		p += k;
-		n -= k;
-	}
-	return 0;
+	for (i = 0; e[i]; i++)
+		if ((unsigned char)e[i] < 0x20 || (unsigned char)e[i] > 0x7e || i >= 512)
+			return false;
+	return i > 0;
 }
 
-static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
+/* The request's own header list: the shared lines, its Accept, its If-None-Match. */
+static int build_headers(struct http *h, struct xfer *x)
 {
-	struct xfer *x = user;
 	struct http_req *q = x->req;
-	size_t n = size * nmemb;
-	int r;
+	struct buf line = BUF_INIT(1024);
+	struct curl_slist *l = NULL, *s;
+	const struct curl_slist *k;
+	const char *accept = q->accept && header_safe(q->accept) ? q->accept : h->accept;
+	int r = -ENOMEM;
 
-	if (x->streaming < 0) {
-		/* The headers are in: only a 2xx body is worth streaming to jansson. */
-		long status = 0;
-
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-		x->streaming = q->stream && status >= 200 && status < 300;
+	for (k = h->headers; k; k = k->next) {
+		if (!(s = curl_slist_append(l, k->data)))
+			goto out;
+		l = s;
 	}
-	if (x->streaming)
-		r = chunks_append(q, p, n, x->h->max_body);
-	else
-		r = buf_append(&q->body, p, n);
-	if (r < 0) {
-		/* Returning short aborts the transfer with CURLE_WRITE_ERROR. */
-		x->too_big = r == -E2BIG;
-		return 0;
+	if (buf_printf(&line, "Accept: %s", accept) < 0 || !(s = curl_slist_append(l, line.data)))
+		goto out;
+	l = s;
+	if (q->method == HTTP_GET && q->etag_in && etag_sendable(q->etag_in)) {
+		buf_reset(&line);
+		if (buf_printf(&line, "If-None-Match: %s", q->etag_in) < 0 ||
+		    !(s = curl_slist_append(l, line.data)))
+			goto out;
+		l = s;
 	}
-	return n;
-}
-
-/* Value of header line "name: value" when the name matches, else NULL. */
-static const char *header_value(const char *line, size_t n, const char *name, size_t *vlen)
-{
-	size_t k = strlen(name);
-	const char *v, *end = line + n;
-
-	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
-		return NULL;
-	v = line + k + 1;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	*vlen = (size_t)(end - v);
-	return v;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *user)
-{
-	struct xfer *x = user;
-	struct http_req *q = x->req;
-	size_t n = size * nmemb, vlen;
-	const char *v;
-	uint64_t u;
-
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		/* A new response (after a 100 Continue, say): forget the old headers. */
-		q->has_total = false;
-		q->total = 0;
-		q->content_type[0] = '\0';
-		q->length = -1;
-		x->retry_after_s = -1;
-		return n;
-	}
-	if ((v = header_value(p, n, "content-length", &vlen)) != NULL) {
-		/* Kept by hand: curl does not report it when it refused the size. */
-		if (strn_to_u64(v, vlen, INT64_MAX, true, &u) == 0)
-			q->length = (int64_t)u;
-		return n;
-	}
-	if ((v = header_value(p, n, "x-total-count", &vlen)) != NULL) {
-		if (strn_to_u64(v, vlen, UINT64_MAX, true, &u) == 0) {
-			q->has_total = true;
-			q->total = u;
-		}
-	} else if ((v = header_value(p, n, "content-type", &vlen)) != NULL) {
-		if (vlen >= sizeof(q->content_type))
-			vlen = sizeof(q->content_type) - 1;
-		memcpy(q->content_type, v, vlen);
-		q->content_type[vlen] = '\0';
-	} else if ((v = header_value(p, n, "retry-after", &vlen)) != NULL) {
-		/* Only the delta-seconds form; an HTTP date falls back to backoff. */
-		if (strn_to_u64(v, vlen, RETRY_AFTER_MAX_S, true, &u) == 0)
-			x->retry_after_s = (long)u;
-	}
-	return n;
+	x->hdrs = l;
+	l = NULL;
+	r = 0;
+out:
+	slist_wipe_free(l);
+	buf_release(&line);
+	return r;
 }
 
 /* Prepares x->easy for one attempt with what is left of the deadline. */
@@ -465,20 +395,22 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	CURLcode rc = CURLE_OK;
 
 	buf_reset(url);
-	if (buf_puts(url, h->base_url) < 0 || buf_puts(url, q->path) < 0)
+	if (q->url ? buf_puts(url, q->url) < 0
+		   : buf_puts(url, h->base_url) < 0 || buf_puts(url, q->path) < 0)
+		return -ENOMEM;
+	if (!x->hdrs && build_headers(h, x) < 0)
 		return -ENOMEM;
 	curl_easy_reset(c);
 	x->too_big = false;
 	x->streaming = -1;
-	chunks_free(q);
+	http_chunks_free(q);
 	q->too_large = false;
-	q->length = -1;
 	x->retry_after_s = -1;
 	x->errbuf[0] = '\0';
 	buf_reset(&q->body);
 	q->status = 0;
-	q->has_total = false;
-	q->content_type[0] = '\0';
+	q->not_modified = false;
+	http_forget_headers(q);
 
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
@@ -489,7 +421,7 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_SHARE, h->share);
-	SET(CURLOPT_HTTPHEADER, h->headers);
+	SET(CURLOPT_HTTPHEADER, x->hdrs);
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
@@ -501,9 +433,9 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 	 */
 	if (q->method == HTTP_GET)
 		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_body);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEFUNCTION, http_on_body);
 	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERFUNCTION, http_on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 	SET(CURLOPT_PRIVATE, x);
@@ -514,7 +446,7 @@ static int setup(struct http *h, struct xfer *x, uint64_t now, uint64_t deadline
 		SET(CURLOPT_COPYPOSTFIELDS, body);
 	}
 	if (q->method == HTTP_PATCH || q->method == HTTP_PUT)
-		SET(CURLOPT_CUSTOMREQUEST, method_name(q->method));
+		SET(CURLOPT_CUSTOMREQUEST, http_method_name(q->method));
 #undef SET
 	return rc == CURLE_OK ? 0 : -ENOMEM;
 }
@@ -539,12 +471,28 @@ static bool transient_code(CURLcode c)
 	}
 }
 
-/* Appends Gitea's {"message": ...} (printable part, bounded) to err. */
+/*
+ * Appends s, its first max bytes, line breaks and other C0 controls as
+ * spaces so the reason stays one line; the rest is escaped where it is
+ * logged (str_escape_log), which shows what the forge sent.
+ */
+static void put_printable(struct buf *err, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		buf_note(err, "%c", (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
+}
+
+/*
+ * Appends the forge's {"message": ...} (printable part, bounded) to err,
+ * and the first of GitHub's "errors" ([{"message"} or {"field", "code"}])
+ * in parentheses: "Validation Failed" alone says nothing.
+ */
 static void append_message(struct buf *err, const struct buf *body)
 {
-	json_t *j;
-	const char *m;
-	size_t i, n;
+	json_t *j, *e;
+	const char *m, *f, *c;
 
 	if (!err || !body->len || body->len > 65536)
 		return;
@@ -553,10 +501,23 @@ static void append_message(struct buf *err, const struct buf *body)
 		return;
 	m = json_string_value(json_object_get(j, "message"));
 	if (m && m[0]) {
-		n = strlen(m);
 		buf_note(err, ": ");
-		for (i = 0; i < n && i < 200; i++)
-			buf_note(err, "%c", (unsigned char)m[i] < 0x20 ? ' ' : m[i]);
+		put_printable(err, m, 200);
+	}
+	e = json_array_get(json_object_get(j, "errors"), 0);
+	m = json_string_value(json_object_get(e, "message"));
+	f = json_string_value(json_object_get(e, "field"));
+	c = json_string_value(json_object_get(e, "code"));
+	if ((m && m[0]) || (f && c)) {
+		buf_note(err, " (");
+		if (m && m[0]) {
+			put_printable(err, m, 200);
+		} else {
+			put_printable(err, f, 64);
+			buf_note(err, ": ");
+			put_printable(err, c, 64);
+		}
+		buf_note(err, ")");
 	}
 	json_decref(j);
 }
@@ -569,7 +530,7 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 		  struct buf *err)
 {
 	struct http_req *q = x->req;
-	const char *m = method_name(q->method);
+	const char *m = http_method_name(q->method);
 	bool transient;
 	uint64_t delay;
 	long status = 0;
@@ -591,8 +552,42 @@ static int finish(struct http *h, struct xfer *x, CURLcode code, uint64_t now, u
 				 h->max_body);
 		return -EIO;
 	}
+	if (code == CURLE_OK)
+		http_note_limits(h, q);
 	if (code == CURLE_OK && status >= 200 && status < 300)
 		return 0;
+	if (code == CURLE_OK && status == 304 && q->method == HTTP_GET && q->etag_in) {
+		q->not_modified = true;
+		return 0;
+	}
+	if (code == CURLE_OK) {
+		struct http_limit lim = {status, q->rl_remaining, q->rl_reset, x->retry_after_s,
+					 http_secondary_text(&q->body)};
+		struct buf why = BUF_INIT(512);
+		uint64_t until = 0;
+		int lr = http_limit_decide(&lim, http_wall_s(), now, deadline, &until, &why);
+
+		/* Primary limits are remembered by note_limits; a secondary one holds everyone. */
+		if (lr != 0 && lim.remaining != 0)
+			http_hold(h,
+				  lr > 0 ? until
+					 : now + (uint64_t)(lim.retry_after >= 0
+								? lim.retry_after * 1000
+								: SECONDARY_WAIT_MS),
+				  &why);
+		if (lr > 0) {
+			/* The forge refused without acting: any method may be sent again. */
+			x->attempts++;
+			x->not_before = until;
+			x->st = XFER_PENDING;
+		} else if (lr < 0 && err) {
+			buf_note(err, "%s '%s': %ld %s: %s", m, q->path, status,
+				 status_words(status), buf_cstr(&why));
+		}
+		buf_release(&why);
+		if (lr != 0)
+			return lr;
+	}
 	transient = code == CURLE_OK ? transient_status(status) : transient_code(code);
 	if (transient && idempotent(q->method)) {
 		x->attempts++;
@@ -635,110 +630,13 @@ void http_req_release(struct http_req *r)
 	if (!r)
 		return;
 	buf_release(&r->body);
-	chunks_free(r);
+	buf_release(&r->link);
+	http_chunks_free(r);
 }
 
 size_t http_max_body(const struct http *h)
 {
 	return h->max_body;
-}
-
-/* What jansson's reader needs to pull a streamed body piece by piece. */
-struct json_feed {
-	struct http_req *q;
-	size_t values, max_values;
-	bool in_str, esc, over;
-};
-
-/*
- * Counts JSON values the cheap way (separators and openers outside
- * strings), carrying the string state from one piece to the next.
- */
-static void count_values(struct json_feed *f, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (f->in_str) {
-			if (f->esc)
-				f->esc = false;
-			else if (c == '\\')
-				f->esc = true;
-			else if (c == '"')
-				f->in_str = false;
-		} else if (c == '"') {
-			f->in_str = true;
-		} else if (c == ',' || c == '[' || c == '{') {
-			f->values++;
-		}
-	}
-}
-
-static size_t json_feed_cb(void *buffer, size_t buflen, void *data)
-{
-	struct json_feed *f = data;
-	struct http_req *q = f->q;
-	struct http_chunk *c = q->chunks;
-	size_t k;
-
-	while (c && c->off == c->len) {
-		/* Read: gone, so the text shrinks while the tree grows. */
-		q->chunks = c->next;
-		free(c);
-		c = q->chunks;
-	}
-	if (!c) {
-		q->chunks_tail = NULL;
-		return 0; /* the end */
-	}
-	k = c->len - c->off < buflen ? c->len - c->off : buflen;
-	count_values(f, c->data + c->off, k);
-	if (f->values > f->max_values) {
-		f->over = true;
-		return (size_t)-1;
-	}
-	memcpy(buffer, c->data + c->off, k);
-	c->off += k;
-	return k;
-}
-
-int http_req_json(struct http_req *q, size_t max_values, struct json_t **root, struct buf *err)
-{
-	struct json_feed f = {q, 1, max_values, false, false, false};
-	json_error_t je;
-	json_t *j;
-	char first = q->chunks && q->chunks->len ? q->chunks->data[0] : '\0';
-
-	if (!q->chunks_len) {
-		chunks_free(q);
-		return buf_fail(err, -EIO, "empty response where json was expected");
-	}
-	/*
-	 * jansson rejects invalid UTF-8, lone surrogates, \u0000 and nesting
-	 * deeper than its parser limit, so every string kept is clean text.
-	 */
-	j = json_load_callback(json_feed_cb, &f, 0, &je);
-	chunks_free(q);
-	if (f.over)
-		return buf_fail(err, -EIO, "response has more than %zu json values", max_values);
-	if (!j) {
-		if (first == '<' || (unsigned char)first > 0x7f)
-			return buf_fail(err, -EIO, "response is not json (html or binary?)");
-		/* jansson may quote the offending input: keep the reason one printable line. */
-		for (char *c = je.text; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-				*c = '?';
-		return buf_fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
-				je.position);
-	}
-	if (!json_is_array(j) && !json_is_object(j)) {
-		json_decref(j);
-		return buf_fail(err, -EIO, "response is not a json array or object");
-	}
-	*root = j;
-	return 0;
 }
 
 int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_ms, struct buf *err)
@@ -758,7 +656,10 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		reqs[i].length = -1;
 		reqs[i].chunks = reqs[i].chunks_tail = NULL;
 		reqs[i].chunks_len = 0;
+		reqs[i].not_modified = false;
 		buf_init(&reqs[i].body, h->max_body);
+		buf_init(&reqs[i].link, LINK_MAX);
+		http_forget_headers(&reqs[i]);
 	}
 	if (n == 0)
 		return 0;
@@ -777,6 +678,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 	}
 	while (done < n) {
 		uint64_t now = http_now_ms(), wake = deadline_ms;
+		bool starved = false; /* a transfer is due but no slot was free */
 		CURLMsg *msg;
 		int still, left;
 
@@ -784,7 +686,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 			for (i = 0; i < n && err; i++) {
 				if (xs[i].st != XFER_DONE) {
 					buf_note(err, "%s '%s': timed out",
-						 method_name(reqs[i].method), reqs[i].path);
+						 http_method_name(reqs[i].method), reqs[i].path);
 					break;
 				}
 			}
@@ -793,9 +695,26 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 		}
 		for (i = 0; i < n && running < HTTP_PARALLEL; i++) {
 			struct xfer *x = &xs[i];
+			int g;
 
 			if (x->st != XFER_PENDING || x->not_before > now)
 				continue;
+			g = http_gate(h, x, now, deadline_ms, err);
+			if (g < 0) {
+				r = g;
+				goto out;
+			}
+			if (g == GATE_WAIT)
+				continue;
+			if (g == GATE_NO_SLOT) {
+				/* Other threads hold every slot: wait for one if this batch has
+				 * none. */
+				if (!running)
+					http_slot_wait(h, now + 50 < deadline_ms ? now + 50
+										 : deadline_ms);
+				starved = true;
+				break;
+			}
 			if (!x->easy)
 				x->easy = pool_get(h);
 			if (!x->easy || setup(h, x, now, deadline_ms, &url) < 0 ||
@@ -816,6 +735,7 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 			curl_multi_remove_handle(multi, x->easy);
 			running--;
+			http_slot_put(h, x);
 			x->st = XFER_DONE;
 			r = finish(h, x, msg->data.result, http_now_ms(), deadline_ms, err);
 			if (r < 0)
@@ -841,6 +761,8 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, uint64_t deadline_
 
 			if (wait > 1000)
 				wait = 1000;
+			if (starved && !running)
+				wait = 0; /* slot_wait did the waiting */
 			if (running || wait)
 				curl_multi_poll(multi, NULL, 0, (int)wait, NULL);
 		}
@@ -849,7 +771,9 @@ out:
 	for (i = 0; xs && i < n; i++) {
 		if (xs[i].st == XFER_RUNNING)
 			curl_multi_remove_handle(multi, xs[i].easy);
+		http_slot_put(h, &xs[i]);
 		pool_put(h, xs[i].easy);
+		slist_wipe_free(xs[i].hdrs);
 	}
 	curl_multi_cleanup(multi);
 	free(xs);
