@@ -31,6 +31,8 @@
 #include <jansson.h>
 
 #include "forge/git/mirror.h"
+#include "forge/gitea/http.h"
+#include "forge/gitea/push.h"
 
 #define TOKEN "tok-mirror-5ecret"
 #define CAROL "tok-carol-5ecret"
@@ -890,6 +892,122 @@ static void test_lost_answer(void **state)
 	buf_release(&path);
 }
 
+/* ---- the Gitea adapter's git side ---------------------------------------- */
+
+static void test_gitea_git_url(void **state)
+{
+	const struct gitea_git g = {"http://h:1", NULL, NULL, NULL};
+	struct buf u = BUF_INIT(1024);
+
+	(void)state;
+	assert_int_equal(gitea_git_url(&g, "alice", "dot.files", &u), 0);
+	assert_string_equal(buf_cstr(&u), "http://h:1/alice/dot.files.git");
+	buf_reset(&u);
+	assert_int_equal(gitea_git_url(&g, "a b", "x?y#z", &u), 0);
+	assert_string_equal(buf_cstr(&u), "http://h:1/a%20b/x%3Fy%23z.git");
+	buf_reset(&u);
+	assert_int_equal(gitea_git_url(&g, "", "x", &u), -EINVAL);
+	buf_release(&u);
+}
+
+static void test_gitea_push_and_bundle(void **state)
+{
+	const struct gitea_git g = {base, NULL, TOKEN, M};
+	const struct gitea_git anon = {base, NULL, NULL, M};
+	struct forge_push_request req;
+	struct forge_push_result res;
+	struct buf why = BUF_INIT(4096), path = BUF_INIT(8192);
+	char *tip, *on_forge, *bundle = NULL, *heads;
+	uint64_t size = 0;
+
+	(void)state;
+	sh("rm -rf work && git clone -q '%s' work && cd work && git checkout -q -b bottle/20-g && "
+	   "echo g > g && git add g && git commit -q -m g && git bundle create ../b20.bundle "
+	   "main..bottle/20-g",
+	   url);
+	tip = sh_out("git -C work rev-parse bottle/20-g");
+	memset(&req, 0, sizeof(req));
+	buf_printf(&path, "%s/b20.bundle", tmp);
+	req.bundle_path = buf_cstr(&path);
+	req.branch = "bottle/20-g";
+	req.deadline_ms = deadline(60);
+	/* Without a token the forge asks for one: refused, nothing pushed. */
+	assert_int_equal(gitea_push_branch(&anon, "alice", "dotfiles", &req, &res, &why), -EACCES);
+	on_forge = forge_tip("bottle/20-g");
+	assert_null(on_forge);
+	buf_reset(&why);
+	req.deadline_ms = deadline(60);
+	assert_int_equal(gitea_push_branch(&g, "alice", "dotfiles", &req, &res, &why), 0);
+	assert_string_equal(res.new_tip, tip);
+	assert_string_equal(res.old_tip, "");
+	on_forge = forge_tip("bottle/20-g");
+	assert_string_equal(on_forge, tip);
+	/* repo.bundle has the pushed branch. */
+	assert_int_equal(
+	    gitea_repo_bundle(&g, "alice", "dotfiles", true, deadline(60), &bundle, &size, &why),
+	    0);
+	heads = sh_out("git bundle list-heads '%s' refs/heads/bottle/20-g", bundle);
+	assert_non_null(strstr(heads, tip));
+	free(heads);
+	free(bundle);
+	free(on_forge);
+	free(tip);
+	buf_release(&why);
+	buf_release(&path);
+}
+
+static void test_gitea_list_branches(void **state)
+{
+	struct http_options ho = {0};
+	struct http *h = NULL;
+	struct forge_branch_list l = {0};
+	struct buf why = BUF_INIT(4096);
+	json_t *refs;
+	size_t i, heads = 0;
+
+	(void)state;
+	/* More branches than one page holds (50). */
+	sh("for i in $(seq 1 55); do curl -sS -f -X PUT -H 'Content-Type: application/json' "
+	   "--data '{\"sha\": \"'$(git -C work rev-parse main)'\"}' "
+	   "'%s/_double/git/alice/dotfiles/refs/heads/many/b'$i >/dev/null || exit 1; done",
+	   base);
+	ho.base_url = base;
+	ho.token = TOKEN;
+	assert_int_equal(http_new(&ho, &h, &why), 0);
+	assert_int_equal(gitea_list_branches(h, "alice", "dotfiles", deadline(60), &l, &why), 0);
+	refs = ctl("GET", "/_double/git/alice/dotfiles/refs", NULL);
+	{
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(refs, k, v)
+		{
+			bool found = false;
+
+			if (strncmp(k, "refs/heads/", 11) != 0)
+				continue;
+			heads++;
+			for (i = 0; i < l.n && !found; i++)
+				if (strcmp(l.v[i].name, k + 11) == 0) {
+					found = true;
+					assert_string_equal(l.v[i].commit, json_string_value(v));
+				}
+			if (!found)
+				fail_msg("branch %s is missing from the list", k + 11);
+		}
+	}
+	assert_true(heads > 55);
+	assert_int_equal(l.n, heads);
+	for (i = 1; i < l.n; i++)
+		assert_true(strcmp(l.v[i - 1].name, l.v[i].name) < 0);
+	json_decref(refs);
+	forge_branch_list_release(&l);
+	assert_int_equal(gitea_list_branches(h, "alice", "nope", deadline(30), &l, &why), -ENOENT);
+	assert_int_equal(gitea_list_branches(h, "..", "x", deadline(30), &l, &why), -EINVAL);
+	http_free(h);
+	buf_release(&why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +1020,9 @@ int main(void)
 	    cmocka_unit_test(test_token_only_where_it_must_be),
 	    cmocka_unit_test(test_eviction),
 	    cmocka_unit_test(test_lost_answer),
+	    cmocka_unit_test(test_gitea_git_url),
+	    cmocka_unit_test(test_gitea_push_and_bundle),
+	    cmocka_unit_test(test_gitea_list_branches),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
