@@ -286,7 +286,11 @@ static int spawn_child(const char *const *argv, char *const *envp, const struct 
 	r = posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
 	r = r ? r : posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	r = r ? r : posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-	r = r ? r : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (o->keep_fd_set && o->keep_fd >= 0)
+		r = r ? r : posix_spawn_file_actions_adddup2(&fa, o->keep_fd, 3);
+	r = r ? r
+	      : posix_spawn_file_actions_addclosefrom_np(&fa,
+							 o->keep_fd_set && o->keep_fd >= 0 ? 4 : 3);
 	r = r ? r : posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
 	r = r ? r : posix_spawnattr_setpgroup(&at, 0);
 	r = r ? r : posix_spawnattr_setsigmask(&at, &none);
@@ -342,6 +346,10 @@ int gitrun(const char *const *args, const struct gitrun_opts *o, struct gitrun_r
 	if (nargs == 0 || !o->cwd || !o->home || !o->git_dir || !o->deadline_ms)
 		return buf_fail(err, -EINVAL,
 				"internal: git needs a command, cwd, home, git_dir and a deadline");
+	if (gitrun_now_ms() >= o->deadline_ms) {
+		res->timed_out = true;
+		return buf_fail(err, -ETIMEDOUT, "git %s timed out", args[0]);
+	}
 	if (o->remote_url && !(scheme = remote_scheme(o->remote_url)))
 		return buf_fail(err, -EINVAL,
 				"git remote is not an http, https or file url without credentials");

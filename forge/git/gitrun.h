@@ -6,7 +6,8 @@
  *
  * - posix_spawn of GITRUN_GIT with an argv the caller fixes (no shell), in
  *   its own process group, signals at their defaults, no descriptor but
- *   0, 1 and 2 (closefrom), in a working directory the caller names (a
+ *   0, 1 and 2 (closefrom; and 3 with keep_fd), in a working directory
+ *   the caller names (a
  *   directory of the daemon's, never one the agent can write);
  * - an environment built from nothing: PATH=GITRUN_PATH, HOME (a private
  *   directory), LC_ALL=C, GIT_CONFIG_NOSYSTEM=1, GIT_CONFIG_GLOBAL=
@@ -83,6 +84,13 @@ struct gitrun_opts {
 	 */
 	const void *stdin_data;
 	size_t stdin_len;
+	/*
+	 * A descriptor the child keeps as its fd 3 (every other one is
+	 * closed), when keep_fd_set: the mirror's flock, so that a git
+	 * outliving the daemon (kill -9) still holds the lock until it ends.
+	 */
+	int keep_fd;
+	bool keep_fd_set;
 	size_t max_out;	      /* stdout kept (0: GITRUN_MAX_OUT_DEFAULT) */
 	size_t max_err;	      /* stderr kept (0: GITRUN_MAX_ERR_DEFAULT) */
 	uint64_t deadline_ms; /* required: CLOCK_MONOTONIC milliseconds (gitrun_now_ms) */

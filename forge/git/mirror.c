@@ -159,6 +159,14 @@ struct quarantine {
 	char *alternates; /* <repo>.git/objects */
 };
 
+/*
+ * The flock held by this thread's operation, handed to each git child as
+ * its fd 3: a git that outlives the daemon (kill -9) keeps the mirror
+ * locked until it ends, so the next daemon never clears the lock files of
+ * a git still at work. One operation holds one mirror at a time.
+ */
+static __thread int held_lock_fd = -1;
+
 static int run_git(struct mirrors *m, const char *git_dir, const struct quarantine *q,
 		   const struct mirror_remote *remote, const char *const *args, int stdin_fd,
 		   const char *stdin_data, uint64_t deadline, struct gitrun_result *res,
@@ -167,6 +175,8 @@ static int run_git(struct mirrors *m, const char *git_dir, const struct quaranti
 	struct gitrun_opts o;
 
 	memset(&o, 0, sizeof(o));
+	o.keep_fd = held_lock_fd;
+	o.keep_fd_set = held_lock_fd >= 0;
 	o.cwd = m->home;
 	o.home = m->home;
 	o.git_dir = git_dir;
@@ -354,6 +364,8 @@ struct held {
 
 static void held_release(struct held *h)
 {
+	if (h->fd >= 0 && held_lock_fd == h->fd)
+		held_lock_fd = -1;
 	if (h->fd >= 0)
 		close(h->fd); /* drops the flock */
 	h->fd = -1;
@@ -363,15 +375,20 @@ static void held_release(struct held *h)
 	h->key = h->git_dir = h->meta = NULL;
 }
 
-/* Removes quarantines a crash left behind (the caller holds the lock). */
-static void clear_quarantines(const char *meta)
+/* Removes the entries of dir whose names start with one of prefixes or end with suffix. */
+static void clear_matching(const char *dir, const char *const *prefixes, const char *suffix)
 {
-	DIR *d = opendir(meta);
+	DIR *d = opendir(dir);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, "q-", 2) == 0 || strncmp(e->d_name, "tmp-", 4) == 0) {
-			char *p = path_of("%s/%s", meta, e->d_name);
+		size_t i, len = strlen(e->d_name), sl = suffix ? strlen(suffix) : 0;
+		bool hit = sl && len > sl && strcmp(e->d_name + len - sl, suffix) == 0;
+
+		for (i = 0; prefixes && prefixes[i] && !hit; i++)
+			hit = strncmp(e->d_name, prefixes[i], strlen(prefixes[i])) == 0;
+		if (hit && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			char *p = path_of("%s/%s", dir, e->d_name);
 
 			if (p)
 				remove_tree(p);
@@ -380,6 +397,47 @@ static void clear_quarantines(const char *meta)
 	}
 	if (d)
 		closedir(d);
+}
+
+static int rm_lock_file(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	size_t len = strlen(path);
+
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_F && len > 5 && strcmp(path + len - 5, ".lock") == 0)
+		unlink(path);
+	return 0;
+}
+
+/*
+ * What a git killed at its deadline, or a daemon killed outright, left in
+ * the mirror: quarantines and temporary files of ours, git's *.lock files
+ * (which would make every later fetch fail) and its temporary packs. Only
+ * called with the flock held, and every git of ours holds the flock while
+ * it runs (fd 3), so none of these belongs to a git still at work.
+ */
+static void clear_stale(const struct held *h)
+{
+	static const char *const ours[] = {"q-", "tmp-", NULL};
+	static const char *const packs[] = {"tmp_", ".tmp-", NULL};
+	static const char *const objects[] = {"incoming-", "tmp_objdir", NULL};
+	char *p;
+
+	clear_matching(h->meta, ours, NULL);
+	clear_matching(h->git_dir, NULL, ".lock");
+	if ((p = path_of("%s/refs", h->git_dir))) {
+		nftw(p, rm_lock_file, 16, FTW_PHYS);
+		free(p);
+	}
+	if ((p = path_of("%s/objects/pack", h->git_dir))) {
+		clear_matching(p, packs, NULL);
+		free(p);
+	}
+	if ((p = path_of("%s/objects", h->git_dir))) {
+		clear_matching(p, objects, NULL);
+		free(p);
+	}
 }
 
 /*
@@ -419,7 +477,8 @@ static int lock_existing(struct mirrors *m, struct held *h, uint64_t deadline, s
 		if (fstat(fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino &&
 		    a.st_dev == b.st_dev) {
 			h->fd = fd;
-			clear_quarantines(h->meta);
+			held_lock_fd = fd;
+			clear_stale(h);
 			break;
 		}
 		close(fd);

@@ -117,6 +117,7 @@ struct seen {
 	char cwd[4096];
 	bool has_std;	 /* descriptors 0, 1 and 2 are there */
 	bool has_marker; /* a descriptor of the test's leaked to it */
+	char fd3[4096];	 /* what its fd 3 is ("" : none) */
 };
 
 static void look(void *ud, pid_t pid)
@@ -160,6 +161,8 @@ static void look(void *ud, pid_t pid)
 		target[n > 0 ? n : 0] = '\0';
 		if (strcmp(target, marker) == 0)
 			s->has_marker = true;
+		if (strcmp(e->d_name, "3") == 0)
+			snprintf(s->fd3, sizeof(s->fd3), "%s", target);
 	}
 	if (d)
 		closedir(d);
@@ -446,6 +449,31 @@ static void test_no_user_config(void **state)
 	sh("rm -rf home/.gitconfig home/.config");
 }
 
+/* keep_fd: the one descriptor a child keeps besides 0, 1, 2, as its fd 3. */
+static void test_keep_fd(void **state)
+{
+	static const char *const args[] = {"cat-file", "--batch-check", NULL};
+	struct gitrun_opts o = base_opts();
+	struct gitrun_result res;
+	struct seen s = {0};
+	int fd = open(marker, O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	o.keep_fd = fd;
+	o.keep_fd_set = true;
+	o.stdin_data = "HEAD\n";
+	o.stdin_len = 5;
+	o.spawned = look;
+	o.spawned_ud = &s;
+	assert_int_equal(gitrun(args, &o, &res, NULL), 0);
+	assert_true(s.has_marker);
+	assert_string_equal(s.fd3, marker);
+	close(fd);
+	gitrun_result_release(&res);
+	seen_release(&s);
+}
+
 static void test_deadline_kills(void **state)
 {
 	static const char *const args[] = {"cat-file", "--batch", NULL};
@@ -467,6 +495,13 @@ static void test_deadline_kills(void **state)
 	assert_int_equal(res.status, 128 + SIGKILL);
 	assert_non_null(strstr(buf_cstr(&err), "git cat-file timed out"));
 	assert_non_null(s.cmdline); /* it did start */
+	gitrun_result_release(&res);
+	seen_release(&s);
+	memset(&s, 0, sizeof(s));
+	/* A deadline already past: refused without starting anything. */
+	o.deadline_ms = gitrun_now_ms() - 1;
+	assert_int_equal(gitrun(args, &o, &res, NULL), -ETIMEDOUT);
+	assert_null(s.cmdline);
 	seen_release(&s);
 	close(p[0]);
 	close(p[1]);
@@ -535,6 +570,7 @@ int main(void)
 	    cmocka_unit_test(test_scrub),
 	    cmocka_unit_test(test_no_hooks),
 	    cmocka_unit_test(test_no_user_config),
+	    cmocka_unit_test(test_keep_fd),
 	    cmocka_unit_test(test_deadline_kills),
 	    cmocka_unit_test(test_output_capped),
 	    cmocka_unit_test(test_reason),

@@ -381,6 +381,43 @@ static void test_unknown_repo_and_bad_names(void **state)
 	buf_release(&u);
 }
 
+/* A git killed mid-update leaves lock files and temporary packs: cleared. */
+static void test_stale_locks_cleared(void **state)
+{
+	static const char *const left[] = {"packed-refs.lock",	      "refs/heads/main.lock",
+					   "objects/pack/tmp_pack_x", "refs/heads/bottle/x.lock",
+					   "bottlefs/q-stale",	      "bottlefs/tmp-x"};
+	struct mirror_remote r = remote();
+	struct buf why = BUF_INIT(4096);
+	char *dir = mirror_path(M, "alice", "dotfiles"), *main_tip;
+	char tip[BUNDLE_OID_HEX + 1];
+	struct stat st;
+	size_t i;
+
+	(void)state;
+	assert_non_null(dir);
+	sh("cd '%s' && mkdir -p refs/heads/bottle bottlefs/q-stale && touch packed-refs.lock "
+	   "refs/heads/main.lock objects/pack/tmp_pack_x refs/heads/bottle/x.lock bottlefs/tmp-x",
+	   dir);
+	ctl_do("POST", "/_double/git/alice/dotfiles/commit",
+	       "{\"branch\":\"main\",\"message\":\"again\",\"files\":{\"again.txt\":\"x\"}}");
+	assert_int_equal(mirror_update(M, "alice", "dotfiles", &r, deadline(60), &why), 0);
+	main_tip = forge_tip("main");
+	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", tip, &why), 0);
+	assert_string_equal(tip, main_tip);
+	for (i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		struct buf p = BUF_INIT(8192);
+
+		buf_printf(&p, "%s/%s", dir, left[i]);
+		if (stat(buf_cstr(&p), &st) == 0)
+			fail_msg("%s was left", left[i]);
+		buf_release(&p);
+	}
+	free(main_tip);
+	free(dir);
+	buf_release(&why);
+}
+
 /* ---- pushing ------------------------------------------------------------ */
 
 /* A clone of the forge (work/) with branch bottle/12-fix one commit past main. */
@@ -592,6 +629,7 @@ struct watch {
 	int bad_argv;	    /* a process whose argv held the token */
 	int with_header;    /* processes whose environment held the header */
 	int header_not_net; /* ... that were not a git talking to the forge */
+	bool holds_lock;    /* the pushing git had the mirror\'s lock as its fd 3 */
 	char why[512];
 };
 
@@ -747,8 +785,16 @@ static void *find_pusher(void *p)
 			if (proc_has(e->d_name, "environ", L(TOKEN_B64), NULL, 0) &&
 			    proc_has(e->d_name, "cmdline", L("/usr/bin/git\0push\0"), cmd,
 				     sizeof(cmd))) {
+				char fd3[300], target[4096];
+				ssize_t n;
+
 				if (geteuid() == 0)
 					other_user_cannot_read((pid_t)strtol(e->d_name, NULL, 10));
+				/* It holds the mirror's lock while it runs. */
+				snprintf(fd3, sizeof(fd3), "/proc/%s/fd/3", e->d_name);
+				n = readlink(fd3, target, sizeof(target) - 1);
+				target[n > 0 ? n : 0] = '\0';
+				w->holds_lock = n > 0 && strstr(target, "/bottlefs/lock") != NULL;
 				w->stop = 2;
 				break;
 			}
@@ -784,6 +830,7 @@ static void test_token_only_where_it_must_be(void **state)
 	pthread_join(t2, NULL);
 	ctl_do("DELETE", "/_double/faults", NULL);
 	assert_int_equal(f.stop, 2); /* the pushing child was seen with the header */
+	assert_true(f.holds_lock);
 	assert_int_equal(w.bad_argv, 0);
 	assert_true(w.with_header > 0);
 	if (w.header_not_net)
@@ -1013,6 +1060,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_update_and_clone),
 	    cmocka_unit_test(test_unknown_repo_and_bad_names),
+	    cmocka_unit_test(test_stale_locks_cleared),
 	    cmocka_unit_test(test_push_new_branch_then_ff),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_before_send_cancels),
