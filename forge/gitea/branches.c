@@ -92,8 +92,8 @@ static void sort_unique(struct forge_branch_list *l)
 	l->n = k + 1;
 }
 
-int gitea_list_branches(struct http *h, const char *owner, const char *repo, uint64_t deadline_ms,
-			struct forge_branch_list *out, struct buf *err)
+int gitea_git_branches(struct http *h, const char *owner, const char *repo, uint64_t deadline_ms,
+		       struct forge_branch_list *out, struct buf *err)
 {
 	struct forge_branch_list l = {NULL, 0};
 	struct buf path = BUF_INIT(4096);

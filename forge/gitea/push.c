@@ -52,9 +52,9 @@ int gitea_git_url(const struct gitea_git *g, const char *owner, const char *repo
 	return r;
 }
 
-int gitea_push_branch(const struct gitea_git *g, const char *owner, const char *repo,
-		      const struct forge_push_request *req, struct forge_push_result *out,
-		      struct buf *err)
+int gitea_git_push(const struct gitea_git *g, const char *owner, const char *repo,
+		   const struct forge_push_request *req, struct forge_push_result *out,
+		   struct buf *err)
 {
 	struct gitrun_auth auth = {g->git_user ? g->git_user : GIT_USER_DEFAULT, g->token};
 	struct mirror_remote rm = {NULL, g->token ? &auth : NULL};
@@ -86,8 +86,8 @@ int gitea_push_branch(const struct gitea_git *g, const char *owner, const char *
 	return r;
 }
 
-int gitea_repo_bundle(const struct gitea_git *g, const char *owner, const char *repo, bool refresh,
-		      uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err)
+int gitea_git_bundle(const struct gitea_git *g, const char *owner, const char *repo, bool refresh,
+		     uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err)
 {
 	struct gitrun_auth auth = {g->git_user ? g->git_user : GIT_USER_DEFAULT, g->token};
 	struct mirror_remote rm = {NULL, g->token ? &auth : NULL};

@@ -35,24 +35,24 @@ struct gitea_git {
 int gitea_git_url(const struct gitea_git *g, const char *owner, const char *repo, struct buf *out);
 
 /* push_branch (forge/branches.h) on Gitea. */
-int gitea_push_branch(const struct gitea_git *g, const char *owner, const char *repo,
-		      const struct forge_push_request *req, struct forge_push_result *out,
-		      struct buf *err);
+int gitea_git_push(const struct gitea_git *g, const char *owner, const char *repo,
+		   const struct forge_push_request *req, struct forge_push_result *out,
+		   struct buf *err);
 
 /*
  * repo_bundle: *path (new) is the repository's bundle file, *size its
  * size; with refresh the mirror is brought up to date first (made when
  * missing). -EAGAIN when it is not ready by deadline_ms.
  */
-int gitea_repo_bundle(const struct gitea_git *g, const char *owner, const char *repo, bool refresh,
-		      uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err);
+int gitea_git_bundle(const struct gitea_git *g, const char *owner, const char *repo, bool refresh,
+		     uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err);
 
 /*
  * list_branches: every branch, every page (limit 50; X-Total-Count says
  * how many; at most 2000 pages), sorted by name, each once. A branch whose
  * name git would refuse or whose commit id is not hex is left out.
  */
-int gitea_list_branches(struct http *h, const char *owner, const char *repo, uint64_t deadline_ms,
-			struct forge_branch_list *out, struct buf *err);
+int gitea_git_branches(struct http *h, const char *owner, const char *repo, uint64_t deadline_ms,
+		       struct forge_branch_list *out, struct buf *err);
 
 #endif

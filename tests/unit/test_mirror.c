@@ -979,20 +979,19 @@ static void test_gitea_push_and_bundle(void **state)
 	req.branch = "bottle/20-g";
 	req.deadline_ms = deadline(60);
 	/* Without a token the forge asks for one: refused, nothing pushed. */
-	assert_int_equal(gitea_push_branch(&anon, "alice", "dotfiles", &req, &res, &why), -EACCES);
+	assert_int_equal(gitea_git_push(&anon, "alice", "dotfiles", &req, &res, &why), -EACCES);
 	on_forge = forge_tip("bottle/20-g");
 	assert_null(on_forge);
 	buf_reset(&why);
 	req.deadline_ms = deadline(60);
-	assert_int_equal(gitea_push_branch(&g, "alice", "dotfiles", &req, &res, &why), 0);
+	assert_int_equal(gitea_git_push(&g, "alice", "dotfiles", &req, &res, &why), 0);
 	assert_string_equal(res.new_tip, tip);
 	assert_string_equal(res.old_tip, "");
 	on_forge = forge_tip("bottle/20-g");
 	assert_string_equal(on_forge, tip);
 	/* repo.bundle has the pushed branch. */
 	assert_int_equal(
-	    gitea_repo_bundle(&g, "alice", "dotfiles", true, deadline(60), &bundle, &size, &why),
-	    0);
+	    gitea_git_bundle(&g, "alice", "dotfiles", true, deadline(60), &bundle, &size, &why), 0);
 	heads = sh_out("git bundle list-heads '%s' refs/heads/bottle/20-g", bundle);
 	assert_non_null(strstr(heads, tip));
 	free(heads);
@@ -1003,7 +1002,7 @@ static void test_gitea_push_and_bundle(void **state)
 	buf_release(&path);
 }
 
-static void test_gitea_list_branches(void **state)
+static void test_gitea_git_branches(void **state)
 {
 	struct http_options ho = {0};
 	struct http *h = NULL;
@@ -1021,7 +1020,7 @@ static void test_gitea_list_branches(void **state)
 	ho.base_url = base;
 	ho.token = TOKEN;
 	assert_int_equal(http_new(&ho, &h, &why), 0);
-	assert_int_equal(gitea_list_branches(h, "alice", "dotfiles", deadline(60), &l, &why), 0);
+	assert_int_equal(gitea_git_branches(h, "alice", "dotfiles", deadline(60), &l, &why), 0);
 	refs = ctl("GET", "/_double/git/alice/dotfiles/refs", NULL);
 	{
 		const char *k;
@@ -1049,8 +1048,8 @@ static void test_gitea_list_branches(void **state)
 		assert_true(strcmp(l.v[i - 1].name, l.v[i].name) < 0);
 	json_decref(refs);
 	forge_branch_list_release(&l);
-	assert_int_equal(gitea_list_branches(h, "alice", "nope", deadline(30), &l, &why), -ENOENT);
-	assert_int_equal(gitea_list_branches(h, "..", "x", deadline(30), &l, &why), -EINVAL);
+	assert_int_equal(gitea_git_branches(h, "alice", "nope", deadline(30), &l, &why), -ENOENT);
+	assert_int_equal(gitea_git_branches(h, "..", "x", deadline(30), &l, &why), -EINVAL);
 	http_free(h);
 	buf_release(&why);
 }
@@ -1070,7 +1069,7 @@ int main(void)
 	    cmocka_unit_test(test_lost_answer),
 	    cmocka_unit_test(test_gitea_git_url),
 	    cmocka_unit_test(test_gitea_push_and_bundle),
-	    cmocka_unit_test(test_gitea_list_branches),
+	    cmocka_unit_test(test_gitea_git_branches),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
