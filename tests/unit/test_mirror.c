@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -625,7 +626,8 @@ static void test_forge_refuses(void **state)
 /* ---- the token ---------------------------------------------------------- */
 
 struct watch {
-	volatile int stop;
+	atomic_int stop;    /* set by the test: look no more */
+	atomic_int found;   /* set by find_pusher: the pushing git was seen */
 	int bad_argv;	    /* a process whose argv held the token */
 	int with_header;    /* processes whose environment held the header */
 	int header_not_net; /* ... that were not a git talking to the forge */
@@ -719,7 +721,7 @@ static void *watcher(void *p)
 {
 	struct watch *w = p;
 
-	while (!w->stop) {
+	while (!atomic_load(&w->stop)) {
 		DIR *d = opendir("/proc");
 		struct dirent *e;
 
@@ -773,7 +775,7 @@ static void *find_pusher(void *p)
 	int i;
 
 	/* The push (slowed down by the double) holds the header: find it. */
-	for (i = 0; i < 20000 && !w->stop; i++) {
+	for (i = 0; i < 20000 && !atomic_load(&w->stop) && !atomic_load(&w->found); i++) {
 		DIR *d = opendir("/proc");
 		struct dirent *e;
 
@@ -795,7 +797,7 @@ static void *find_pusher(void *p)
 				n = readlink(fd3, target, sizeof(target) - 1);
 				target[n > 0 ? n : 0] = '\0';
 				w->holds_lock = n > 0 && strstr(target, "/bottlefs/lock") != NULL;
-				w->stop = 2;
+				atomic_store(&w->found, 1);
 				break;
 			}
 		}
@@ -824,12 +826,12 @@ static void test_token_only_where_it_must_be(void **state)
 	assert_int_equal(pthread_create(&t, NULL, watcher, &w), 0);
 	assert_int_equal(pthread_create(&t2, NULL, find_pusher, &f), 0);
 	assert_int_equal(push("b17.bundle", "bottle/17-t", &res, &why), 0);
-	w.stop = 1;
+	atomic_store(&w.stop, 1);
 	pthread_join(t, NULL);
-	f.stop = f.stop ? f.stop : 1;
+	atomic_store(&f.stop, 1);
 	pthread_join(t2, NULL);
 	ctl_do("DELETE", "/_double/faults", NULL);
-	assert_int_equal(f.stop, 2); /* the pushing child was seen with the header */
+	assert_int_equal(atomic_load(&f.found), 1); /* the pushing git was seen with the header */
 	assert_true(f.holds_lock);
 	assert_int_equal(w.bad_argv, 0);
 	assert_true(w.with_header > 0);
@@ -838,7 +840,93 @@ static void test_token_only_where_it_must_be(void **state)
 	buf_release(&why);
 }
 
-/* ---- eviction and a lost answer ------------------------------------------ */
+/* ---- locking, eviction and a lost answer --------------------------------- */
+
+struct worker {
+	const char *repo;
+	bool bundle;
+	int rc[3];
+};
+
+static void *work(void *p)
+{
+	struct worker *w = p;
+	struct buf u = BUF_INIT(1024), why = BUF_INIT(4096);
+	struct mirror_remote r = {NULL, &AUTH};
+	int i;
+
+	buf_printf(&u, "%s/alice/%s.git", base, w->repo);
+	r.url = buf_cstr(&u);
+	for (i = 0; i < 3; i++) {
+		char *path = NULL;
+		uint64_t size;
+
+		if (w->bundle)
+			w->rc[i] = mirror_bundle(M, "alice", w->repo, &r, true, deadline(60), &path,
+						 &size, &why);
+		else
+			w->rc[i] = mirror_update(M, "alice", w->repo, &r, deadline(60), &why);
+		free(path);
+	}
+	buf_release(&u);
+	buf_release(&why);
+	return NULL;
+}
+
+/*
+ * Operations on one repository wait for each other (bounded), never for
+ * another repository's; a mirror held past the deadline is "not ready".
+ */
+static void test_locking(void **state)
+{
+	struct worker w[4] = {{"dotfiles", true, {0}},
+			      {"dotfiles", false, {0}},
+			      {"website", true, {0}},
+			      {"website", false, {0}}};
+	pthread_t t[4];
+	struct mirror_remote r = remote(), web = {NULL, &AUTH};
+	struct buf why = BUF_INIT(4096), lock = BUF_INIT(8192), u = BUF_INIT(1024);
+	char *dir = mirror_path(M, "alice", "dotfiles"), *path = NULL;
+	uint64_t size, t0;
+	size_t i, k;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		for (k = 0; k < 3; k++)
+			if (w[i].rc[k] != 0)
+				fail_msg("worker %zu call %zu: %d", i, k, w[i].rc[k]);
+	}
+	/* Someone else holds dotfiles: its bundle is not ready in time, website is. */
+	buf_printf(&lock, "%s/bottlefs/lock", dir);
+	fd = open(buf_cstr(&lock), O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	t0 = gitrun_now_ms();
+	assert_int_equal(
+	    mirror_bundle(M, "alice", "dotfiles", &r, true, t0 + 300, &path, &size, &why), -EAGAIN);
+	assert_non_null(strstr(buf_cstr(&why), "timed out waiting"));
+	assert_int_equal(mirror_update(M, "alice", "dotfiles", &r, gitrun_now_ms() + 300, &why),
+			 -EIO);
+	buf_printf(&u, "%s/alice/website.git", base);
+	web.url = buf_cstr(&u);
+	assert_int_equal(
+	    mirror_bundle(M, "alice", "website", &web, true, deadline(60), &path, &size, &why), 0);
+	free(path);
+	path = NULL;
+	close(fd);
+	/* Released: dotfiles is ready again. */
+	assert_int_equal(
+	    mirror_bundle(M, "alice", "dotfiles", &r, true, deadline(60), &path, &size, &why), 0);
+	free(path);
+	free(dir);
+	buf_release(&why);
+	buf_release(&lock);
+	buf_release(&u);
+}
 
 static void test_eviction(void **state)
 {
@@ -1065,6 +1153,7 @@ int main(void)
 	    cmocka_unit_test(test_before_send_cancels),
 	    cmocka_unit_test(test_forge_refuses),
 	    cmocka_unit_test(test_token_only_where_it_must_be),
+	    cmocka_unit_test(test_locking),
 	    cmocka_unit_test(test_eviction),
 	    cmocka_unit_test(test_lost_answer),
 	    cmocka_unit_test(test_gitea_git_url),
