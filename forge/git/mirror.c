@@ -832,7 +832,7 @@ static int tip_locked(struct mirrors *m, const struct held *h, const char *ref, 
 }
 
 int mirror_tip(struct mirrors *m, const char *owner, const char *repo, const char *branch,
-	       char out[BUNDLE_OID_HEX + 1], struct buf *err)
+	       uint64_t deadline, char out[BUNDLE_OID_HEX + 1], struct buf *err)
 {
 	struct held h;
 	char *ref;
@@ -841,11 +841,11 @@ int mirror_tip(struct mirrors *m, const char *owner, const char *repo, const cha
 	if (!branch || !str_branch_name_valid(branch, strlen(branch)))
 		return buf_fail(err, -EINVAL, "'%s' is not a valid branch name",
 				branch ? branch : "");
-	r = hold(m, owner, repo, false, gitrun_now_ms() + 30000, &h, err);
+	r = hold(m, owner, repo, false, deadline, &h, err);
 	if (r < 0)
 		return r == -ETIMEDOUT ? -EIO : r;
 	ref = path_of("refs/heads/%s", branch);
-	r = ref ? tip_locked(m, &h, ref, gitrun_now_ms() + 30000, out, err) : -ENOMEM;
+	r = ref ? tip_locked(m, &h, ref, deadline, out, err) : -ENOMEM;
 	free(ref);
 	held_release(&h);
 	return r;

@@ -106,10 +106,11 @@ int mirror_bundle(struct mirrors *m, const char *owner, const char *repo,
 
 /*
  * The tip of refs/heads/<branch> in the mirror (as of its last update)
- * into out: 0, -ENOENT when the branch (or the mirror) does not exist.
+ * into out: 0, -ENOENT when the branch (or the mirror) does not exist,
+ * -EIO (with the lock not free by the deadline, too).
  */
 int mirror_tip(struct mirrors *m, const char *owner, const char *repo, const char *branch,
-	       char out[BUNDLE_OID_HEX + 1], struct buf *err);
+	       uint64_t deadline, char out[BUNDLE_OID_HEX + 1], struct buf *err);
 
 /*
  * Called once every check passed, right before `git push` is started:

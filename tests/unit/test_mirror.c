@@ -307,13 +307,15 @@ static void test_update_and_clone(void **state)
 	assert_int_equal(
 	    mirror_bundle(M, "alice", "dotfiles", &r, false, deadline(30), &path, &size, &why),
 	    -EAGAIN);
-	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", tip, &why), -ENOENT);
+	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", deadline(30), tip, &why),
+			 -ENOENT);
 	assert_int_equal(mirror_update(M, "alice", "dotfiles", &r, deadline(60), &why), 0);
 	main_tip = forge_tip("main");
 	assert_non_null(main_tip);
-	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", tip, &why), 0);
+	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", deadline(30), tip, &why), 0);
 	assert_string_equal(tip, main_tip);
-	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "no-such", tip, &why), -ENOENT);
+	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "no-such", deadline(30), tip, &why),
+			 -ENOENT);
 
 	/* repo.bundle clones with plain git, with every branch and HEAD on main. */
 	assert_int_equal(
@@ -404,7 +406,7 @@ static void test_stale_locks_cleared(void **state)
 	       "{\"branch\":\"main\",\"message\":\"again\",\"files\":{\"again.txt\":\"x\"}}");
 	assert_int_equal(mirror_update(M, "alice", "dotfiles", &r, deadline(60), &why), 0);
 	main_tip = forge_tip("main");
-	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", tip, &why), 0);
+	assert_int_equal(mirror_tip(M, "alice", "dotfiles", "main", deadline(30), tip, &why), 0);
 	assert_string_equal(tip, main_tip);
 	for (i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
 		struct buf p = BUF_INIT(8192);
