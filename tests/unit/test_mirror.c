@@ -239,23 +239,32 @@ static int setup(void **state)
 	buf_printf(&tf, "%s/tokens", tmp);
 	buf_printf(&log, "%s/double.log", tmp);
 	sh("printf '%s alice\\n%s carol\\n' > tokens && chmod 600 tokens", TOKEN, CAROL);
-	argv[0] = "python3";
-	argv[1] = buf_cstr(&script);
-	argv[2] = "--seed";
-	argv[3] = buf_cstr(&seed);
-	argv[4] = "--port";
-	argv[5] = "0";
-	argv[6] = "--port-file";
-	argv[7] = buf_cstr(&pf);
-	argv[8] = "--token-file";
-	argv[9] = buf_cstr(&tf);
-	argv[10] = NULL;
+	/*
+	 * Through setpriv --pdeathsig: should this program die without its
+	 * teardown (a sanitizer's abort, a timeout's kill), the double gets
+	 * SIGTERM too instead of running on.
+	 */
+	argv[0] = "setpriv";
+	argv[1] = "--pdeathsig";
+	argv[2] = "TERM";
+	argv[3] = "--";
+	argv[4] = "python3";
+	argv[5] = buf_cstr(&script);
+	argv[6] = "--seed";
+	argv[7] = buf_cstr(&seed);
+	argv[8] = "--port";
+	argv[9] = "0";
+	argv[10] = "--port-file";
+	argv[11] = buf_cstr(&pf);
+	argv[12] = "--token-file";
+	argv[13] = buf_cstr(&tf);
+	argv[14] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, buf_cstr(&log), O_WRONLY | O_CREAT | O_TRUNC,
 					 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	assert_int_equal(
-	    posix_spawnp(&double_pid, "python3", &fa, NULL, (char *const *)argv, environ), 0);
+	    posix_spawnp(&double_pid, "setpriv", &fa, NULL, (char *const *)argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	wait_for_file(buf_cstr(&pf), 30);
 	port = sh_out("cat '%s'", buf_cstr(&pf));
