@@ -1,0 +1,70 @@
+/*
+ * forge/branches: the part of the Forge Adapter Contract that moves
+ * commits: listing a repository's branches, its repo.bundle, and pushing
+ * an agent's bundle to a branch. Kept in a header of its own so the
+ * contract grows by an include and three operations (see the proposed
+ * forge.h change in the push work's report); forge.h will include it.
+ *
+ * Errors are the contract's (forge.h), plus, for push_branch, the push
+ * refusals of forge/git/mirror.h: -EINVAL malformed or not exactly one
+ * branch ref, -ENOENT a commit it needs is not on the forge, -EPERM not a
+ * fast-forward, -EFBIG over a cap, -EACCES the forge refused, -EIO the
+ * forge failed. A one-line reason goes to err.
+ *
+ * Ownership: lists are new and released with forge_branch_list_release;
+ * request fields are borrowed for the call.
+ */
+#ifndef BOTTLEFS_FORGE_BRANCHES_H
+#define BOTTLEFS_FORGE_BRANCHES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Commit ids are 40 hex digits (SHA-1) or 64 (SHA-256, listing only). */
+#define FORGE_OID_MAX 64
+
+struct forge_branch {
+	char *name;			/* "bottle/12-fix" (refs/heads/ dropped) */
+	char commit[FORGE_OID_MAX + 1]; /* its tip, lower-case hex */
+};
+
+struct forge_branch_list {
+	struct forge_branch *v; /* sorted by name (strcmp), no duplicates */
+	size_t n;
+};
+
+void forge_branch_list_release(struct forge_branch_list *l);
+
+/*
+ * Called by push_branch once every check passed, right before anything is
+ * sent, with the branch's tip on the forge ("" when new) and the tip the
+ * push sets: the journal records both here. A non-zero return cancels
+ * the push (nothing is sent) and is returned.
+ */
+typedef int (*forge_push_fn)(void *ud, const char *old_tip, const char *new_tip);
+
+struct forge_push_request {
+	const char *bundle_path; /* the spool: a complete bundle, the daemon's own file */
+	const char *branch;	 /* the forge's branch, without refs/heads/ */
+	/*
+	 * NULL: push onto whatever the forge has now. "" : the branch must
+	 * not exist. An id: the branch must be there (crash recovery pushes
+	 * the journaled one). Either way a push the forge already has is
+	 * not repeated (already is set).
+	 */
+	const char *expected_old;
+	uint64_t max_bundle;  /* --push-max (0: 200 MiB) */
+	uint64_t max_object;  /* --push-max-object (0: 50 MiB) */
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms: bounds the whole push */
+	forge_push_fn before_send;
+	void *send_ud;
+};
+
+struct forge_push_result {
+	char old_tip[FORGE_OID_MAX + 1]; /* "" : the branch was new */
+	char new_tip[FORGE_OID_MAX + 1];
+	bool already; /* the forge had it: nothing was sent */
+};
+
+#endif
