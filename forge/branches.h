@@ -1,9 +1,9 @@
 /*
  * forge/branches: the part of the Forge Adapter Contract that moves
  * commits: listing a repository's branches, its repo.bundle, and pushing
- * an agent's bundle to a branch. Kept in a header of its own so the
- * contract grows by an include and three operations (see the proposed
- * forge.h change in the push work's report); forge.h will include it.
+ * an agent's bundle to a branch. A header of its own that forge.h
+ * includes: the contract's push_branch, list_branches and repo_bundle
+ * are defined in its terms.
  *
  * Errors are the contract's (forge.h), plus, for push_branch, the push
  * refusals of forge/git/mirror.h: -EINVAL malformed or not exactly one
@@ -20,6 +20,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/buf.h"
+#include "util/check.h"
 
 /* Commit ids are 40 hex digits (SHA-1) or 64 (SHA-256, listing only). */
 #define FORGE_OID_MAX 64

@@ -5,9 +5,12 @@
 #include "forge/gitea/push.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "forge/git/mirror.h"
+#include "forge/gitea/internal.h"
+#include "util/str.h"
 
 #define GIT_USER_DEFAULT "bottlefs"
 
@@ -102,4 +105,74 @@ int gitea_git_bundle(const struct gitea_git *g, const char *owner, const char *r
 	r = mirror_bundle(g->mirrors, owner, repo, &rm, refresh, deadline_ms, path, size, err);
 	buf_release(&url);
 	return r;
+}
+
+/* ---- the adapter's operations (gitea.c's table) ------------------------- */
+
+int gitea_git_init(struct gitea *g, const struct gitea_options *opt, struct buf *err)
+{
+	size_t n = opt->base_url ? strlen(opt->base_url) : 0;
+
+	while (n > 0 && opt->base_url[n - 1] == '/')
+		n--;
+	g->git_base = strndup(opt->base_url ? opt->base_url : "", n);
+	if (!g->git_base)
+		return buf_fail(err, -ENOMEM, "out of memory");
+	if (opt->token && *opt->token && !(g->git_token = strdup(opt->token)))
+		return buf_fail(err, -ENOMEM, "out of memory");
+	if (opt->mirror_dir) {
+		struct mirror_opts mo = {opt->mirror_dir, opt->mirror_max};
+
+		return mirrors_new(&mo, &g->mirrors, err);
+	}
+	return 0;
+}
+
+void gitea_git_fini(struct gitea *g)
+{
+	mirrors_free(g->mirrors);
+	g->mirrors = NULL;
+	if (g->git_token)
+		str_wipe(g->git_token, strlen(g->git_token));
+	free(g->git_token);
+	free(g->git_base);
+	g->git_token = g->git_base = NULL;
+}
+
+static struct gitea_git git_of(struct gitea *g)
+{
+	struct gitea_git gg = {g->git_base, NULL, g->git_token, g->mirrors};
+
+	return gg;
+}
+
+int gitea_push_branch(struct forge *f, const char *owner, const char *repo,
+		      const struct forge_push_request *req, struct forge_push_result *out,
+		      struct buf *err)
+{
+	struct gitea *g = gitea_of(f);
+	struct gitea_git gg = git_of(g);
+	int r = gt_check_repo(owner, repo, err);
+
+	return r < 0 ? r : gitea_git_push(&gg, owner, repo, req, out, err);
+}
+
+int gitea_repo_bundle(struct forge *f, const char *owner, const char *repo, bool refresh,
+		      uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err)
+{
+	struct gitea *g = gitea_of(f);
+	struct gitea_git gg = git_of(g);
+	int r = gt_check_repo(owner, repo, err);
+
+	return r < 0 ? r
+		     : gitea_git_bundle(&gg, owner, repo, refresh, deadline_ms, path, size, err);
+}
+
+int gitea_list_branches(struct forge *f, const char *owner, const char *repo,
+			struct forge_branch_list *out, struct buf *err)
+{
+	struct gitea *g = gitea_of(f);
+	int r = gt_check_repo(owner, repo, err);
+
+	return r < 0 ? r : gitea_git_branches(g->http, owner, repo, gt_deadline(g), out, err);
 }

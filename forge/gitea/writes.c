@@ -337,17 +337,6 @@ out:
 	return r;
 }
 
-int gitea_push_branch(struct forge *f, const char *owner, const char *repo, const char *branch,
-		      struct buf *err)
-{
-	(void)f;
-	(void)owner;
-	(void)repo;
-	(void)branch;
-	/* Branches arrive by git push, which is outside this adapter. */
-	return buf_fail(err, -ENOTSUP, "the gitea adapter does not push branches");
-}
-
 int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo, uint64_t number,
 			   const char *state, struct buf *err)
 {
