@@ -81,6 +81,7 @@ struct cache {
 	 * logged once, not once per call. lock.
 	 */
 	struct map failed;
+	struct map branches;	  /* "o/r" -> struct branches (branches.c); lock */
 	struct cachestore *store; /* NULL without opt.state */
 	/* Requests sent to the forge: every one is counted by ch_count, nowhere else. */
 	atomic_uint_fast64_t requests;
@@ -89,6 +90,8 @@ struct cache {
 #define KEY_MAX (NAMES_OWNER_MAX + NAMES_REPO_MAX + 32)
 
 int64_t ch_now(struct cache *c);
+/* branches.c: frees cache.branches (cache_free). */
+void ch_branches_release(struct cache *c);
 /* Counts one request to the forge (cache_requests); call it right before each. Any lock. */
 uint64_t ch_count(struct cache *c);
 bool ch_fresh(struct cache *c, int64_t ms);
