@@ -70,4 +70,28 @@ struct forge_push_result {
 	bool already; /* the forge had it: nothing was sent */
 };
 
+/*
+ * An agent's bundle as it is written: a strict, incremental check of the
+ * bytes of a growing spool file (forge/git/bundle.h says what is checked)
+ * before any git sees them. Not thread-safe: one owner at a time.
+ */
+#define FORGE_PUSH_MAX_DEFAULT ((uint64_t)200 << 20)
+#define FORGE_PUSH_MAX_OBJECT_DEFAULT ((uint64_t)50 << 20)
+enum { FORGE_BUNDLE_INCOMPLETE = 0, FORGE_BUNDLE_COMPLETE = 1 };
+struct forge_bundle_check;
+/* *out is new (caps 0: the defaults). 0 or -ENOMEM. */
+MUST_CHECK int forge_bundle_check_new(uint64_t max_bundle, uint64_t max_object,
+				      struct forge_bundle_check **out);
+void forge_bundle_check_free(struct forge_bundle_check *c); /* NULL-safe */
+/*
+ * Feeds fd's bytes up to size (pread; a file cut below what was read
+ * starts again): FORGE_BUNDLE_INCOMPLETE, FORGE_BUNDLE_COMPLETE (a valid
+ * pack trailer ends it), or -EINVAL (malformed, or not exactly one branch
+ * ref once complete) / -EFBIG (over a cap) / -EIO, sticky, with a reason.
+ */
+MUST_CHECK int forge_bundle_check_fd(struct forge_bundle_check *c, int fd, uint64_t size,
+				     struct buf *err);
+/* Start again from byte 0 (the caller overwrote bytes it had fed). */
+void forge_bundle_check_reset(struct forge_bundle_check *c);
+
 #endif

@@ -42,6 +42,9 @@ enum row {
 	R_CAPABILITIES,
 	R_LOG,
 	R_SCRATCH,
+	R_BRANCHES,
+	R_BRANCH,
+	R_REPO_BUNDLE,
 	R_COUNT,
 };
 
@@ -308,6 +311,17 @@ static const struct kind kinds[R_COUNT] = {
 	       .attr = attr_log, .read = read_log, .why_not = READ_ONLY},
     [R_SCRATCH] = {".../<n>/<other name>: a scratch file (files.c)", .attr = attr_scratch,
 		   .read = read_scratch, .why_not = READ_ONLY},
+    [R_BRANCHES] = {"/forge/<o>/<r>/branches: the branches, nested like refs/heads", .dir = true,
+		    .attr = branches_attr, .list = branches_list, .open_dir = branches_open_dir,
+		    .why_not = READ_ONLY},
+    /* A directory or a file as the branch list says; writing pushes (branches.c). */
+    [R_BRANCH] = {".../branches/<name>: \"<commit>\\n\", or a directory; a bundle written "
+		  "pushes",
+		  .volatile_content = true, .attr = branches_attr, .read = branches_read,
+		  .list = branches_list, .open_dir = branches_open_dir,
+		  .why_not = "a branch is pushed by writing a git bundle to it, in policy only"},
+    [R_REPO_BUNDLE] = {"/forge/<o>/<r>/repo.bundle: a git bundle, from a file on disk",
+		       .volatile_content = true, .attr = bundle_attr, .why_not = READ_ONLY},
 };
 
 static enum row row_of(const struct node *n)
@@ -352,6 +366,12 @@ static enum row row_of(const struct node *n)
 		return n->mfile == M_SCOPE ? R_SCOPE : n->mfile == M_LOG ? R_LOG : R_CAPABILITIES;
 	case N_SCRATCH:
 		return R_SCRATCH;
+	case N_BRANCHES:
+		return R_BRANCHES;
+	case N_BRANCH:
+		return R_BRANCH;
+	case N_REPO_BUNDLE:
+		return R_REPO_BUNDLE;
 	}
 	return R_ROOT;
 }
