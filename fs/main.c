@@ -52,6 +52,7 @@ struct options {
 	uint64_t max_answer;
 	/* Pushing and repo.bundle (forge/git/): */
 	const char *mirror_dir;
+	const char *git_url;
 	uint64_t mirror_max;
 	uint64_t push_max, push_max_object;
 	uint64_t push_timeout_s;
@@ -119,8 +120,8 @@ static const char *const value_options[] = {
 
 /* The options of pushing and repo.bundle (push_option). */
 static const char *const push_value_options[] = {
-    "--mirror-dir",	 "--mirror-max",   "--push-max",
-    "--push-max-object", "--push-timeout", "--push-branches",
+    "--mirror-dir",   "--mirror-max",	 "--push-max", "--push-max-object",
+    "--push-timeout", "--push-branches", "--git-url",
 };
 
 /*
@@ -154,6 +155,8 @@ static int push_option(struct options *o, const char *name, const char *v)
 {
 	if (strcmp(name, "--mirror-dir") == 0) {
 		o->mirror_dir = v;
+	} else if (strcmp(name, "--git-url") == 0) {
+		o->git_url = v;
 	} else if (strcmp(name, "--mirror-max") == 0) {
 		if (str_to_u64(v, 10000, false, &o->mirror_max) < 0) {
 			fprintf(
@@ -542,6 +545,7 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 		return -1;
 	}
 	go.mirror_dir = p->mirror_path;
+	go.git_url = o->git_url;
 	go.mirror_max = (size_t)o->mirror_max;
 	p->forge = gitea_new(&go, err);
 	if (token) {

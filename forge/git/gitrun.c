@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -195,6 +196,23 @@ static int build_env(struct env *e, const struct gitrun_opts *o, const char *sch
 			r = r ? r : env_config(e, buf_cstr(&key), "always");
 		buf_release(&key);
 		r = r ? r : env_config(e, "http.followRedirects", "false");
+		/*
+		 * A stalled transfer ends by itself by the deadline: the
+		 * daemon kills its children then, but a git orphaned by a
+		 * kill -9 of the daemon would otherwise hold its mirror's
+		 * lock for ever.
+		 */
+		if (r == 0) {
+			uint64_t now = gitrun_now_ms();
+			unsigned secs = o->deadline_ms > now
+					    ? (unsigned)((o->deadline_ms - now) / 1000) + 1
+					    : 1;
+			char v[24];
+
+			snprintf(v, sizeof(v), "%u", secs);
+			r = env_config(e, "http.lowSpeedLimit", "1");
+			r = r ? r : env_config(e, "http.lowSpeedTime", v);
+		}
 	}
 	if (o->auth && secret_b64->len) {
 		struct buf hdr = BUF_INIT(8192);

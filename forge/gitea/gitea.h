@@ -65,6 +65,7 @@ struct gitea_options {
 	unsigned timeout_ms;	/* bound on one whole operation, retries included */
 	size_t max_body;	/* cap on one response body (0: HTTP_MAX_BODY_DEFAULT, 64 MiB) */
 	const char *mirror_dir; /* --mirror-dir: the git mirrors (NULL: no push, no repo.bundle) */
+	const char *git_url;	/* --git-url: where git is served (NULL: base_url) */
 	size_t mirror_max;	/* --mirror-max (0: the default, 32) */
 };
 

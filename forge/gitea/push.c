@@ -111,11 +111,12 @@ int gitea_git_bundle(const struct gitea_git *g, const char *owner, const char *r
 
 int gitea_git_init(struct gitea *g, const struct gitea_options *opt, struct buf *err)
 {
-	size_t n = opt->base_url ? strlen(opt->base_url) : 0;
+	const char *root = opt->git_url ? opt->git_url : opt->base_url;
+	size_t n = root ? strlen(root) : 0;
 
-	while (n > 0 && opt->base_url[n - 1] == '/')
+	while (n > 0 && root[n - 1] == '/')
 		n--;
-	g->git_base = strndup(opt->base_url ? opt->base_url : "", n);
+	g->git_base = strndup(root ? root : "", n);
 	if (!g->git_base)
 		return buf_fail(err, -ENOMEM, "out of memory");
 	if (opt->token && *opt->token && !(g->git_token = strdup(opt->token)))
