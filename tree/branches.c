@@ -170,6 +170,13 @@ static int branch_tip(struct tree *t, const struct node *n, const char *name, ch
 	return r;
 }
 
+/* branches/bottle/ always exists in the assigned repository. */
+static bool always_dir(struct tree *t, const struct node *n, const char *name)
+{
+	return t->scope->assigned && strcmp(t->scope->owner, n->owner) == 0 &&
+	       strcmp(t->scope->repo, n->repo) == 0 && strcmp(name, "bottle") == 0;
+}
+
 /* Whether the policy lets an agent push to name (patterns only, no forge request). */
 static bool pushable(struct tree *t, const struct node *n, const char *name)
 {
@@ -208,7 +215,8 @@ int branches_attr(struct tree *t, const struct node *n, struct tree_attr *out, s
 	}
 	if (r != -ENOENT)
 		return r;
-	if (below || write_push_dir(t->write, n->owner, n->repo, n->name)) {
+	if (below || always_dir(t, n, n->name) ||
+	    write_push_dir(t->write, n->owner, n->repo, n->name)) {
 		tree_dir_attr(out, t->start_s);
 		if (write_push_dir(t->write, n->owner, n->repo, n->name))
 			out->mode = 0755;
@@ -226,7 +234,8 @@ int branches_read(struct tree *t, const struct node *n, struct buf *out, struct 
 	if (n->kind != N_BRANCH || is_lock(n))
 		return -EISDIR;
 	r = branch_tip(t, n, n->name, tip, sizeof(tip), &below, err);
-	if (r == -ENOENT && (below || write_push_dir(t->write, n->owner, n->repo, n->name)))
+	if (r == -ENOENT && (below || always_dir(t, n, n->name) ||
+			     write_push_dir(t->write, n->owner, n->repo, n->name)))
 		return -EISDIR;
 	return r < 0 ? r : buf_printf(out, "%s\n", tip);
 }
@@ -332,6 +341,8 @@ int branches_list(struct tree *t, const struct node *dir, tree_fill_fn fill, voi
 	}
 	if (r == 0)
 		r = policy_dirs(t, dir, buf_cstr(&prefix), &e);
+	if (r == 0 && dir->kind == N_BRANCHES && always_dir(t, dir, "bottle"))
+		r = add_entry(&e, "bottle", 6, true);
 	/* .lock files being written here. */
 	pthread_mutex_lock(&t->git->lock);
 	for (sr = t->git->locks; r == 0 && sr; sr = sr->next) {
