@@ -428,7 +428,7 @@ void write_spool_free(struct write *w, struct write_spool *sp, const char *at)
 {
 	if (!sp)
 		return;
-	if (sp->written && !sp->acted && at) {
+	if ((sp->written || sp->poison) && !sp->acted && at) {
 		struct buf why = BUF_INIT(1024);
 		int r = sp->poison;
 
