@@ -10,6 +10,16 @@
  *
  * Thread-safety: every function may be called from many threads at once
  * (the mirrors and struct http are thread-safe on their own).
+ *
+ * Where another adapter plugs in (GitHub, not done here): its ops table
+ * fills .push_branch and .repo_bundle by calling gitea_git_push and
+ * gitea_git_bundle with its own struct gitea_git (base_url its git root,
+ * e.g. https://github.com, git_user "x-access-token", its token, and a
+ * struct mirrors of its own from gitea_options-like mirror_dir/mirror_max),
+ * and .list_branches with its own API call (GET /repos/{o}/{r}/branches,
+ * Link paging). Until it does, those slots are NULL and forge.h's
+ * forge_push_branch / forge_list_branches / forge_repo_bundle answer
+ * -ENOTSUP, which the tree shows as an error on branches/ and repo.bundle.
  */
 #ifndef BOTTLEFS_FORGE_GITEA_PUSH_H
 #define BOTTLEFS_FORGE_GITEA_PUSH_H
