@@ -148,9 +148,12 @@ struct mirror_push_result {
  *  1. the branch name is valid (git check-ref-format --branch);
  *  2. the bundle is checked whole (bundle.h): complete, within the caps,
  *     exactly one ref (HEAD or a branch) whose oid is the new tip;
- *  3. the mirror is updated from the forge (the lock held from here on);
- *  4. the forge's tip of the branch is read; when it already is the new
- *     tip, the call succeeds with already set;
+ *  3. the forge's tip of the branch is read (ls-remote; the lock held from
+ *     here on); when it already is the new tip, the call succeeds with
+ *     already set;
+ *  4. the mirror is fetched when it lacks that tip (and, once, when a
+ *     check of step 5 or 6 finds a commit missing, which are then run
+ *     again), so every check runs against the forge's current state;
  *  5. every prerequisite is a commit in the mirror (-ENOENT otherwise);
  *  6. the pack goes through `git index-pack --stdin --fix-thin --strict`
  *     into a quarantine (a fresh objects directory whose alternate is the

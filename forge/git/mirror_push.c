@@ -51,6 +51,25 @@ static int remote_tip(struct mirrors *m, const struct held *h, const struct mirr
 	return r == -ETIMEDOUT ? -EIO : r;
 }
 
+/* Whether the mirror has commit oid. */
+static bool have_commit(struct mirrors *m, const struct held *h, const char *oid, uint64_t deadline)
+{
+	struct buf spec = BUF_INIT(128);
+	struct gitrun_result res;
+	bool have = false;
+
+	if (buf_printf(&spec, "%s^{commit}", oid) == 0) {
+		const char *const args[] = {"cat-file", "-e", buf_cstr(&spec), NULL};
+
+		have = mi_run_git(m, h->git_dir, NULL, NULL, args, -1, NULL, deadline, &res,
+				  NULL) == 0 &&
+		       res.status == 0;
+		gitrun_result_release(&res);
+	}
+	buf_release(&spec);
+	return have;
+}
+
 /* git push's porcelain line for ref: its flag and summary, or 0 when none. */
 static char push_flag(const struct gitrun_result *res, const char *ref, const char **summary)
 {
@@ -208,6 +227,7 @@ int mirror_push(struct mirrors *m, const char *owner, const char *repo,
 	struct held h = {.fd = -1};
 	const char *tip = NULL, *bref = NULL;
 	char old[BUNDLE_OID_HEX + 1] = "", *ref = NULL;
+	bool fetched = false;
 	struct stat st;
 	int fd = -1, r;
 
@@ -241,23 +261,23 @@ int mirror_push(struct mirrors *m, const char *owner, const char *repo,
 		goto out;
 	bh = bundle_check_header(c);
 
-	/* 3. The forge's state, under the mirror's lock from here on. */
+	/*
+	 * 3, 4. The forge's tip of the branch now (ls-remote), under the
+	 * mirror's lock from here on. The mirror is fetched only when it
+	 * lacks that tip, or below when it lacks a commit the bundle needs:
+	 * either way every check runs against the forge's current state.
+	 */
 	r = mi_hold(m, owner, repo, true, deadline, &h, err);
 	if (r == 0)
+		r = remote_tip(m, &h, rm, ref, deadline, old, err);
+	if (r == 0 && old[0] && !have_commit(m, &h, old, deadline)) {
 		r = mi_fetch_locked(m, &h, rm, deadline, err);
+		fetched = true;
+	}
 	if (r < 0) {
 		r = r == -ETIMEDOUT ? -EIO : r;
 		goto out;
 	}
-
-	/* 4. Where the branch is. */
-	r = mi_tip_locked(m, &h, ref, deadline, old, err);
-	if (r == -ENOENT) {
-		old[0] = '\0';
-		r = 0;
-	}
-	if (r < 0)
-		goto out;
 	if (strcmp(old, tip) == 0) {
 		memcpy(out->old_tip, old, sizeof(old));
 		memcpy(out->new_tip, old, sizeof(old));
@@ -271,15 +291,38 @@ int mirror_push(struct mirrors *m, const char *owner, const char *repo,
 		goto out;
 	}
 
-	/* 5, 6. What the bundle needs, and what it holds, checked by git. */
-	if ((r = mi_check_prereqs(m, &h, bh, deadline, err)) < 0)
+	/*
+	 * 5, 6. What the bundle needs, and what it holds, checked by git. A
+	 * commit it needs that the mirror lacks may be on the forge: the
+	 * mirror is fetched once and the checks run again.
+	 */
+	for (;;) {
+		size_t mark = err ? err->len : 0;
+
+		r = mi_check_prereqs(m, &h, bh, deadline, err);
+		if (r == 0)
+			r = mi_quarantine_new(&h, &q, err);
+		if (r == 0)
+			r = mi_import_pack(m, &h, &q, req->bundle_path, bh->pack_offset, deadline,
+					   err);
+		if (r == 0)
+			r = mi_check_tip(m, &h, &q, tip, deadline, err);
+		if (r != -ENOENT || fetched)
+			break;
+		if (q.dir)
+			mi_quarantine_release(&q);
+		if (err && err->data) {
+			err->len = mark;
+			err->data[mark] = '\0';
+		}
+		fetched = true;
+		if ((r = mi_fetch_locked(m, &h, rm, deadline, err)) < 0)
+			break;
+	}
+	if (r < 0) {
+		r = r == -ETIMEDOUT ? -EIO : r;
 		goto out;
-	if ((r = mi_quarantine_new(&h, &q, err)) < 0)
-		goto out;
-	if ((r = mi_import_pack(m, &h, &q, req->bundle_path, bh->pack_offset, deadline, err)) < 0)
-		goto out;
-	if ((r = mi_check_tip(m, &h, &q, tip, deadline, err)) < 0)
-		goto out;
+	}
 
 	/* 7. A fast-forward only. */
 	if (old[0] && (r = mi_check_ff(m, &h, &q, req->branch, old, tip, deadline, err)) < 0)
