@@ -342,3 +342,17 @@ kill_daemon_when_hung() {
 	! as_agent ls "$T/mirrors" >/dev/null 2>&1
 	[ "$(stat -c %a "$T/mirrors")" = 700 ]
 }
+
+@test "a bundle whose last close comes before its pack is complete pushes nothing, and says so" {
+	c="$(commit "cut short")"
+	bundle "$W/b" main
+	head -c "$(($(stat -c %s "$W/b") - 10))" "$W/b" >"$W/cut"
+	chmod 644 "$W/cut"
+	log_reset
+	# An earlier flush of a bundle still being written is a success.
+	[ "$(put "$W/cut" "$MNT/$B/bottle/1-cut")" = OK ]
+	wait_for 10 grep -q "bottle/1-cut	EINVAL	the last close came with the bundle incomplete" "$MNT/.bottlefs/log"
+	[ "$(receive_packs)" -eq 0 ]
+	[ "$(forge_tip bottle/1-cut)" = "" ]
+	"$BOTTLEFS" state journal --state "$T/state.db" | grep '"kind":"push"' | grep '"status":"failed"' | grep -q "incomplete"
+}

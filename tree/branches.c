@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -448,11 +449,15 @@ static int spool_new(struct tree *t, const struct node *n, bool linked, struct s
 		     struct buf *err)
 {
 	struct spool_ref *r = calloc(1, sizeof(*r));
+	char branch[TREE_NAME_MAX + 1];
+	size_t len = strlen(n->name);
 	int rc;
 
 	if (!r)
 		return -ENOMEM;
-	rc = write_spool_new(t->write, &r->sp, err);
+	/* A .lock's spool is journaled under the branch it is for. */
+	snprintf(branch, sizeof(branch), "%.*s", (int)(is_lock(n) ? len - 5 : len), n->name);
+	rc = write_spool_new(t->write, n->owner, n->repo, branch, &r->sp, err);
 	if (rc < 0) {
 		free(r);
 		return rc;

@@ -187,13 +187,15 @@ struct write_spool {
 	char *path;
 	uint64_t size;
 	struct forge_bundle_check *check;
-	bool written; /* bytes were written */
-	bool acted;   /* the push was made (or refused): its answer stands */
-	int result;   /* with acted */
-	int poison;   /* a write refused (-EFBIG): nothing is ever pushed */
+	bool written;		     /* bytes were written */
+	bool acted;		     /* the push was made (or refused): its answer stands */
+	int result;		     /* with acted */
+	int poison;		     /* a write refused (-EFBIG): nothing is ever pushed */
+	char *owner, *repo, *branch; /* where it is written (the journal's) */
 };
 
-int write_spool_new(struct write *w, struct write_spool **out, struct buf *err)
+int write_spool_new(struct write *w, const char *owner, const char *repo, const char *branch,
+		    struct write_spool **out, struct buf *err)
 {
 	struct write_spool *sp;
 	struct buf path = BUF_INIT(4096);
@@ -208,6 +210,13 @@ int write_spool_new(struct write *w, struct write_spool **out, struct buf *err)
 		return buf_fail(err, -ENOMEM, "out of memory");
 	sp->fd = -1;
 	pthread_mutex_init(&sp->lock, NULL);
+	sp->owner = strdup(owner);
+	sp->repo = strdup(repo);
+	sp->branch = strdup(branch);
+	if (!sp->owner || !sp->repo || !sp->branch) {
+		r = buf_fail(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	r = buf_printf(&path, "%s/push-XXXXXX", w->opt.spool_dir);
 	if (r == 0)
 		sp->path = buf_steal(&path, NULL);
@@ -230,6 +239,9 @@ fail:
 	}
 	pthread_mutex_destroy(&sp->lock);
 	free(sp->path);
+	free(sp->owner);
+	free(sp->repo);
+	free(sp->branch);
 	free(sp);
 	return r;
 }
@@ -424,6 +436,22 @@ bool write_spool_pushed(struct write_spool *sp)
 	return acted;
 }
 
+/* A push that never was: one failed journal entry, so the journal says why too. */
+static void record_failed(struct write *w, struct write_spool *sp, int r, const struct buf *why)
+{
+	struct job j = {.kind = "push", .field = sp->branch, .owner = sp->owner, .repo = sp->repo};
+	char payload[64];
+	int64_t id;
+
+	snprintf(payload, sizeof(payload), "not sent: %llu bytes written\n",
+		 (unsigned long long)sp->size);
+	j.payload = payload;
+	snprintf(j.at, sizeof(j.at), "%s/%s/branches/%s", sp->owner, sp->repo, sp->branch);
+	/* A record for people: what the agent was told is already in the log. */
+	if (journal_begin(w, &j, &id, NULL) == 0)
+		journal_end(w, &j, id, r, NULL, why);
+}
+
 void write_spool_free(struct write *w, struct write_spool *sp, const char *at)
 {
 	if (!sp)
@@ -444,6 +472,7 @@ void write_spool_free(struct write *w, struct write_spool *sp, const char *at)
 			buf_note(&why, "the bundle is over --push-max: nothing pushed");
 		}
 		wlog_add(w->opt.log, at, r, buf_cstr(&why));
+		record_failed(w, sp, r, &why);
 		buf_release(&why);
 	}
 	if (sp->fd >= 0)
@@ -453,6 +482,9 @@ void write_spool_free(struct write *w, struct write_spool *sp, const char *at)
 	forge_bundle_check_free(sp->check);
 	pthread_mutex_destroy(&sp->lock);
 	free(sp->path);
+	free(sp->owner);
+	free(sp->repo);
+	free(sp->branch);
 	free(sp);
 }
 

@@ -350,7 +350,9 @@ bool write_push_matches(struct write *w, const char *owner, const char *repo, co
  * write_spool_free deletes the file.
  */
 struct write_spool;
-MUST_CHECK int write_spool_new(struct write *w, struct write_spool **out, struct buf *err);
+/* owner/repo/branch: where it is written (a .lock's branch without .lock), for the journal. */
+MUST_CHECK int write_spool_new(struct write *w, const char *owner, const char *repo,
+			       const char *branch, struct write_spool **out, struct buf *err);
 /* A write at off (at the end with append): the count, or -EFBIG / -EIO / the poison. */
 MUST_CHECK int write_spool_write(struct write *w, struct write_spool *sp, const char *in,
 				 size_t size, uint64_t off, bool append);
@@ -372,8 +374,9 @@ MUST_CHECK int write_spool_flush(struct write *w, struct write_spool *sp, const 
 bool write_spool_pushed(struct write_spool *sp);
 /*
  * The last reference is gone: a bundle written but never pushed (still
- * incomplete, or poisoned) is recorded in /.bottlefs/log under at (NULL:
- * not recorded: the agent deleted it). NULL-safe.
+ * incomplete, or poisoned) is recorded as a failed push in the journal and
+ * in /.bottlefs/log under at (NULL: not recorded: the agent deleted it).
+ * NULL-safe.
  */
 void write_spool_free(struct write *w, struct write_spool *sp, const char *at);
 

@@ -253,7 +253,7 @@ static void test_spool_pushes_once_at_the_complete_flush(void **state)
 	size_t n, half;
 	char *b = slurp(f->dir, "one.bundle", &n);
 
-	assert_int_equal(write_spool_new(f->w, &sp, &err), 0);
+	assert_int_equal(write_spool_new(f->w, "alice", "dotfiles", "bottle/7-x", &sp, &err), 0);
 	/* git writes the header, closes, and pack-objects appends the pack. */
 	half = n / 2;
 	assert_int_equal(write_spool_write(f->w, sp, b, half, 0, false), (int)half);
@@ -286,7 +286,7 @@ static void test_spool_refusals(void **state)
 
 	/* Two refs: EINVAL once complete, never pushed. */
 	b = slurp(f->dir, "two.bundle", &n);
-	assert_int_equal(write_spool_new(f->w, &sp, NULL), 0);
+	assert_int_equal(write_spool_new(f->w, "alice", "dotfiles", "bottle/7-x", &sp, NULL), 0);
 	assert_int_equal(write_spool_write(f->w, sp, b, n, 0, false), (int)n);
 	assert_int_equal(
 	    write_spool_flush(f->w, sp, "alice", "dotfiles", "bottle/7-x", "/two", true, NULL),
@@ -295,21 +295,21 @@ static void test_spool_refusals(void **state)
 	free(b);
 	/* Garbage: EINVAL at the first flush. */
 	b = slurp(f->dir, "garbage", &n);
-	assert_int_equal(write_spool_new(f->w, &sp, NULL), 0);
+	assert_int_equal(write_spool_new(f->w, "alice", "dotfiles", "bottle/7-x", &sp, NULL), 0);
 	assert_int_equal(write_spool_write(f->w, sp, b, n, 0, false), (int)n);
 	assert_int_equal(
 	    write_spool_flush(f->w, sp, "alice", "dotfiles", "bottle/7-x", "/bad", true, NULL),
 	    -EINVAL);
 	write_spool_free(f->w, sp, "/bad");
 	/* Past --push-max: EFBIG at the write, and the spool is poisoned. */
-	assert_int_equal(write_spool_new(f->w, &sp, NULL), 0);
+	assert_int_equal(write_spool_new(f->w, "alice", "dotfiles", "bottle/7-x", &sp, NULL), 0);
 	assert_int_equal(write_spool_write(f->w, sp, b, 10, (1 << 20) - 5, false), -EFBIG);
 	assert_int_equal(write_spool_write(f->w, sp, b, 10, 0, false), -EFBIG);
 	write_spool_free(f->w, sp, "/big");
 	free(b);
 	/* Incomplete at the last reference: recorded, not pushed. */
 	b = slurp(f->dir, "one.bundle", &n);
-	assert_int_equal(write_spool_new(f->w, &sp, NULL), 0);
+	assert_int_equal(write_spool_new(f->w, "alice", "dotfiles", "bottle/7-x", &sp, NULL), 0);
 	assert_int_equal(write_spool_write(f->w, sp, b, n - 1, 0, false), (int)(n - 1));
 	assert_int_equal(
 	    write_spool_flush(f->w, sp, "alice", "dotfiles", "bottle/7-x", "/cut", true, NULL), 0);
@@ -322,6 +322,15 @@ static void test_spool_refusals(void **state)
 	assert_non_null(strstr(buf_cstr(&text), "/big\tEFBIG"));
 	assert_non_null(strstr(buf_cstr(&text), "/cut\tEINVAL\tthe last close came with the bundle "
 						"incomplete"));
+	/* The journal says so too: failed push entries, nothing left unfinished. */
+	{
+		struct journal_entry *v = NULL;
+		size_t k = 0;
+
+		assert_int_equal(state_journal_unfinished(f->st, &v, &k), 0);
+		assert_int_equal(k, 0);
+		state_journal_list_free(v, k);
+	}
 	buf_release(&text);
 }
 
