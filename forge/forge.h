@@ -129,6 +129,11 @@ struct forge_capabilities {
 	bool push_branch;
 	bool update_pr_status;
 	size_t max_page_size; /* the forge's page limit (Gitea: 50) */
+	/*
+	 * A bare git remote (forge/git/git.h): branches and repo.bundle only;
+	 * no issues, pull requests or comments (the tree shows none of them).
+	 */
+	bool git_only;
 };
 
 /* See create_pr. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "forge/git/git.h"
 #include "forge/gitea/gitea.h"
 #include "fs/fs.h"
 #include "manifest/manifest.h"
@@ -53,6 +54,7 @@ struct options {
 	/* Pushing and repo.bundle (forge/git/): */
 	const char *mirror_dir;
 	const char *git_url;
+	const char *forge; /* --forge: "gitea" (default) or "git" (a bare git remote) */
 	uint64_t mirror_max;
 	uint64_t push_max, push_max_object;
 	uint64_t push_timeout_s;
@@ -121,7 +123,7 @@ static const char *const value_options[] = {
 /* The options of pushing and repo.bundle (push_option). */
 static const char *const push_value_options[] = {
     "--mirror-dir",   "--mirror-max",	 "--push-max", "--push-max-object",
-    "--push-timeout", "--push-branches", "--git-url",
+    "--push-timeout", "--push-branches", "--git-url",  "--forge",
 };
 
 /*
@@ -157,6 +159,12 @@ static int push_option(struct options *o, const char *name, const char *v)
 		o->mirror_dir = v;
 	} else if (strcmp(name, "--git-url") == 0) {
 		o->git_url = v;
+	} else if (strcmp(name, "--forge") == 0) {
+		if (strcmp(v, "gitea") != 0 && strcmp(v, "git") != 0) {
+			fprintf(stderr, "bottlefs: --forge must be gitea or git (was '%s')\n", v);
+			return -1;
+		}
+		o->forge = v;
 	} else if (strcmp(name, "--mirror-max") == 0) {
 		if (str_to_u64(v, 10000, false, &o->mirror_max) < 0) {
 			fprintf(
@@ -547,7 +555,9 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 	go.mirror_dir = p->mirror_path;
 	go.git_url = o->git_url;
 	go.mirror_max = (size_t)o->mirror_max;
-	p->forge = gitea_new(&go, err);
+	/* --forge git: a bare git remote, branches and repo.bundle only (forge/git/git.h). */
+	p->forge = o->forge && strcmp(o->forge, "git") == 0 ? git_forge_new(&go, err)
+							    : gitea_new(&go, err);
 	if (token) {
 		str_wipe(token, strlen(token));
 		free(token);

@@ -356,3 +356,30 @@ kill_daemon_when_hung() {
 	[ "$(forge_tip bottle/1-cut)" = "" ]
 	"$BOTTLEFS" state journal --state "$T/state.db" | grep '"kind":"push"' | grep '"status":"failed"' | grep -q "incomplete"
 }
+
+@test "--forge git: a bare git remote shows branches/ and repo.bundle only, and takes pushes" {
+	unmount_bfs
+	mount_bfs_agent --forge git --assign alice/dotfiles#1
+	[ "$(as_agent ls "$MNT/$D" | tr '\n' ' ')" = "branches repo.bundle " ]
+	[ "$(agent_errno stat "$MNT/$D/issues")" = ENOENT ]
+	[ "$(agent_errno stat "$MNT/$D/pulls/new")" = ENOENT ]
+	[ "$(agent_errno stat "$MNT/$D/issues/1/title")" = ENOENT ]
+	python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["name"] == "git" and c["push_branch"] is True, c
+assert c["create_pr"] is False and c["post_comment"] is False and c["issues"] is False, c
+' "$MNT/.bottlefs/capabilities.json"
+	[ "$(as_agent cat "$MNT/$B/main")" = "$(forge_tip main)" ]
+	log_reset
+	rm -rf "$W/bare"
+	agent_git clone -q "$MNT/$D/repo.bundle" "$W/bare"
+	agent_git -C "$W/bare" commit -q --allow-empty -m "over bare git"
+	c="$(agent_git -C "$W/bare" rev-parse HEAD)"
+	agent_git -C "$W/bare" bundle create -q "$MNT/$B/bottle/1-bare" origin/main..HEAD
+	[ "$(forge_tip bottle/1-bare)" = "$c" ]
+	[ "$(as_agent cat "$MNT/$B/bottle/1-bare")" = "$c" ]
+	# No issue API was asked for anything.
+	[ "$(log_count '*' '^/api/v1/')" -eq 0 ]
+	[ "$(put "$W/bare/.git/HEAD" "$MNT/$B/main")" = EACCES ]
+}

@@ -101,6 +101,8 @@ void tree_target(const struct node *n, struct write_target *out, struct buf *pat
 
 /* ---- tree.c ---- */
 
+/* A bare git forge's issue and pull request paths (they do not exist). */
+bool tree_no_items(struct tree *t, const struct node *n);
 /* A directory where an agent may create scratch files: an item it may write. */
 bool tree_scratch_dir(struct tree *t, const struct node *n);
 /* A directory's fixed children (tree_fixed_children) as entries; -ENOTDIR for a file. */

@@ -242,6 +242,27 @@ static int list_item(struct tree *t, const struct node *dir, tree_fill_fn fill, 
 	return r;
 }
 
+/* A repository: issues/ and pulls/ unless the forge is bare git, branches/, repo.bundle. */
+static int list_repo(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+		     struct buf *err)
+{
+	struct forge_capabilities caps;
+	const char *const *names;
+	int n = tree_fixed_children(dir, &names), i;
+
+	(void)err;
+	memset(&caps, 0, sizeof(caps));
+	cache_capabilities(t->cache, &caps);
+	for (i = 0; i < n; i++) {
+		if (caps.git_only &&
+		    (strcmp(names[i], "issues") == 0 || strcmp(names[i], "pulls") == 0))
+			continue;
+		if (fill(ud, names[i], NULL) != 0)
+			break;
+	}
+	return 0;
+}
+
 /* ---- opening a directory: the request its listing makes ---- */
 
 static int open_owner(struct tree *t, const struct node *dir, struct buf *err)
@@ -273,8 +294,8 @@ static const struct kind kinds[R_COUNT] = {
 		 .list = list_nothing, .why_not = READ_ONLY},
     [R_OWNER] = {"/forge/<owner>: its repositories", .dir = true, .attr = attr_dir_time,
 		 .list = read_list_repos, .open_dir = open_owner, .why_not = READ_ONLY},
-    [R_REPO] = {"/forge/<o>/<r>: issues and pulls", .dir = true, .attr = attr_dir_time,
-		.why_not = READ_ONLY},
+    [R_REPO] = {"/forge/<o>/<r>: issues, pulls, branches, repo.bundle", .dir = true,
+		.attr = attr_dir_time, .list = list_repo, .why_not = READ_ONLY},
     [R_LIST] = {".../issues, .../pulls: the items", .dir = true, .attr = attr_dir_time,
 		.list = read_list_items, .open_dir = open_list, .why_not = READ_ONLY},
     [R_ITEM] = {".../<n>: one item; scratch files where writable", .dir = true,

@@ -142,6 +142,32 @@ static int in_scope(struct tree *t, const struct node *n, struct buf *err)
 	return scope_check(t->scope, &target, err);
 }
 
+/*
+ * A bare git forge (capabilities git_only) has no issues or pull
+ * requests: every path of theirs does not exist.
+ */
+bool tree_no_items(struct tree *t, const struct node *n)
+{
+	struct forge_capabilities caps;
+
+	switch (n->kind) {
+	case N_LIST:
+	case N_ITEM:
+	case N_ITEM_FILE:
+	case N_COMMENTS:
+	case N_COMMENT:
+	case N_COMMENT_NEW:
+	case N_PULLS_NEW:
+	case N_SCRATCH:
+		break;
+	default:
+		return false;
+	}
+	memset(&caps, 0, sizeof(caps));
+	cache_capabilities(t->cache, &caps);
+	return caps.git_only;
+}
+
 int tree_lookup(const char *path, struct node *out)
 {
 	if (tree_resolve(path, out) == 0)
@@ -153,6 +179,8 @@ int tree_read(struct tree *t, const struct node *n, struct buf *out, struct buf 
 {
 	const struct kind *k = tree_kind(n);
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (k->read)
 		return k->read(t, n, out, err);
 	return k->dir ? -EISDIR : 0;
@@ -164,6 +192,8 @@ int tree_getattr(struct tree *t, const struct node *n, struct tree_attr *out, st
 	struct buf content = BUF_INIT(0);
 	int r = 0;
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (k->attr) {
 		r = k->attr(t, n, out, err);
 	} else if (k->dir) {
@@ -205,6 +235,8 @@ int tree_list(struct tree *t, const struct node *dir, tree_fill_fn fill, void *u
 {
 	const struct kind *k = tree_kind(dir);
 
+	if (tree_no_items(t, dir))
+		return -ENOENT;
 	return k->list ? k->list(t, dir, fill, ud, err) : tree_list_fixed(dir, fill, ud);
 }
 
@@ -212,6 +244,8 @@ int tree_open_dir(struct tree *t, const struct node *dir, struct buf *err)
 {
 	const struct kind *k = tree_kind(dir);
 
+	if (tree_no_items(t, dir))
+		return -ENOENT;
 	return k->open_dir ? k->open_dir(t, dir, err) : 0;
 }
 
@@ -221,6 +255,8 @@ int tree_access_write(struct tree *t, const struct node *n)
 {
 	struct files_stat st;
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (n->kind == N_ITEM)
 		return tree_scratch_dir(t, n) ? 0 : -EACCES;
 	if (n->kind == N_SCRATCH)
@@ -287,6 +323,8 @@ int tree_open(struct tree *t, const struct node *n, bool write, bool truncate, s
 	size_t len;
 	int r;
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (n->kind == N_SCRATCH)
 		return open_scratch(t, n, write, truncate, out, props);
 	if (n->kind == N_REPO_BUNDLE || (n->kind == N_BRANCH && write))
@@ -329,6 +367,8 @@ int tree_create(struct tree *t, const struct node *n, bool excl, bool truncate, 
 	struct node dir;
 	int r;
 
+	if (tree_no_items(t, n))
+		return -EACCES;
 	if (n->kind == N_SCRATCH) {
 		if (!tree_scratch_dir(t, n))
 			return -EACCES;

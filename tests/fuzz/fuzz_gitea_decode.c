@@ -82,7 +82,8 @@ static void comment_ok(const struct forge_comment *c)
 static void render(const char *s, size_t n, uint8_t knob)
 {
 	struct forge_receipt rc = {"s--->", "p", "sha256:x", true};
-	struct forge_capabilities caps = {"gitea", 150 + (size_t)knob * 8, false, false, true, 50};
+	struct forge_capabilities caps = {"gitea", 150 + (size_t)knob * 8, false, false, true, 50,
+					  false};
 	struct forge_pr_request req = {"t", "h", "b", NULL, NULL, &rc};
 	struct buf out = BUF_INIT(0);
 	char *z = malloc(n + 1);

@@ -487,7 +487,7 @@ static bool has_nocase(const char *s, const char *needle)
 
 static struct forge_capabilities caps_of(size_t max)
 {
-	struct forge_capabilities c = {"gitea", max, false, false, true, 50};
+	struct forge_capabilities c = {"gitea", max, false, false, true, 50, false};
 
 	return c;
 }
