@@ -35,7 +35,7 @@ static void usage(FILE *f)
 		   "                [--read-memory MIB] [--max-prs N] [--max-answer SIZE]\n"
 		   "                [--mirror-dir DIR] [--mirror-max N] [--push-branches GLOB]\n"
 		   "                [--push-max SIZE] [--push-max-object SIZE] [--push-timeout S]\n"
-		   "                [--git-url URL]\n"
+		   "                [--git-url URL] [--forge gitea|git]\n"
 		   "                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
 		   "       bottlefs resolve DIR NAME\n"
 		   "       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
