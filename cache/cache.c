@@ -155,6 +155,7 @@ int cache_new(const struct cache_options *opt, struct cache **out)
 	map_init(&c->bulks);
 	map_init(&c->inflight);
 	map_init(&c->failed);
+	map_init(&c->branches);
 	atomic_init(&c->requests, 0);
 	if (opt->state) {
 		r = cachestore_new(opt->state, ch_produce, c, &c->store);
@@ -184,6 +185,7 @@ void cache_free(struct cache *c)
 	map_each(&c->failed, free_plain_cb, NULL);
 	map_release(&c->failed);
 	map_release(&c->inflight);
+	ch_branches_release(c);
 	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

@@ -144,6 +144,26 @@ MUST_CHECK int cache_list_comments(struct cache *c, const char *owner, const cha
  */
 MUST_CHECK int cache_get_diff(struct cache *c, const char *owner, const char *repo,
 			      const struct forge_issue *of, struct buf *out, struct buf *err);
+/*
+ * list_branches (forge.h), cached like a list: kept ttl_ms, served stale
+ * while the forge fails (-EIO only with nothing cached), -ENOENT for a
+ * repository the forge says does not exist (remembered ttl_ms). out may be
+ * NULL (only make sure it is cached). Not persisted across restarts.
+ */
+MUST_CHECK int cache_list_branches(struct cache *c, const char *owner, const char *repo,
+				   struct forge_branch_list *out, struct buf *err);
+/*
+ * repo_bundle (forge.h): *path (new) and *size of the repository's bundle
+ * file. The adapter's mirror is brought up to date at most once per
+ * ttl_ms (otherwise the bundle is made from the mirror as it is), and when
+ * the forge fails the mirror as it is serves. -EAGAIN with a reason when
+ * it is not ready by deadline_ms (CLOCK_MONOTONIC ms).
+ */
+MUST_CHECK int cache_repo_bundle(struct cache *c, const char *owner, const char *repo,
+				 uint64_t deadline_ms, char **path, uint64_t *size,
+				 struct buf *err);
+/* Forget a repository's branches and bring its mirror up to date next time (after a push). */
+void cache_forget_branches(struct cache *c, const char *owner, const char *repo);
 /* The adapter's capabilities (nothing to cache). */
 void cache_capabilities(struct cache *c, struct forge_capabilities *out);
 

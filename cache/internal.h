@@ -96,6 +96,7 @@ struct cache {
 	 * logged once, not once per call. lock.
 	 */
 	struct map failed;
+	struct map branches;	  /* "o/r" -> struct branches (branches.c); lock */
 	struct cachestore *store; /* NULL without opt.state */
 	/* Requests sent to the forge: every one is counted by ch_count, nowhere else. */
 	atomic_uint_fast64_t requests;
@@ -111,6 +112,8 @@ struct cache {
 #define KEY_MAX (NAMES_OWNER_MAX + NAMES_REPO_MAX + 32)
 
 int64_t ch_now(struct cache *c);
+/* branches.c: frees cache.branches (cache_free). */
+void ch_branches_release(struct cache *c);
 /* Counts one request to the forge (cache_requests); call it right before each. Any lock. */
 uint64_t ch_count(struct cache *c);
 /* Counts one request (already counted by ch_count) answered "not modified". Any lock. */

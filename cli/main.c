@@ -30,11 +30,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
-		   "                [--forge gitea|github] [--git-url URL]\n"
+		   "                [--forge gitea|github|git] [--git-url URL]\n"
 		   "                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
 		   "                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
 		   "                [--read-memory MIB] [--cache-memory MIB] [--max-prs N]\n"
-		   "                [--max-answer SIZE]\n"
+		   "                [--max-answer SIZE] [--mirror-dir DIR] [--mirror-max N]\n"
+		   "                [--push-branches GLOB] [--push-max SIZE]\n"
+		   "                [--push-max-object SIZE] [--push-timeout S]\n"
 		   "                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
 		   "       bottlefs resolve DIR NAME\n"
 		   "       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"

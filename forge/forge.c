@@ -170,6 +170,13 @@ char *forge_capabilities_json(const struct forge_capabilities *caps)
 		      caps->bounties, "conditional_reads", caps->conditional_reads);
 	if (!o)
 		return NULL;
+	/* A bare git remote says what it does not do (other adapters' files are unchanged). */
+	if (caps->git_only && (json_object_set_new(o, "issues", json_false()) < 0 ||
+			       json_object_set_new(o, "create_pr", json_false()) < 0 ||
+			       json_object_set_new(o, "post_comment", json_false()) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
 	out = jsontext_pretty(o);
 	json_decref(o);
 	return out;

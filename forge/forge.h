@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "forge/branches.h"
 #include "util/buf.h"
 #include "util/check.h"
 
@@ -156,6 +157,11 @@ struct forge_capabilities {
 	bool bounties;
 	/* The read operations take a validator and answer "not modified" (see forge_validator). */
 	bool conditional_reads;
+	/*
+	 * A bare git remote (forge/git/git.h): branches and repo.bundle only;
+	 * no issues, pull requests or comments (the tree shows none of them).
+	 */
+	bool git_only;
 };
 
 /*
@@ -279,8 +285,19 @@ struct forge_ops {
 	MUST_CHECK int (*create_pr)(struct forge *f, const char *owner, const char *repo,
 				    const struct forge_pr_request *req, forge_floor_fn floor_cb,
 				    void *floor_ud, uint64_t *number, struct buf *err);
+	/*
+	 * push_branch: makes the tip of the complete, one-ref bundle at
+	 * req->bundle_path the forge's req->branch, checked first (header,
+	 * objects, caps, fast-forward against req->expected_old; see
+	 * forge/branches.h) and bounded by req->deadline_ms. req->before_send
+	 * runs right before anything is sent (the journal's entry). *out:
+	 * the old and new tips, or already when the forge had it. Errors as
+	 * forge/branches.h lists them, with a one-line reason. NULL in an
+	 * adapter's table: -ENOTSUP (forge_push_branch).
+	 */
 	MUST_CHECK int (*push_branch)(struct forge *f, const char *owner, const char *repo,
-				      const char *branch, struct buf *err);
+				      const struct forge_push_request *req,
+				      struct forge_push_result *out, struct buf *err);
 	MUST_CHECK int (*post_comment)(struct forge *f, const char *owner, const char *repo,
 				       uint64_t number, const char *body, struct forge_comment *out,
 				       struct buf *err);
@@ -300,6 +317,27 @@ struct forge_ops {
 					   uint64_t number, const char *state, struct buf *err);
 	void (*capabilities)(struct forge *f, struct forge_capabilities *out);
 
+	/*
+	 * The branch reads (additive; NULL in an adapter's table: -ENOTSUP
+	 * through forge_list_branches / forge_repo_bundle).
+	 *
+	 * list_branches: every branch of the repository, every page, sorted
+	 * by name.
+	 *
+	 * repo_bundle: *path (new) names a git bundle of the repository's
+	 * branches and HEAD, a file on the daemon's disk that stays readable
+	 * while open (a newer one is renamed over it), *size its size. With
+	 * refresh, the adapter's mirror is brought up to date first (made
+	 * when missing). -EAGAIN with a reason when the mirror is not ready
+	 * by deadline_ms (CLOCK_MONOTONIC ms); -ENOENT when the repository
+	 * has no branch.
+	 */
+	MUST_CHECK int (*list_branches)(struct forge *f, const char *owner, const char *repo,
+					struct forge_branch_list *out, struct buf *err);
+	MUST_CHECK int (*repo_bundle)(struct forge *f, const char *owner, const char *repo,
+				      bool refresh, uint64_t deadline_ms, char **path,
+				      uint64_t *size, struct buf *err);
+
 	void (*free)(struct forge *f);
 };
 
@@ -310,6 +348,16 @@ struct forge {
 
 /* NULL-safe. */
 void forge_free(struct forge *f);
+
+/* The branch operations through f's table, -ENOTSUP where it has none. */
+MUST_CHECK int forge_push_branch(struct forge *f, const char *owner, const char *repo,
+				 const struct forge_push_request *req,
+				 struct forge_push_result *out, struct buf *err);
+MUST_CHECK int forge_list_branches(struct forge *f, const char *owner, const char *repo,
+				   struct forge_branch_list *out, struct buf *err);
+MUST_CHECK int forge_repo_bundle(struct forge *f, const char *owner, const char *repo, bool refresh,
+				 uint64_t deadline_ms, char **path, uint64_t *size,
+				 struct buf *err);
 
 void forge_issue_release(struct forge_issue *i);
 void forge_issue_list_release(struct forge_issue_list *l);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "forge/git/git.h"
 #include "forge/gitea/gitea.h"
 #include "forge/github/github.h"
 #include "fs/fs.h"
@@ -35,6 +36,7 @@
 #include "write/write.h"
 
 #define TOKEN_MAX 4096
+#define PUSH_GLOBS_MAX 64
 
 struct options {
 	const char *forge;     /* "gitea" (the default) or "github" */
@@ -53,6 +55,13 @@ struct options {
 	uint64_t cache_memory_mib;
 	uint64_t max_prs;
 	uint64_t max_answer;
+	/* Pushing and repo.bundle (forge/git/): */
+	const char *mirror_dir;
+	uint64_t mirror_max;
+	uint64_t push_max, push_max_object;
+	uint64_t push_timeout_s;
+	const char *push_branches[PUSH_GLOBS_MAX]; /* --push-branches, in order */
+	size_t n_push_branches;
 	bool debug;
 	const char *mountpoint;
 };
@@ -114,6 +123,73 @@ static const char *const value_options[] = {
     "--read-memory", "--max-prs", "--max-answer", "--cache-memory",
 };
 
+/* The options of pushing and repo.bundle (push_option). */
+static const char *const push_value_options[] = {
+    "--mirror-dir",	 "--mirror-max",   "--push-max",
+    "--push-max-object", "--push-timeout", "--push-branches",
+};
+
+/*
+ * A byte count for the push caps: digits, optionally followed by K, M or
+ * G (KiB, MiB, GiB), from 1K to 4G.
+ */
+static int parse_bytes(const char *s, const char *what, uint64_t *out)
+{
+	size_t n = strlen(s), digits = n;
+	unsigned shift = 0;
+	uint64_t v, max = (uint64_t)4 << 30;
+
+	if (n > 1 && (s[n - 1] == 'K' || s[n - 1] == 'M' || s[n - 1] == 'G')) {
+		shift = s[n - 1] == 'K' ? 10 : s[n - 1] == 'M' ? 20 : 30;
+		digits--;
+	}
+	if (strn_to_u64(s, digits, max, false, &v) < 0 || v > (max >> shift) ||
+	    (v << shift) < 1024) {
+		fprintf(stderr,
+			"bottlefs: %s must be a size from 1K to 4G (bytes, or with K, M or G; was "
+			"'%s')\n",
+			what, s);
+		return -1;
+	}
+	*out = v << shift;
+	return 0;
+}
+
+/* Sets push or mirror option name to v; 0, or -1 after saying why. */
+static int push_option(struct options *o, const char *name, const char *v)
+{
+	if (strcmp(name, "--mirror-dir") == 0) {
+		o->mirror_dir = v;
+	} else if (strcmp(name, "--mirror-max") == 0) {
+		if (str_to_u64(v, 10000, false, &o->mirror_max) < 0) {
+			fprintf(
+			    stderr,
+			    "bottlefs: --mirror-max must be a whole number from 1 to 10000 (was "
+			    "'%s')\n",
+			    v);
+			return -1;
+		}
+	} else if (strcmp(name, "--push-max") == 0) {
+		return parse_bytes(v, name, &o->push_max);
+	} else if (strcmp(name, "--push-max-object") == 0) {
+		return parse_bytes(v, name, &o->push_max_object);
+	} else if (strcmp(name, "--push-timeout") == 0) {
+		if (parse_seconds(v, name, &o->push_timeout_s) < 0)
+			return -1;
+		if (o->push_timeout_s == 0) {
+			fprintf(stderr, "bottlefs: --push-timeout must be at least 1 second\n");
+			return -1;
+		}
+	} else if (strcmp(name, "--push-branches") == 0) {
+		if (o->n_push_branches == PUSH_GLOBS_MAX) {
+			fprintf(stderr, "bottlefs: at most %d --push-branches\n", PUSH_GLOBS_MAX);
+			return -1;
+		}
+		o->push_branches[o->n_push_branches++] = v;
+	}
+	return 0;
+}
+
 /* A whole number of MiB from 1 to 1048576. */
 static int parse_mib(const char *v, const char *what, uint64_t *out)
 {
@@ -132,9 +208,10 @@ static int value_option(struct options *o, const char *name, const char *v)
 	uint64_t s;
 
 	if (strcmp(name, "--forge") == 0) {
-		if (strcmp(v, "gitea") != 0 && strcmp(v, "github") != 0) {
+		if (strcmp(v, "gitea") != 0 && strcmp(v, "github") != 0 && strcmp(v, "git") != 0) {
 			fprintf(stderr,
-				"bottlefs: --forge must be 'gitea' or 'github' (was '%s')\n", v);
+				"bottlefs: --forge must be 'gitea', 'github' or 'git' (was '%s')\n",
+				v);
 			return -1;
 		}
 		o->forge = v;
@@ -232,6 +309,7 @@ static int plain_argument(int i, char **argv, struct options *o, struct fuse_arg
 static int parse_args(int argc, char **argv, struct options *o, struct fuse_args *fargs)
 {
 	size_t n = sizeof(value_options) / sizeof(value_options[0]), k;
+	size_t np = sizeof(push_value_options) / sizeof(push_value_options[0]), kp = np;
 	const char *v = NULL;
 	int i, r;
 
@@ -244,12 +322,19 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->cache_memory_mib = CACHE_MEMORY_DEFAULT >> 20;
 	o->max_prs = WRITE_MAX_PRS_DEFAULT;
 	o->max_answer = (uint64_t)64 << 20;
+	o->push_max = (uint64_t)200 << 20;
+	o->push_max_object = (uint64_t)50 << 20;
 	fuse_opt_add_arg(fargs, argv[0]);
 	for (i = 1; i < argc; i++) {
 		for (k = 0; k < n && !(v = str_arg_value(argc, argv, &i, value_options[k])); k++)
 			;
-		r = k < n ? value_option(o, value_options[k], v)
-			  : plain_argument(i, argv, o, fargs);
+		for (kp = 0; k == n && kp < np &&
+			     !(v = str_arg_value(argc, argv, &i, push_value_options[kp]));
+		     kp++)
+			;
+		r = k < n     ? value_option(o, value_options[k], v)
+		    : kp < np ? push_option(o, push_value_options[kp], v)
+			      : plain_argument(i, argv, o, fargs);
 		if (r != 0)
 			return r;
 	}
@@ -428,6 +513,7 @@ struct parts {
 	char *state_path, *queue_path, *bottles_path;
 	/* Where the forge serves git: --git-url, else derived from --forge-url. */
 	char *git_url;
+	char *mirror_path, *spool_path;
 };
 
 static void parts_release(struct parts *p)
@@ -442,6 +528,8 @@ static void parts_release(struct parts *p)
 	free(p->queue_path);
 	free(p->bottles_path);
 	free(p->git_url);
+	free(p->mirror_path);
+	free(p->spool_path);
 }
 
 /*
@@ -496,12 +584,25 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 			return -1;
 	}
 	/*
+	 * The daemon's own bare mirrors (repo.bundle, pushing): local even
+	 * when the state lives elsewhere, never a directory the agent writes.
+	 */
+	p->mirror_path = o->mirror_dir ? absolute(o->mirror_dir) : dir_default("mirrors");
+	if (!p->mirror_path || dir_make(p->mirror_path, 0700) < 0) {
+		fprintf(stderr, "bottlefs: cannot make the mirror directory '%s'\n",
+			p->mirror_path ? p->mirror_path : "?");
+		goto fail;
+	}
+	if (git_root(o, p, err) < 0)
+		goto fail;
+	/*
 	 * One answer larger than max_body is refused (EIO; a diff shows a
 	 * one-line notice instead): nothing a forge sends may inflate the
 	 * daemon without bound (SEMANTICS.md). It sits far above what a write
 	 * may hold, so what was written can always be read back.
 	 */
 	if (strcmp(o->forge, "github") == 0) {
+		/* Pushing through GitHub is not wired yet: no mirrors (push_branch -ENOTSUP). */
 		hub.api_url = o->forge_url;
 		hub.token = token;
 		hub.timeout_ms = (unsigned)(o->timeout_s * 1000);
@@ -512,18 +613,26 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 		go.token = token;
 		go.timeout_ms = (unsigned)(o->timeout_s * 1000);
 		go.max_body = (size_t)o->max_answer;
-		p->forge = gitea_new(&go, err);
+		go.mirror_dir = p->mirror_path;
+		go.git_url = p->git_url;
+		go.mirror_max = (size_t)o->mirror_max;
+		/* --forge git: a bare git remote, branches and repo.bundle only (forge/git/git.h).
+		 */
+		p->forge =
+		    strcmp(o->forge, "git") == 0 ? git_forge_new(&go, err) : gitea_new(&go, err);
 	}
+fail:
 	if (token) {
 		str_wipe(token, strlen(token));
 		free(token);
 	}
 	if (!p->forge) {
-		fprintf(stderr, "bottlefs: cannot use forge '%s': %s\n", o->forge_url,
-			buf_cstr(err));
+		if (p->mirror_path && p->git_url)
+			fprintf(stderr, "bottlefs: cannot use forge '%s': %s\n", o->forge_url,
+				buf_cstr(err));
 		return -1;
 	}
-	return git_root(o, p, err);
+	return 0;
 }
 
 /* The bottles, the scope, the state store, the cache and the outcome log. */
@@ -541,6 +650,11 @@ static int open_parts(const struct options *o, struct parts *p, struct buf *err)
 		fprintf(stderr, "bottlefs: %s\n", buf_cstr(err));
 		return -1;
 	}
+	for (size_t i = 0; i < o->n_push_branches; i++)
+		if (scope_add_push_glob(&p->scope, o->push_branches[i], err) < 0) {
+			fprintf(stderr, "bottlefs: %s\n", buf_cstr(err));
+			return -1;
+		}
 	p->state_path = o->state ? absolute(o->state) : dir_default("bot-bottle.db");
 	p->queue_path = o->queue ? absolute(o->queue) : dir_default("queue");
 	if (!p->state_path || !p->queue_path || state_open(p->state_path, &p->state, err) < 0) {
@@ -574,6 +688,30 @@ static int open_tree(const struct options *o, struct parts *p, struct mount *m, 
 	to.write.queue_dir = p->queue_path;
 	to.write.log = p->log;
 	to.write.max_prs = (unsigned)o->max_prs;
+	/* Bundles being pushed are spooled beside the mirrors: the daemon's, 0700. */
+	{
+		struct buf sp = BUF_INIT(8192);
+
+		if (buf_printf(&sp, "%s/.spool", p->mirror_path) < 0) {
+			buf_release(&sp);
+			fprintf(stderr, "bottlefs: out of memory\n");
+			return -1;
+		}
+		p->spool_path = buf_steal(&sp, NULL);
+	}
+	to.write.spool_dir = p->spool_path;
+	to.write.push_max = o->push_max;
+	to.write.push_max_object = o->push_max_object;
+	/* A push has --timeout, or the larger --push-timeout (at least 60 s). */
+	{
+		uint64_t push_s =
+		    o->push_timeout_s > o->timeout_s ? o->push_timeout_s : o->timeout_s;
+
+		if (!o->push_timeout_s && push_s < 60)
+			push_s = 60;
+		to.write.push_timeout_ms = (unsigned)(push_s * 1000);
+	}
+	to.git_timeout_ms = (unsigned)(o->timeout_s * 1000);
 	to.write_memory = (size_t)(o->write_memory_mib << 20);
 	to.read_memory = (size_t)(o->read_memory_mib << 20);
 	to.sent = ops_sent;

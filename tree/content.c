@@ -132,6 +132,34 @@ int content_capabilities(const struct forge_capabilities *caps, struct buf *out)
  * What the scope says, as the paths of the tree: the one text of
  * .bottlefs/scope.
  */
+/*
+ * The push policy's lines: one per branch pattern, and the heads of the
+ * pull requests the mount opened.
+ */
+static int content_push_scope(struct scope *s, struct buf *out)
+{
+	struct buf pats = BUF_INIT(0);
+	const char *p;
+	int r = scope_push_patterns(s, &pats);
+
+	for (p = buf_cstr(&pats); r == 0 && *p;) {
+		size_t len = strcspn(p, "\n");
+
+		r = buf_printf(
+		    out, "pushable: forge/%s/%s/branches/%.*s (a git bundle, fast-forward only)\n",
+		    s->owner, s->repo, (int)len, p);
+		p += len + (p[len] == '\n');
+	}
+	if (r == 0)
+		r = buf_printf(
+		    out,
+		    "pushable: forge/%s/%s/branches/<head of a pull request opened through "
+		    "this mount>\n",
+		    s->owner, s->repo);
+	buf_release(&pats);
+	return r;
+}
+
 int content_scope(struct scope *s, struct buf *out)
 {
 	uint64_t *prs = NULL;
@@ -158,6 +186,8 @@ int content_scope(struct scope *s, struct buf *out)
 			       "writable: forge/%s/%s/pulls/%llu/{title,body,state,labels,"
 			       "comments/new} (opened through this mount)\n",
 			       s->owner, s->repo, (unsigned long long)prs[i]);
+	if (r == 0)
+		r = content_push_scope(s, out);
 	if (r == 0)
 		r = buf_printf(out, "writable: done%s\n",
 			       scope_is_done(s) ? " (no: a signal already stands)" : "");

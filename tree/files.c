@@ -20,7 +20,7 @@ struct scratch {
 	struct scratch *next; /* files.scratches; files.lock */
 };
 
-enum fh_kind { FH_READ, FH_WRITE, FH_SCRATCH };
+enum fh_kind { FH_READ, FH_WRITE, FH_SCRATCH, FH_EXT };
 
 struct fh {
 	pthread_mutex_t lock;
@@ -39,7 +39,10 @@ struct fh {
 	int poison;   /* 0 or the -errno of a refused write: nothing is ever sent */
 	int result;   /* the last send's answer */
 	/* FH_SCRATCH: */
-	struct scratch *s;	/* a reference, dropped at release */
+	struct scratch *s; /* a reference, dropped at release */
+	/* FH_EXT: another module's handle, freed with ext_free(ext) (files_open_ext). */
+	void *ext;
+	void (*ext_free)(void *ext);
 	struct fh *prev, *next; /* files.handles; files.lock */
 };
 
@@ -166,6 +169,8 @@ static void fh_free(struct files *f, struct fh *h)
 	free(h->data);
 	if (h->s)
 		scratch_put(f, h->s);
+	if (h->ext && h->ext_free)
+		h->ext_free(h->ext);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -255,6 +260,26 @@ int files_open_read(struct files *f, const struct node *n, char *data, size_t le
 	fh_link(f, h);
 	*out = h;
 	return 0;
+}
+
+int files_open_ext(struct files *f, const struct node *n, void *ext, void (*ext_free)(void *ext),
+		   struct fh **out)
+{
+	struct fh *h;
+	int r = fh_new(f, FH_EXT, n, &h);
+
+	if (r < 0)
+		return r;
+	h->ext = ext;
+	h->ext_free = ext_free;
+	fh_link(f, h);
+	*out = h;
+	return 0;
+}
+
+void *files_fh_ext(const struct fh *h)
+{
+	return h->kind == FH_EXT ? h->ext : NULL;
 }
 
 int files_open_write(struct files *f, const struct node *n, const struct buf *initial,

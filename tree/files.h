@@ -118,6 +118,18 @@ MUST_CHECK int files_open_write(struct files *f, const struct node *n, const str
 MUST_CHECK int files_open_scratch(struct files *f, const struct node *n, bool create, bool excl,
 				  bool truncate, struct fh **out);
 
+/*
+ * A handle another module of the tree serves itself (the bundles of
+ * branches/ and repo.bundle: branches.c): ext is its state, freed with
+ * ext_free(ext) when the handle is (the last close, files_free). The tree
+ * asks files_fh_ext first and calls that module for every operation on
+ * such a handle; files_read and the rest answer nothing for it.
+ */
+MUST_CHECK int files_open_ext(struct files *f, const struct node *n, void *ext,
+			      void (*ext_free)(void *ext), struct fh **out);
+/* The ext of an FH_EXT handle, else NULL. */
+void *files_fh_ext(const struct fh *h);
+
 /* Reads into out; the count or -errno. */
 MUST_CHECK int files_read(struct files *f, struct fh *h, char *out, size_t size, uint64_t off);
 /* Writes in at off (at the end with append); size or -errno. */

@@ -22,6 +22,8 @@ struct tree {
 	struct files *files; /* open files and scratch files */
 	int64_t
 	    start_s; /* when the tree was made (epoch seconds): times the forge gives none for */
+	/* branches/ .lock names and spools (branches.c) */
+	struct gitfiles *git;
 };
 
 /* ---- blob.c: the open files' memory ---- */
@@ -99,6 +101,8 @@ void tree_target(const struct node *n, struct write_target *out, struct buf *pat
 
 /* ---- tree.c ---- */
 
+/* A bare git forge's issue and pull request paths (they do not exist). */
+bool tree_no_items(struct tree *t, const struct node *n);
 /* A directory where an agent may create scratch files: an item it may write. */
 bool tree_scratch_dir(struct tree *t, const struct node *n);
 /* A directory's fixed children (tree_fixed_children) as entries; -ENOTDIR for a file. */
@@ -128,6 +132,38 @@ MUST_CHECK int read_list_items(struct tree *t, const struct node *dir, tree_fill
 			       struct buf *err);
 MUST_CHECK int read_list_comments(struct tree *t, const struct node *dir, tree_fill_fn fill,
 				  void *ud, struct buf *err);
+
+/* ---- branches.c: branches/ and repo.bundle ---- */
+
+struct gitfh; /* an FH_EXT handle of branches.c (files_fh_ext) */
+MUST_CHECK int branches_new(struct tree *t);
+void branches_free(struct tree *t);
+/* Rows of kinds.c: branches/, branches/<name>, repo.bundle. */
+MUST_CHECK int branches_attr(struct tree *t, const struct node *n, struct tree_attr *out,
+			     struct buf *err);
+MUST_CHECK int branches_read(struct tree *t, const struct node *n, struct buf *out,
+			     struct buf *err);
+MUST_CHECK int branches_list(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+			     struct buf *err);
+MUST_CHECK int branches_open_dir(struct tree *t, const struct node *dir, struct buf *err);
+MUST_CHECK int bundle_attr(struct tree *t, const struct node *n, struct tree_attr *out,
+			   struct buf *err);
+/* tree.c's calls for N_BRANCH and N_REPO_BUNDLE (tree.h says what each answers). */
+MUST_CHECK int branches_open(struct tree *t, const struct node *n, bool write, bool truncate,
+			     struct fh **out, struct tree_open_props *props, struct buf *err);
+MUST_CHECK int branches_create(struct tree *t, const struct node *n, bool excl, bool truncate,
+			       struct fh **out, struct tree_open_props *props, struct buf *err);
+MUST_CHECK int branches_unlink(struct tree *t, const struct node *n);
+MUST_CHECK int branches_truncate(struct tree *t, const struct node *n, uint64_t size);
+MUST_CHECK int branches_setattr(struct tree *t, const struct node *n);
+MUST_CHECK int branches_rename(struct tree *t, const struct node *from, const struct node *to,
+			       unsigned flags, struct buf *err);
+MUST_CHECK int branches_fh_read(struct gitfh *g, char *out, size_t size, uint64_t off);
+MUST_CHECK int branches_fh_write(struct gitfh *g, const char *in, size_t size, uint64_t off,
+				 bool append);
+MUST_CHECK int branches_fh_truncate(struct gitfh *g, uint64_t size);
+MUST_CHECK int branches_fh_flush(struct gitfh *g);
+MUST_CHECK int branches_fh_stat(struct gitfh *g, struct tree_attr *out, bool *linked);
 
 /* ---- content.c: rendering ---- */
 

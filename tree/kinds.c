@@ -42,6 +42,9 @@ enum row {
 	R_CAPABILITIES,
 	R_LOG,
 	R_SCRATCH,
+	R_BRANCHES,
+	R_BRANCH,
+	R_REPO_BUNDLE,
 	R_COUNT,
 };
 
@@ -239,6 +242,27 @@ static int list_item(struct tree *t, const struct node *dir, tree_fill_fn fill, 
 	return r;
 }
 
+/* A repository: issues/ and pulls/ unless the forge is bare git, branches/, repo.bundle. */
+static int list_repo(struct tree *t, const struct node *dir, tree_fill_fn fill, void *ud,
+		     struct buf *err)
+{
+	struct forge_capabilities caps;
+	const char *const *names;
+	int n = tree_fixed_children(dir, &names), i;
+
+	(void)err;
+	memset(&caps, 0, sizeof(caps));
+	cache_capabilities(t->cache, &caps);
+	for (i = 0; i < n; i++) {
+		if (caps.git_only &&
+		    (strcmp(names[i], "issues") == 0 || strcmp(names[i], "pulls") == 0))
+			continue;
+		if (fill(ud, names[i], NULL) != 0)
+			break;
+	}
+	return 0;
+}
+
 /* ---- opening a directory: the request its listing makes ---- */
 
 static int open_owner(struct tree *t, const struct node *dir, struct buf *err)
@@ -270,8 +294,8 @@ static const struct kind kinds[R_COUNT] = {
 		 .list = list_nothing, .why_not = READ_ONLY},
     [R_OWNER] = {"/forge/<owner>: its repositories", .dir = true, .attr = attr_dir_time,
 		 .list = read_list_repos, .open_dir = open_owner, .why_not = READ_ONLY},
-    [R_REPO] = {"/forge/<o>/<r>: issues and pulls", .dir = true, .attr = attr_dir_time,
-		.why_not = READ_ONLY},
+    [R_REPO] = {"/forge/<o>/<r>: issues, pulls, branches, repo.bundle", .dir = true,
+		.attr = attr_dir_time, .list = list_repo, .why_not = READ_ONLY},
     [R_LIST] = {".../issues, .../pulls: the items", .dir = true, .attr = attr_dir_time,
 		.list = read_list_items, .open_dir = open_list, .why_not = READ_ONLY},
     [R_ITEM] = {".../<n>: one item; scratch files where writable", .dir = true,
@@ -308,6 +332,17 @@ static const struct kind kinds[R_COUNT] = {
 	       .attr = attr_log, .read = read_log, .why_not = READ_ONLY},
     [R_SCRATCH] = {".../<n>/<other name>: a scratch file (files.c)", .attr = attr_scratch,
 		   .read = read_scratch, .why_not = READ_ONLY},
+    [R_BRANCHES] = {"/forge/<o>/<r>/branches: the branches, nested like refs/heads", .dir = true,
+		    .attr = branches_attr, .list = branches_list, .open_dir = branches_open_dir,
+		    .why_not = READ_ONLY},
+    /* A directory or a file as the branch list says; writing pushes (branches.c). */
+    [R_BRANCH] = {".../branches/<name>: \"<commit>\\n\", or a directory; a bundle written "
+		  "pushes",
+		  .volatile_content = true, .attr = branches_attr, .read = branches_read,
+		  .list = branches_list, .open_dir = branches_open_dir,
+		  .why_not = "a branch is pushed by writing a git bundle to it, in policy only"},
+    [R_REPO_BUNDLE] = {"/forge/<o>/<r>/repo.bundle: a git bundle, from a file on disk",
+		       .volatile_content = true, .attr = bundle_attr, .why_not = READ_ONLY},
 };
 
 static enum row row_of(const struct node *n)
@@ -352,6 +387,12 @@ static enum row row_of(const struct node *n)
 		return n->mfile == M_SCOPE ? R_SCOPE : n->mfile == M_LOG ? R_LOG : R_CAPABILITIES;
 	case N_SCRATCH:
 		return R_SCRATCH;
+	case N_BRANCHES:
+		return R_BRANCHES;
+	case N_BRANCH:
+		return R_BRANCH;
+	case N_REPO_BUNDLE:
+		return R_REPO_BUNDLE;
 	}
 	return R_ROOT;
 }

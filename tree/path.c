@@ -17,7 +17,7 @@ static const char *const item_file_names[] = {
 };
 
 static const char *const root_children[] = {"forge", "bottles", "done", ".bottlefs"};
-static const char *const repo_children[] = {"issues", "pulls"};
+static const char *const repo_children[] = {"issues", "pulls", "branches", "repo.bundle"};
 static const char *const meta_children[] = {"scope", "capabilities.json", "log"};
 static const char *const issue_children[] = {"title",  "body",	     "state",	  "labels",
 					     "author", "issue.json", "thread.md", "comments"};
@@ -108,6 +108,35 @@ static int resolve_item_file(const struct comp *c, struct node *out)
 	return 0;
 }
 
+/*
+ * branches/<c...>: the components joined with '/' must be a valid branch
+ * name (git check-ref-format), or one followed by ".lock", or a directory
+ * of them (every prefix of a valid name is one: the listing decides).
+ */
+static int resolve_branch(const struct comp *c, size_t k, struct node *out)
+{
+	size_t i, len = 0;
+
+	out->kind = N_BRANCHES;
+	if (k == 0)
+		return 0;
+	for (i = 0; i < k; i++) {
+		if (len + c[i].n + 1 > TREE_NAME_MAX)
+			return -ENOENT;
+		if (i)
+			out->name[len++] = '/';
+		memcpy(out->name + len, c[i].s, c[i].n);
+		len += c[i].n;
+	}
+	out->name[len] = '\0';
+	if (!str_branch_name_valid(out->name, len) &&
+	    !(len > 5 && strcmp(out->name + len - 5, ".lock") == 0 &&
+	      str_branch_name_valid(out->name, len - 5)))
+		return -ENOENT;
+	out->kind = N_BRANCH;
+	return 0;
+}
+
 static int resolve_forge(const struct comp *c, size_t k, struct node *out)
 {
 	out->kind = N_FORGE;
@@ -127,6 +156,12 @@ static int resolve_forge(const struct comp *c, size_t k, struct node *out)
 	out->kind = N_REPO;
 	if (k == 3)
 		return 0;
+	if (eq(&c[3], "repo.bundle")) {
+		out->kind = N_REPO_BUNDLE;
+		return k == 4 ? 0 : -ENOENT;
+	}
+	if (eq(&c[3], "branches"))
+		return resolve_branch(c + 4, k - 4, out);
 	if (eq(&c[3], "issues"))
 		out->pull = false;
 	else if (eq(&c[3], "pulls"))
@@ -184,15 +219,17 @@ static int resolve_bottles(const struct comp *c, size_t k, struct node *out)
 }
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof(*(a))))
+/* forge/o/r/branches/ and a branch name of at most TREE_NAME_MAX bytes. */
+#define TREE_PATH_COMPONENTS (4 + TREE_NAME_MAX / 2 + 1)
 
 int tree_resolve(const char *path, struct node *out)
 {
-	struct comp c[8];
+	struct comp c[TREE_PATH_COMPONENTS];
 	struct node n;
 	size_t k;
 	int f;
 
-	if (!path || split(path, c, 8, &k) < 0)
+	if (!path || split(path, c, TREE_PATH_COMPONENTS, &k) < 0)
 		return -ENOENT;
 	memset(&n, 0, sizeof(n));
 	n.kind = N_ROOT;
@@ -282,6 +319,10 @@ int tree_node_path(const struct node *n, struct buf *out)
 	case N_SCRATCH:
 		return buf_printf(out, "/forge/%s/%s/%s/%llu/%s", n->owner, n->repo, list, num,
 				  n->name);
+	case N_BRANCH:
+		return buf_printf(out, "/forge/%s/%s/branches/%s", n->owner, n->repo, n->name);
+	case N_REPO_BUNDLE:
+		return buf_printf(out, "/forge/%s/%s/repo.bundle", n->owner, n->repo);
 	case N_DONE:
 		return buf_puts(out, "/done");
 	case N_META_FILE:

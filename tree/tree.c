@@ -76,6 +76,8 @@ int tree_new(const struct tree_options *opt, struct tree **out, struct buf *err)
 	fo.commit = send;
 	fo.commit_ud = t;
 	r = files_new(&fo, &t->files);
+	if (r == 0)
+		r = branches_new(t);
 	if (r < 0) {
 		r = buf_fail(err, r, "out of memory");
 		goto fail;
@@ -92,6 +94,7 @@ void tree_free(struct tree *t)
 	if (!t)
 		return;
 	files_free(t->files);
+	branches_free(t);
 	write_free(t->write);
 	free(t);
 }
@@ -139,6 +142,32 @@ static int in_scope(struct tree *t, const struct node *n, struct buf *err)
 	return scope_check(t->scope, &target, err);
 }
 
+/*
+ * A bare git forge (capabilities git_only) has no issues or pull
+ * requests: every path of theirs does not exist.
+ */
+bool tree_no_items(struct tree *t, const struct node *n)
+{
+	struct forge_capabilities caps;
+
+	switch (n->kind) {
+	case N_LIST:
+	case N_ITEM:
+	case N_ITEM_FILE:
+	case N_COMMENTS:
+	case N_COMMENT:
+	case N_COMMENT_NEW:
+	case N_PULLS_NEW:
+	case N_SCRATCH:
+		break;
+	default:
+		return false;
+	}
+	memset(&caps, 0, sizeof(caps));
+	cache_capabilities(t->cache, &caps);
+	return caps.git_only;
+}
+
 int tree_lookup(const char *path, struct node *out)
 {
 	if (tree_resolve(path, out) == 0)
@@ -150,6 +179,8 @@ int tree_read(struct tree *t, const struct node *n, struct buf *out, struct buf 
 {
 	const struct kind *k = tree_kind(n);
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (k->read)
 		return k->read(t, n, out, err);
 	return k->dir ? -EISDIR : 0;
@@ -161,6 +192,8 @@ int tree_getattr(struct tree *t, const struct node *n, struct tree_attr *out, st
 	struct buf content = BUF_INIT(0);
 	int r = 0;
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (k->attr) {
 		r = k->attr(t, n, out, err);
 	} else if (k->dir) {
@@ -202,6 +235,8 @@ int tree_list(struct tree *t, const struct node *dir, tree_fill_fn fill, void *u
 {
 	const struct kind *k = tree_kind(dir);
 
+	if (tree_no_items(t, dir))
+		return -ENOENT;
 	return k->list ? k->list(t, dir, fill, ud, err) : tree_list_fixed(dir, fill, ud);
 }
 
@@ -209,6 +244,8 @@ int tree_open_dir(struct tree *t, const struct node *dir, struct buf *err)
 {
 	const struct kind *k = tree_kind(dir);
 
+	if (tree_no_items(t, dir))
+		return -ENOENT;
 	return k->open_dir ? k->open_dir(t, dir, err) : 0;
 }
 
@@ -218,10 +255,18 @@ int tree_access_write(struct tree *t, const struct node *n)
 {
 	struct files_stat st;
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (n->kind == N_ITEM)
 		return tree_scratch_dir(t, n) ? 0 : -EACCES;
 	if (n->kind == N_SCRATCH)
 		return tree_scratch_dir(t, n) ? files_scratch_stat(t->files, n, &st) : -ENOENT;
+	if (n->kind == N_BRANCH || n->kind == N_BRANCHES) {
+		struct tree_attr a;
+		int r = branches_attr(t, n, &a, NULL);
+
+		return r < 0 ? r : (a.mode & 0200) ? 0 : -EACCES;
+	}
 	return in_scope(t, n, NULL);
 }
 
@@ -278,8 +323,12 @@ int tree_open(struct tree *t, const struct node *n, bool write, bool truncate, s
 	size_t len;
 	int r;
 
+	if (tree_no_items(t, n))
+		return -ENOENT;
 	if (n->kind == N_SCRATCH)
 		return open_scratch(t, n, write, truncate, out, props);
+	if (n->kind == N_REPO_BUNDLE || (n->kind == N_BRANCH && write))
+		return branches_open(t, n, write, truncate, out, props, err);
 	if (write) {
 		r = open_write_check(t, n, truncate, &data, err);
 		if (r == 0)
@@ -318,6 +367,8 @@ int tree_create(struct tree *t, const struct node *n, bool excl, bool truncate, 
 	struct node dir;
 	int r;
 
+	if (tree_no_items(t, n))
+		return -EACCES;
 	if (n->kind == N_SCRATCH) {
 		if (!tree_scratch_dir(t, n))
 			return -EACCES;
@@ -326,6 +377,8 @@ int tree_create(struct tree *t, const struct node *n, bool excl, bool truncate, 
 			props_for_writing(props);
 		return r;
 	}
+	if (n->kind == N_BRANCH)
+		return branches_create(t, n, excl, truncate, out, props, NULL);
 	/* A fixed name beside writable fields exists already; elsewhere nothing is created. */
 	dir = *n;
 	dir.kind = N_ITEM;
@@ -338,6 +391,8 @@ int tree_unlink(struct tree *t, const struct node *n)
 {
 	if (n->kind == N_SCRATCH && tree_scratch_dir(t, n))
 		return files_scratch_unlink(t->files, n);
+	if (n->kind == N_BRANCH)
+		return branches_unlink(t, n);
 	return -EACCES;
 }
 
@@ -347,6 +402,8 @@ int tree_setattr(struct tree *t, const struct node *n)
 
 	if (n->kind == N_SCRATCH && tree_scratch_dir(t, n))
 		return files_scratch_stat(t->files, n, &st);
+	if (n->kind == N_BRANCH)
+		return branches_setattr(t, n);
 	return -EACCES;
 }
 
@@ -354,6 +411,8 @@ int tree_truncate(struct tree *t, const struct node *n, uint64_t size)
 {
 	if (n->kind == N_SCRATCH && tree_scratch_dir(t, n))
 		return files_scratch_truncate(t->files, n, size);
+	if (n->kind == N_BRANCH)
+		return branches_truncate(t, n, size);
 	/* `echo >` may truncate by path before it writes: accepted, nothing sent. */
 	if (size == 0 && in_scope(t, n, NULL) == 0)
 		return 0;
@@ -366,6 +425,8 @@ int tree_rename(struct tree *t, const struct node *from, const struct node *to, 
 	struct files_stat st;
 	int r;
 
+	if (from->kind == N_BRANCH)
+		return branches_rename(t, from, to, flags, err);
 	if (from->kind != N_SCRATCH || !tree_scratch_dir(t, from) || !tree_same_item(from, to))
 		return -EACCES;
 	r = files_scratch_stat(t->files, from, &st);
@@ -385,25 +446,35 @@ int tree_rename(struct tree *t, const struct node *from, const struct node *to, 
 
 /* ---- open files ---- */
 
+/* Handles of branches/ and repo.bundle are served by branches.c (files_fh_ext). */
 int tree_fh_read(struct tree *t, struct fh *h, char *out, size_t size, uint64_t off)
 {
-	return files_read(t->files, h, out, size, off);
+	struct gitfh *g = files_fh_ext(h);
+
+	return g ? branches_fh_read(g, out, size, off) : files_read(t->files, h, out, size, off);
 }
 
 int tree_fh_write(struct tree *t, struct fh *h, const char *in, size_t size, uint64_t off,
 		  bool append)
 {
-	return files_write(t->files, h, in, size, off, append);
+	struct gitfh *g = files_fh_ext(h);
+
+	return g ? branches_fh_write(g, in, size, off, append)
+		 : files_write(t->files, h, in, size, off, append);
 }
 
 int tree_fh_truncate(struct tree *t, struct fh *h, uint64_t size)
 {
-	return files_truncate(t->files, h, size);
+	struct gitfh *g = files_fh_ext(h);
+
+	return g ? branches_fh_truncate(g, size) : files_truncate(t->files, h, size);
 }
 
 int tree_fh_flush(struct tree *t, struct fh *h)
 {
-	return files_flush(t->files, h);
+	struct gitfh *g = files_fh_ext(h);
+
+	return g ? branches_fh_flush(g) : files_flush(t->files, h);
 }
 
 void tree_fh_release(struct tree *t, struct fh *h)
@@ -413,9 +484,12 @@ void tree_fh_release(struct tree *t, struct fh *h)
 
 int tree_fh_stat(struct tree *t, struct fh *h, struct tree_attr *out, bool *linked)
 {
+	struct gitfh *g = files_fh_ext(h);
 	struct files_stat st;
 	int r;
 
+	if (g)
+		return branches_fh_stat(g, out, linked);
 	if (!files_fh_is_scratch(h))
 		return -EINVAL;
 	r = files_fh_stat(t->files, h, &st);
@@ -437,6 +511,24 @@ int tree_changed_paths(const struct node *n, void (*fn)(void *ud, const char *pa
 	struct node item = *n;
 	int r = 0, count, i;
 
+	if (n->kind == N_BRANCH) {
+		/* The branch, every directory above it, and repo.bundle. */
+		size_t i, len = strlen(n->name);
+
+		r = buf_printf(&p, "/forge/%s/%s/repo.bundle", n->owner, n->repo);
+		if (r == 0)
+			fn(ud, buf_cstr(&p));
+		for (i = 0; r == 0 && i <= len; i++) {
+			if (i < len && n->name[i] != '/')
+				continue;
+			buf_reset(&p);
+			r = buf_printf(&p, "/forge/%s/%s/branches/%.*s", n->owner, n->repo, (int)i,
+				       n->name);
+			if (r == 0)
+				fn(ud, buf_cstr(&p));
+		}
+		goto out;
+	}
 	if (n->kind == N_DONE || n->kind == N_PULLS_NEW) {
 		fn(ud, "/done");
 		fn(ud, "/.bottlefs/scope");

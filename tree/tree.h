@@ -74,6 +74,16 @@ enum node_kind {
 	 * elsewhere.
 	 */
 	N_SCRATCH,
+	N_BRANCHES, /* /forge/<o>/<r>/branches */
+	/*
+	 * /forge/<o>/<r>/branches/<name>: name (in node.name, at most
+	 * TREE_NAME_MAX bytes) is a branch name or a directory of them
+	 * ("bottle", "bottle/12-fix"), or a branch name followed by ".lock"
+	 * (git's lock file while it writes a bundle there). Whether it is a
+	 * file, a directory or nothing is the forge's branch list's answer.
+	 */
+	N_BRANCH,
+	N_REPO_BUNDLE, /* /forge/<o>/<r>/repo.bundle */
 };
 
 enum item_file {
@@ -105,7 +115,7 @@ struct node {
 	char bottle[NAMES_BOTTLE_MAX + 1];
 	enum bottle_file bfile;
 	enum meta_file mfile;
-	char name[TREE_NAME_MAX + 1]; /* N_SCRATCH: the file's name */
+	char name[TREE_NAME_MAX + 1]; /* N_SCRATCH: the file's name; N_BRANCH: the branch path */
 };
 
 /* 0 and *out, or -ENOENT for a path that cannot name anything. */
@@ -188,6 +198,8 @@ struct tree_options {
 	size_t read_memory;  /* bytes for all read snapshots held open; 0: default */
 	tree_sent_fn sent;   /* may be NULL */
 	void *sent_ud;
+	/* The bound on making repo.bundle ready (0: 10 s); past it, EAGAIN. */
+	unsigned git_timeout_ms;
 };
 
 /* 0 and *out, or -errno with the reason in err. */

@@ -88,6 +88,9 @@ int journal_floor(void *ud, uint64_t max_number);
 MUST_CHECK int write_send_field(struct write *w, const char *owner, const char *repo,
 				uint64_t number, const char *field, const char *text,
 				struct buf *err);
+/* push.c: finishes a journaled push (never pushes again). -ECANCELED: not pushed. */
+MUST_CHECK int write_recover_push(struct write *w, const struct journal_entry *e, char *answer,
+				  size_t size, struct buf *why);
 /* Tells opt.changed (when set) what a write changed on the forge. */
 void write_changed(struct write *w, const char *owner, const char *repo, int pull, uint64_t number);
 

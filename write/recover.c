@@ -447,6 +447,8 @@ static int recover_one(struct recovery *rc, const struct journal_entry *e, uint6
 		return recover_pull(rc, e, forge_id, answer, size, why);
 	if (strcmp(e->kind, "done") == 0)
 		return recover_done(rc, e, answer, size, why);
+	if (strcmp(e->kind, "push") == 0)
+		return write_recover_push(rc->w, e, answer, size, why);
 	if (strcmp(e->kind, "patch") == 0) {
 		/* A field change is idempotent: sent again. */
 		r = target_in_scope(rc->w, e, why);
@@ -488,6 +490,9 @@ int write_recover(struct write *w, struct buf *err)
 		if (strcmp(e->kind, "create_pr") == 0)
 			snprintf(j.at, sizeof(j.at), "%s/%s/pulls/new (recovered)", e->owner,
 				 e->repo);
+		else if (strcmp(e->kind, "push") == 0)
+			snprintf(j.at, sizeof(j.at), "%s/%s/branches/%s (recovered)", e->owner,
+				 e->repo, e->field ? e->field : "?");
 		else
 			snprintf(j.at, sizeof(j.at), "%s/%s#%llu (recovered)", e->owner, e->repo,
 				 (unsigned long long)e->number);

@@ -15,6 +15,7 @@ void scope_init(struct scope *s)
 
 void scope_release(struct scope *s)
 {
+	scope_release_push(s);
 	free(s->prs);
 	s->prs = NULL;
 	s->n_prs = 0;

@@ -93,6 +93,9 @@ struct scope {
 	uint64_t *prs; /* opened through this mount; lock */
 	size_t n_prs;  /* lock */
 	bool done;     /* a done signal stands; lock */
+	/* --push-branches patterns (set before any other call; none: bottle/<issue>-*). */
+	char **push_globs;
+	size_t n_push_globs;
 };
 
 /* An unassigned (read-only) scope. */
@@ -222,6 +225,17 @@ struct write_options {
 	unsigned max_prs;
 	write_changed_fn changed; /* may be NULL */
 	void *changed_ud;
+	/*
+	 * Pushing (push.c). spool_dir: the daemon's own directory where
+	 * bundles being written are spooled (made 0700; NULL: pushing is
+	 * off, every branch is read-only). push_max: what one bundle may
+	 * hold (--push-max, 0: 200 MiB); push_max_object: one object once
+	 * inflated (--push-max-object, 0: 50 MiB); push_timeout_ms: the bound
+	 * on one push (0: 60 s).
+	 */
+	const char *spool_dir;
+	uint64_t push_max, push_max_object;
+	unsigned push_timeout_ms;
 };
 
 /* Loads what earlier runs left (PRs in scope, a standing done signal). */
@@ -297,5 +311,86 @@ MUST_CHECK int write_recover(struct write *w, struct buf *err);
 
 /* What /done shows: the signal that stands, or nothing. 0 or -errno from out. */
 MUST_CHECK int write_done_text(struct write *w, struct buf *out);
+
+/* ---- pushing a branch (push.c) ---- */
+
+/*
+ * The push policy: only the assigned repository; only branches matching
+ * bottle/<issue>-* (at least one character after the dash) or, with
+ * --push-branches, one of those patterns instead (fnmatch, '*' matching
+ * '/' too); or the head branch of a pull request this mount opened
+ * (asked of the forge). Never tags or other refs (only branch names reach
+ * here), never a delete, never a non-fast-forward (the adapter's check).
+ * scope_add_push_glob adds a --push-branches pattern (-EINVAL for one that
+ * is empty, over 255 bytes, holds a control byte, or starts with '/' or
+ * refs/); call before the mount serves.
+ */
+MUST_CHECK int scope_add_push_glob(struct scope *s, const char *glob, struct buf *err);
+void scope_release_push(struct scope *s);
+/* The patterns, one a line ("bottle/12-*"), appended to out; nothing when unassigned. */
+MUST_CHECK int scope_push_patterns(const struct scope *s, struct buf *out);
+/* 0 when a push to owner/repo's branch is in policy, else -EACCES with why. */
+MUST_CHECK int write_push_allowed(struct write *w, const char *owner, const char *repo,
+				  const char *branch, struct buf *err);
+/*
+ * Whether dir ("bottle", "feature/x") is a directory the policy lets an
+ * agent push into (a pattern's leading components match it), so the tree
+ * shows it even with no branch there yet.
+ */
+bool write_push_dir(struct write *w, const char *owner, const char *repo, const char *dir);
+/* Whether branch matches the policy's patterns (no forge request; mode bits). */
+bool write_push_matches(struct write *w, const char *owner, const char *repo, const char *branch);
+
+/*
+ * The spool: what an agent writes to branches/<name> (or <name>.lock),
+ * held in a file under opt.spool_dir, not in memory, bounded by push_max
+ * (a write past it is -EFBIG and poisons the spool: nothing is ever
+ * pushed), with no text checks. Its bundle is checked as it grows
+ * (forge_bundle_check_fd). One lock a spool: any thread, any handle.
+ * write_spool_free deletes the file.
+ */
+struct write_spool;
+/* owner/repo/branch: where it is written (a .lock's branch without .lock), for the journal. */
+MUST_CHECK int write_spool_new(struct write *w, const char *owner, const char *repo,
+			       const char *branch, struct write_spool **out, struct buf *err);
+/* A write at off (at the end with append): the count, or -EFBIG / -EIO / the poison. */
+MUST_CHECK int write_spool_write(struct write *w, struct write_spool *sp, const char *in,
+				 size_t size, uint64_t off, bool append);
+MUST_CHECK int write_spool_truncate(struct write_spool *sp, uint64_t size);
+MUST_CHECK int write_spool_read(struct write_spool *sp, char *out, size_t size, uint64_t off);
+uint64_t write_spool_size(struct write_spool *sp);
+/*
+ * A flush (close(), fsync) of the spool: 0 while the bundle is incomplete
+ * (git writes it in two goes), or, once, at the first flush that finds it
+ * complete (a valid pack trailer) with push set, the push's answer
+ * (write_push), which every later flush repeats. A malformed bundle or
+ * one over a cap is answered at once (-EINVAL, -EFBIG) and never pushed.
+ * at is the path /.bottlefs/log shows.
+ */
+MUST_CHECK int write_spool_flush(struct write *w, struct write_spool *sp, const char *owner,
+				 const char *repo, const char *branch, const char *at, bool push,
+				 struct buf *err);
+/* Whether the spool's push was made or refused (its answer stands). */
+bool write_spool_pushed(struct write_spool *sp);
+/*
+ * The last reference is gone: a bundle written but never pushed (still
+ * incomplete, or poisoned) is recorded as a failed push in the journal and
+ * in /.bottlefs/log under at (NULL: not recorded: the agent deleted it).
+ * NULL-safe.
+ */
+void write_spool_free(struct write *w, struct write_spool *sp, const char *at);
+
+/*
+ * Pushes the complete bundle at bundle_path to owner/repo's branch: the
+ * policy again, then the adapter's push_branch (forge.h: its checks, the
+ * old-value lease, within push_timeout_ms), journaled ("push", the branch,
+ * "<old or -> <new>") right before anything is sent, the outcome in the
+ * journal and /.bottlefs/log (under at, NULL: the branch's path). 0, or
+ * -EACCES (policy, forge refused), -EINVAL (malformed, not one branch
+ * ref), -ENOENT (a commit it needs is not on the forge), -EPERM (not a
+ * fast-forward), -EFBIG (a cap), -EIO (the forge failed).
+ */
+MUST_CHECK int write_push(struct write *w, const char *owner, const char *repo, const char *branch,
+			  const char *bundle_path, const char *at, struct buf *err);
 
 #endif

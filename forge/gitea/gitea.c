@@ -141,14 +141,13 @@ int gt_decode_fail(struct buf *err, const struct http_req *q, struct buf *why, i
 
 void gitea_capabilities(struct forge *f, struct forge_capabilities *out)
 {
-	(void)f;
 	/* Every field a later contract adds is "no" until set here. */
 	memset(out, 0, sizeof(*out));
 	out->name = "gitea";
 	out->description_unit = FORGE_LEN_BYTES;
 	out->max_description_len = GITEA_MAX_DESCRIPTION_LEN;
 	out->structured_metadata = false;
-	out->push_branch = false;
+	out->push_branch = gitea_of(f)->mirrors != NULL;
 	out->update_pr_status = true;
 	out->max_page_size = GITEA_PAGE_LIMIT;
 }
@@ -158,6 +157,7 @@ static void gitea_free(struct forge *f)
 	struct gitea *g = gitea_of(f);
 
 	http_free(g->http);
+	gitea_git_fini(g);
 	pthread_mutex_destroy(&g->lock);
 	free(g->login);
 	free(g);
@@ -178,6 +178,8 @@ static const struct forge_ops gitea_ops = {
     .update_issue = gitea_update_issue,
     .update_pr_status = gitea_update_pr_status,
     .capabilities = gitea_capabilities,
+    .list_branches = gitea_list_branches,
+    .repo_bundle = gitea_repo_bundle,
     .free = gitea_free,
 };
 
@@ -206,6 +208,10 @@ struct forge *gitea_new(const struct gitea_options *opt, struct buf *err)
 	if (http_new(&ho, &g->http, err) < 0) {
 		pthread_mutex_destroy(&g->lock);
 		free(g);
+		return NULL;
+	}
+	if (gitea_git_init(g, opt, err) < 0) {
+		gitea_free(&g->base);
 		return NULL;
 	}
 	return &g->base;

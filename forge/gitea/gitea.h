@@ -46,7 +46,12 @@
  *   title, "ready" PATCHes it without its prefix; nothing is sent when it
  *   already is what was asked, and a closed or merged pull request is
  *   -EINVAL. A pull request's draft is read from Gitea's draft field.
- * - push_branch: -ENOTSUP (branches arrive by git push).
+ * - push_branch, repo_bundle: through the adapter's bare mirrors
+ *   (forge/git/mirror.h) under mirror_dir, with Debian's git talking to
+ *   <base_url>/<owner>/<repo>.git, the token as the basic-auth password in
+ *   the pushing child's environment only (gitea/push.h). Without a
+ *   mirror_dir both are -ENOTSUP.
+ * - list_branches: GET /repos/{o}/{r}/branches, every page (gitea/push.h).
  * - whoami: GET /user once (scope read:user); the login is kept for the
  *   adapter's life.
  * - create_pr with a floor callback: first the highest number on page 1
@@ -65,10 +70,13 @@
 #include "forge/forge.h"
 
 struct gitea_options {
-	const char *base_url; /* e.g. "http://127.0.0.1:3000" (no /api/v1) */
-	const char *token;    /* may be NULL: anonymous */
-	unsigned timeout_ms;  /* bound on one whole operation, retries included */
-	size_t max_body;      /* cap on one response body (0: HTTP_MAX_BODY_DEFAULT, 64 MiB) */
+	const char *base_url;	/* e.g. "http://127.0.0.1:3000" (no /api/v1) */
+	const char *token;	/* may be NULL: anonymous */
+	unsigned timeout_ms;	/* bound on one whole operation, retries included */
+	size_t max_body;	/* cap on one response body (0: HTTP_MAX_BODY_DEFAULT, 64 MiB) */
+	const char *mirror_dir; /* --mirror-dir: the git mirrors (NULL: no push, no repo.bundle) */
+	const char *git_url;	/* --git-url: where git is served (NULL: base_url) */
+	size_t mirror_max;	/* --mirror-max (0: the default, 32) */
 };
 
 /* New adapter, or NULL with a reason in err. */

@@ -36,8 +36,11 @@ struct gitea {
 	struct forge base; /* first: struct forge * <-> struct gitea * */
 	struct http *http; /* thread-safe on its own */
 	unsigned timeout_ms;
-	pthread_mutex_t lock; /* guards login */
-	char *login;	      /* the token's user once GET /user answered; lock */
+	pthread_mutex_t lock;	 /* guards login */
+	char *login;		 /* the token's user once GET /user answered; lock */
+	char *git_base;		 /* base_url without a trailing '/' (git's remote root) */
+	char *git_token;	 /* a copy of the token for git children; wiped on free */
+	struct mirrors *mirrors; /* NULL without mirror_dir; thread-safe on its own */
 };
 
 /* The adapter behind a struct forge of gitea_new. */
@@ -130,7 +133,13 @@ MUST_CHECK int gitea_create_pr(struct forge *f, const char *owner, const char *r
 			       const struct forge_pr_request *req, forge_floor_fn floor_cb,
 			       void *floor_ud, uint64_t *number, struct buf *err);
 MUST_CHECK int gitea_push_branch(struct forge *f, const char *owner, const char *repo,
-				 const char *branch, struct buf *err);
+				 const struct forge_push_request *req,
+				 struct forge_push_result *out, struct buf *err);
+MUST_CHECK int gitea_list_branches(struct forge *f, const char *owner, const char *repo,
+				   struct forge_branch_list *out, struct buf *err);
+MUST_CHECK int gitea_repo_bundle(struct forge *f, const char *owner, const char *repo, bool refresh,
+				 uint64_t deadline_ms, char **path, uint64_t *size,
+				 struct buf *err);
 MUST_CHECK int gitea_post_comment(struct forge *f, const char *owner, const char *repo,
 				  uint64_t number, const char *body, struct forge_comment *out,
 				  struct buf *err);
@@ -140,5 +149,10 @@ MUST_CHECK int gitea_update_issue(struct forge *f, const char *owner, const char
 MUST_CHECK int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo,
 				      uint64_t number, const char *state, struct buf *err);
 void gitea_capabilities(struct forge *f, struct forge_capabilities *out);
+
+/* push.c: the git side's fields of g (git_base, git_token, mirrors) from opt. */
+MUST_CHECK int gitea_git_init(struct gitea *g, const struct gitea_options *opt, struct buf *err);
+/* Releases them (the token copy wiped). */
+void gitea_git_fini(struct gitea *g);
 
 #endif

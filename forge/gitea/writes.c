@@ -372,17 +372,6 @@ out:
 	return r;
 }
 
-int gitea_push_branch(struct forge *f, const char *owner, const char *repo, const char *branch,
-		      struct buf *err)
-{
-	(void)f;
-	(void)owner;
-	(void)repo;
-	(void)branch;
-	/* Branches arrive by git push, which is outside this adapter. */
-	return buf_fail(err, -ENOTSUP, "the gitea adapter does not push branches");
-}
-
 /* PATCH /pulls/{n} with one string field. */
 static int patch_pull(struct gitea *g, const char *path, const char *key, const char *value,
 		      uint64_t deadline, struct buf *err)

@@ -312,7 +312,6 @@ static const struct forge_ops github_ops = {
     .get_diff_cond = github_get_diff_cond,
     .whoami = github_whoami,
     .create_pr = github_create_pr,
-    .push_branch = github_push_branch,
     .post_comment = github_post_comment,
     .update_issue = github_update_issue,
     .update_pr_status = github_update_pr_status,

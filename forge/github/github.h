@@ -65,7 +65,9 @@
  *   GraphQL mutation convertPullRequestToDraft or
  *   markPullRequestReadyForReview to the GraphQL URL; nothing is sent when
  *   it already is what was asked.
- * - push_branch: -ENOTSUP (branches arrive by git push).
+ * - push_branch, list_branches, repo_bundle: not in its table yet
+ *   (forge.h: -ENOTSUP); GitHub's git side is the same smart HTTP as
+ *   Gitea's (forge/gitea/push.c), with the user x-access-token.
  * - Rate limits (http.h): an exhausted bucket (core, or graphql for the
  *   mutations) sends nothing until its reset; a request waits for it
  *   within its deadline, else -EIO naming the reset time. At most 100

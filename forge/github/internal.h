@@ -157,8 +157,6 @@ MUST_CHECK int github_update_issue(struct forge *f, const char *owner, const cha
 MUST_CHECK int github_create_pr(struct forge *f, const char *owner, const char *repo,
 				const struct forge_pr_request *req, forge_floor_fn floor_cb,
 				void *floor_ud, uint64_t *number, struct buf *err);
-MUST_CHECK int github_push_branch(struct forge *f, const char *owner, const char *repo,
-				  const char *branch, struct buf *err);
 MUST_CHECK int github_update_pr_status(struct forge *f, const char *owner, const char *repo,
 				       uint64_t number, const char *state, struct buf *err);
 

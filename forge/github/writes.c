@@ -308,16 +308,6 @@ out:
 	return r;
 }
 
-int github_push_branch(struct forge *f, const char *owner, const char *repo, const char *branch,
-		       struct buf *err)
-{
-	(void)f;
-	(void)owner;
-	(void)repo;
-	(void)branch;
-	return buf_fail(err, -ENOTSUP, "the github adapter does not push branches");
-}
-
 /* One of the two draft mutations on the pull request node_id; *is_draft after it. */
 static int draft_mutation(struct github *g, const char *node_id, bool draft, uint64_t deadline,
 			  bool *is_draft, struct buf *err)

@@ -229,7 +229,8 @@ mount_bfs() {
 	mkdir -p "$MNT" 2>/dev/null || true
 	: >"$T/bottlefs.log"
 	"$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --token-file "$T/token" \
-		--state "$T/state.db" --queue "$T/queue" "$@" -f "$MNT" \
+		--state "$T/state.db" --queue "$T/queue" --mirror-dir "$T/mirrors" \
+		${DOUBLE_URL:+--git-url "$DOUBLE_URL"} "$@" -f "$MNT" \
 		>>"$T/bottlefs.log" 2>&1 3>&- &
 	echo $! >"$T/bottlefs.pid"
 	# A dead mount left by kill -9 is a mountpoint too, and answers stat from
