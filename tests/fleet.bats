@@ -237,3 +237,24 @@ pg_sql_url() {
 	[ "$(comments "before the outage")" -eq 1 ]
 	[ "$(pg_sql_url "SELECT count(*) FROM journal WHERE payload = 'before the outage' AND status = 'done'")" -eq 1 ]
 }
+
+@test "the state store's contract on PostgreSQL (test_state_pg against this database)" {
+	run "$(dirname "$BOTTLEFS")/tests/unit/test_state_pg" "$URL"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"PASSED  ] 6 test(s)"* ]]
+}
+
+@test "bottlefs state and bottlefs queue read the same URL; a bad one is a clear error" {
+	daemon a --assign alice/dotfiles#2
+	[ "$(post a "seen by the cli")" = OK ]
+	"$BOTTLEFS" state journal --state "$URL" | grep -q '"payload":"seen by the cli"'
+	"$BOTTLEFS" state provenance --state "$URL" | grep -q "comments/new"
+	[ "$(pg_sql_url "SELECT version FROM bottlefs_schema")" -eq 4 ]
+	run "$BOTTLEFS" state journal --state "postgresql://nobody@/x?host=$T/none&port=1"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot connect to the state database"* ]]
+	run "$BOTTLEFS" queue take "postgresql://nobody@/x?host=$T/none&port=1"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot connect to the state database"* ]]
+}
