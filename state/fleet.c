@@ -31,6 +31,18 @@ int state_lease_release(struct state *st, const char *owner, const char *repo, u
 	return st->pg ? pgx_lease_release(st, owner, repo, issue, holder) : 0;
 }
 
+int state_lease_check(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		      const char *holder, int64_t *left_ms)
+{
+	if (!sq_key_ok(owner, repo, issue) || !holder)
+		return -EINVAL;
+	if (st->pg)
+		return pgx_lease_check(st, owner, repo, issue, holder, left_ms);
+	if (left_ms)
+		*left_ms = INT64_MAX;
+	return 0;
+}
+
 int state_queue_push(struct state *st, const char *owner, const char *repo, uint64_t issue,
 		     const char *body, int64_t *id)
 {

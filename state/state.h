@@ -258,6 +258,14 @@ MUST_CHECK int state_lease_take(struct state *st, const char *owner, const char 
 				int64_t *left_ms);
 MUST_CHECK int state_lease_release(struct state *st, const char *owner, const char *repo,
 				   uint64_t issue, const char *holder);
+/*
+ * Does holder hold the lease, unexpired, now? 0 with *left_ms (may be
+ * NULL) its time left; -ENOENT when not (expired, another's, or none:
+ * take it to learn which). A read, no commit: cheap enough for every
+ * write. SQLite: always 0.
+ */
+MUST_CHECK int state_lease_check(struct state *st, const char *owner, const char *repo,
+				 uint64_t issue, const char *holder, int64_t *left_ms);
 
 /*
  * The queue of done signals on PostgreSQL (a SQLite store: -ENOTSUP; its

@@ -290,6 +290,25 @@ static int refusal(struct lease *l, struct buf *err)
 	return 0;
 }
 
+/* The database says this daemon holds the lease: 0 (the view updated), -ENOENT, -EIO. */
+static int confirm(struct lease *l)
+{
+	struct scope *s = l->o.scope;
+	int64_t sent = time_mono_ms(), left = 0;
+	int r = state_lease_check(l->o.state, s->owner, s->repo, s->issue, l->holder, &left);
+
+	if (r != 0 && r != -ENOENT)
+		return -EIO;
+	if (r == 0) {
+		pthread_mutex_lock(&l->lock);
+		if (l->status == LEASE_HELD && left <= (int64_t)ttl(l) * 1000)
+			l->until_ms = sent + left;
+		l->unreachable = false;
+		pthread_mutex_unlock(&l->lock);
+	}
+	return r;
+}
+
 int lease_may_write(struct lease *l, struct buf *err)
 {
 	bool taken;
@@ -302,8 +321,13 @@ int lease_may_write(struct lease *l, struct buf *err)
 	pthread_mutex_unlock(&l->lock);
 	if (r < 0)
 		return r;
-	/* Renewed on every write: a lease another took is seen before anything is sent. */
-	r = renew(l, &taken);
+	/*
+	 * Asked on every write: a lease another took is seen before anything
+	 * is sent. A read while it is held; a renewal when it is not sure.
+	 */
+	r = confirm(l);
+	if (r == -ENOENT)
+		r = renew(l, &taken);
 	if (r == -EIO)
 		return buf_fail(
 		    err, -EIO,

@@ -81,6 +81,29 @@ int pgx_lease_release(struct state *st, const char *owner, const char *repo, uin
 		       4, p);
 }
 
+int pgx_lease_check(struct state *st, const char *owner, const char *repo, uint64_t issue,
+		    const char *holder, int64_t *left_ms)
+{
+	char n[24];
+	const char *p[] = {owner, repo, pgx_i64(n, (int64_t)issue), holder};
+	PGresult *res = NULL;
+	int r;
+
+	sq_lock(st);
+	r = pgx_exec(st,
+		     "SELECT (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint"
+		     " FROM leases WHERE owner = $1 AND repo = $2 AND issue = $3 AND holder = $4"
+		     " AND expires_at > clock_timestamp()",
+		     4, p, &res);
+	if (r == 0 && PQntuples(res) != 1)
+		r = -ENOENT;
+	if (r == 0 && left_ms)
+		*left_ms = pgx_col_i64(res, 0, 0);
+	PQclear(res);
+	sq_unlock(st);
+	return r;
+}
+
 int pgx_queue_push(struct state *st, const char *owner, const char *repo, uint64_t issue,
 		   const char *body, int64_t *id)
 {

@@ -107,6 +107,8 @@ MUST_CHECK int pgx_lease_take(struct state *st, const char *owner, const char *r
 			      const char *holder, unsigned ttl_s, char **other, int64_t *left_ms);
 MUST_CHECK int pgx_lease_release(struct state *st, const char *owner, const char *repo,
 				 uint64_t issue, const char *holder);
+MUST_CHECK int pgx_lease_check(struct state *st, const char *owner, const char *repo,
+			       uint64_t issue, const char *holder, int64_t *left_ms);
 MUST_CHECK int pgx_queue_push(struct state *st, const char *owner, const char *repo, uint64_t issue,
 			      const char *body, int64_t *id);
 MUST_CHECK int pgx_queue_take(struct state *st, int64_t *id, char **body);

@@ -168,6 +168,9 @@ static void test_lease(void **unused)
 	free(other);
 	other = NULL;
 	assert_true(left > 25000);
+	assert_int_equal(state_lease_check(a, "o", "r", 1, "daemon a", &left), 0);
+	assert_true(left > 25000);
+	assert_int_equal(state_lease_check(b, "o", "r", 1, "daemon b", &left), -ENOENT);
 	/* Another assignment is another lease. */
 	assert_int_equal(state_lease_take(b, "o", "r", 2, "daemon b", 30, NULL, NULL), 0);
 	/* Released, it is free at once. */
