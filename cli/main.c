@@ -30,14 +30,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
-		   "                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
+		   "                [--bottles DIR] [--state DB|URL] [--queue DIR|URL]\n"
+		   "                [--cache PATH] [--lease S] [--cache-ttl S]\n"
 		   "                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
 		   "                [--read-memory MIB] [--max-prs N] [--max-answer SIZE]\n"
 		   "                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
 		   "       bottlefs resolve DIR NAME\n"
 		   "       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
-		   "                [--state DB]\n"
-		   "       bottlefs queue list|take DIR\n"
+		   "                [--state DB|URL]\n"
+		   "       bottlefs queue list|take|wait DIR|URL [--loop] [--timeout S]\n"
+		   "URL: postgresql://USER@HOST/DB, a state store and queue many machines share.\n"
 		   "       bottlefs --help | --version\n"
 		   "The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
 		   "argument. See bottlefs(1).\n");
