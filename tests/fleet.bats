@@ -35,6 +35,8 @@ setup() {
 
 teardown() {
 	local f
+	# A test that froze the server and failed must not leave it frozen.
+	kill -CONT $(pgrep -P "$(cat "$PGT/pg.pid")") "$(cat "$PGT/pg.pid")" 2>/dev/null || true
 	for f in "$T"/*.mnt; do
 		[ -f "$f" ] || continue
 		fusermount3 -u "$(cat "$f")" 2>/dev/null || fusermount3 -uz "$(cat "$f")" 2>/dev/null
@@ -257,4 +259,33 @@ pg_sql_url() {
 	run "$BOTTLEFS" queue take "postgresql://nobody@/x?host=$T/none&port=1"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot connect to the state database"* ]]
+}
+
+# pg_freeze STOP|CONT: the server and its backends stop (or go on) answering.
+pg_freeze() {
+	local pid
+	pid="$(cat "$PGT/pg.pid")"
+	kill -"$1" $(pgrep -P "$pid") "$pid"
+}
+
+@test "a database that does not answer: concurrent writes each fail EIO, none waits in line" {
+	daemon a --assign alice/dotfiles#2 --lease 60 --timeout 2
+	[ "$(post a "before the freeze")" = OK ]
+	pg_freeze STOP
+	local w
+	# Twelve at once: in line behind one another they would need 12 x 2 s,
+	# past the guard of timeout(1) (which would print nothing and exit 124).
+	for w in $(seq 1 12); do
+		timeout 10 $FSOP write "$T/a/$D/issues/2/comments/new" "frozen $w" >"$T/w.$w" 3>&- &
+		echo $! >"$T/w$w.pid"
+	done
+	for w in $(seq 1 12); do
+		wait_for 30 bash -c "! kill -0 $(cat "$T/w$w.pid")"
+		rm -f "$T/w$w.pid"
+		[ "$(cat "$T/w.$w")" = EIO ]
+	done
+	pg_freeze CONT
+	[ "$(comments "frozen 1")" -eq 0 ]
+	wait_for 30 bash -c "[ \"\$($FSOP write '$T/a/$D/issues/2/comments/new' 'after the freeze')\" = OK ]"
+	[ "$(comments "after the freeze")" -eq 1 ]
 }

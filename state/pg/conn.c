@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/time.h"
+
 int64_t pgx_now_ms(void)
 {
 	struct timespec ts;
@@ -65,10 +67,19 @@ static void keep_why(struct pgx *p, const char *what, const char *msg)
 	p->why[n] = '\0';
 }
 
+/*
+ * After the server could not be reached, or did not answer in time, calls
+ * fail at once for a moment instead of each waiting out the timeout again
+ * (many writers must not queue up behind one another).
+ */
+#define DOWN_MS 1000
+
 void pgx_drop(struct pgx *p, const char *why)
 {
-	if (why)
+	if (why) {
 		keep_why(p, why, p->conn ? PQerrorMessage(p->conn) : NULL);
+		p->down_until_ms = pgx_now_ms() + DOWN_MS;
+	}
 	if (p->conn)
 		PQfinish(p->conn);
 	p->conn = NULL;
@@ -94,6 +105,8 @@ int pgx_conn(struct state *st, PGconn **out)
 		return 0;
 	}
 	pgx_drop(p, NULL);
+	if (pgx_now_ms() < p->down_until_ms)
+		return -EIO; /* p->why still says why */
 	/* libpq waits at least 2 s for a connection whatever is asked. */
 	snprintf(timeout, sizeof(timeout), "%u", s < 2 ? 2 : s);
 	p->conn = PQconnectdbParams(keys, vals, 1);
@@ -120,8 +133,7 @@ int pgx_wait_input(struct state *st, int64_t deadline_ms)
 	int n;
 
 	if (left <= 0) {
-		pgx_drop(p, NULL);
-		keep_why(p, "the state database did not answer in time", NULL);
+		pgx_drop(p, "the state database did not answer in time");
 		return -EIO;
 	}
 	n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
@@ -147,8 +159,7 @@ static int flush_all(struct state *st, int64_t deadline_ms)
 		int64_t left = deadline_ms - pgx_now_ms();
 
 		if (left <= 0) {
-			pgx_drop(p, NULL);
-			keep_why(p, "the state database did not take the request in time", NULL);
+			pgx_drop(p, "the state database did not take the request in time");
 			return -EIO;
 		}
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
@@ -230,12 +241,28 @@ out:
 	return r;
 }
 
+int pgx_lock(struct state *st)
+{
+	int64_t at = time_wall_ms() + st->pg->timeout_ms;
+	struct timespec ts = {.tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000};
+
+	if (pthread_mutex_timedlock(&st->lock, &ts) != 0) {
+		/* The one in front waits for a database that does not answer. */
+		snprintf(st->pg->why, sizeof(st->pg->why),
+			 "the state database did not answer in time");
+		return -EIO;
+	}
+	return 0;
+}
+
 int pgx_run(struct state *st, bool must_change, const char *sql, int n, const char *const *params)
 {
 	PGresult *res = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st, sql, n, params, &res);
 	if (r == 0 && must_change && strcmp(PQcmdTuples(res), "0") == 0)
 		r = -ENOENT;
@@ -250,7 +277,9 @@ int pgx_text(struct state *st, const char *sql, int n, const char *const *params
 	char *v = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st, sql, n, params, &res);
 	if (r == 0 && PQntuples(res) < 1)
 		r = -ENOENT;

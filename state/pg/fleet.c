@@ -25,7 +25,9 @@ int pgx_lease_take(struct state *st, const char *owner, const char *repo, uint64
 	PGresult *res = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(
 	    st,
 	    "INSERT INTO leases (owner, repo, issue, holder, expires_at)"
@@ -89,7 +91,9 @@ int pgx_lease_check(struct state *st, const char *owner, const char *repo, uint6
 	PGresult *res = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st,
 		     "SELECT (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint"
 		     " FROM leases WHERE owner = $1 AND repo = $2 AND issue = $3 AND holder = $4"
@@ -112,7 +116,9 @@ int pgx_queue_push(struct state *st, const char *owner, const char *repo, uint64
 	PGresult *res = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	/* The notification is delivered when the insert commits, never before. */
 	r = pgx_exec(st,
 		     "WITH q AS (INSERT INTO signal_queue (owner, repo, issue, body)"
@@ -134,7 +140,9 @@ int pgx_queue_take(struct state *st, int64_t *id, char **body)
 	char *b = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st,
 		     "DELETE FROM signal_queue WHERE id = (SELECT id FROM signal_queue"
 		     " ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id, body",
@@ -157,7 +165,9 @@ int pgx_queue_each(struct state *st, int (*cb)(void *ud, int64_t id, const char 
 	PGresult *res = NULL;
 	int r, i;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st, "SELECT id, body FROM signal_queue ORDER BY id", 0, NULL, &res);
 	for (i = 0; r == 0 && i < PQntuples(res); i++)
 		r = cb(ud, pgx_col_i64(res, i, 0), PQgetvalue(res, i, 1));
@@ -174,7 +184,9 @@ int pgx_queue_wait(struct state *st, unsigned timeout_ms)
 	PGnotify *note;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st, "LISTEN bottlefs_signals", 0, NULL, NULL);
 	if (r == 0)
 		r = pgx_exec(st, "SELECT 1 FROM signal_queue LIMIT 1", 0, NULL, &res);

@@ -33,7 +33,9 @@ int pgx_journal_add(struct state *st, const struct journal_entry *e, int64_t *id
 	PGresult *res = NULL;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st,
 		     "INSERT INTO journal (kind, owner, repo, number, field, payload, marker,"
 		     " status, answer, created, updated, assign_owner, assign_repo, assign_issue,"
@@ -79,7 +81,9 @@ int pgx_journal_claims(struct state *st, const char *kind, const char *owner, co
 	int64_t count = 0, first = 0;
 	int r;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st,
 		     "SELECT count(*), coalesce(min(id), 0) FROM journal WHERE owner = $1"
 		     " AND repo = $2 AND kind = $3 AND forge_id = $4 AND id != $5",
@@ -153,9 +157,12 @@ int pgx_journal_list(struct state *st, const char *tail, const char *arg, struct
 	int r, i, rows = 0;
 
 	r = buf_printf(&sql, "SELECT " COLUMNS " FROM journal %s", tail);
-	if (r < 0)
+	if (r == 0)
+		r = pgx_lock(st);
+	if (r < 0) {
+		buf_release(&sql);
 		return r;
-	sq_lock(st);
+	}
 	r = pgx_exec(st, buf_cstr(&sql), arg ? 1 : 0, arg ? p : NULL, &res);
 	if (r == 0)
 		rows = PQntuples(res);

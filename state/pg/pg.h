@@ -27,10 +27,11 @@
 #include "util/check.h"
 
 struct pgx {
-	char *url;	     /* the connection URL as given */
-	unsigned timeout_ms; /* every call's bound */
-	PGconn *conn;	     /* NULL while not connected */
-	char why[256];	     /* the last failure, lower-case, for messages */
+	char *url;	       /* the connection URL as given */
+	unsigned timeout_ms;   /* every call's bound */
+	PGconn *conn;	       /* NULL while not connected */
+	char why[256];	       /* the last failure, lower-case, for messages */
+	int64_t down_until_ms; /* unreachable a moment ago: fail at once until then */
 };
 
 /* Connects and migrates. On failure a one-line reason is noted in err. st->lock not held. */
@@ -52,6 +53,13 @@ MUST_CHECK int pgx_run(struct state *st, bool must_change, const char *sql, int 
 MUST_CHECK int pgx_text(struct state *st, const char *sql, int n, const char *const *params,
 			char **out);
 
+/*
+ * st->lock, waited for at most the timeout (a caller in front may be
+ * waiting out a database that does not answer): 0, or -EIO. Every public
+ * call of the PostgreSQL side takes the lock this way, so none waits
+ * longer than about the timeout, however many run at once.
+ */
+MUST_CHECK int pgx_lock(struct state *st);
 /* Number to text for a parameter: buf holds at least 24 bytes. */
 const char *pgx_i64(char *buf, int64_t v);
 /* A column as int64 (0 for NULL or garbage). */

@@ -50,7 +50,9 @@ int pgx_record_all(struct state *st,
 	PGresult *res = NULL;
 	int r, i;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st,
 		     "SELECT owner, repo, issue, json FROM records"
 		     " ORDER BY owner COLLATE \"C\", repo COLLATE \"C\", issue",
@@ -84,7 +86,9 @@ int pgx_numbers(struct state *st, const char *sql, const char *owner, const char
 	const char *p[] = {owner, repo, pgx_i64(num, (int64_t)k)};
 	int r, i, rows = 0;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st, sql, 3, p, &res);
 	if (r == 0)
 		rows = PQntuples(res);
@@ -121,7 +125,9 @@ int pgx_provenance_each(struct state *st,
 	PGresult *res = NULL;
 	int r, i;
 
-	sq_lock(st);
+	r = pgx_lock(st);
+	if (r < 0)
+		return r;
 	r = pgx_exec(st, "SELECT id, at, what, place, answer FROM provenance ORDER BY id", 0, NULL,
 		     &res);
 	for (i = 0; r == 0 && i < PQntuples(res); i++)
