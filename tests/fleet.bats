@@ -289,3 +289,39 @@ pg_freeze() {
 	wait_for 30 bash -c "[ \"\$($FSOP write '$T/a/$D/issues/2/comments/new' 'after the freeze')\" = OK ]"
 	[ "$(comments "after the freeze")" -eq 1 ]
 }
+
+@test "queue wait on a directory returns when a signal is queued; take --loop empties a URL queue" {
+	mkdir -p "$T/queue"
+	run "$BOTTLEFS" queue wait "$T/queue" --timeout 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no signal before the timeout"* ]]
+	"$BOTTLEFS" queue wait "$T/queue" --timeout 60 3>&- &
+	local waiter=$!
+	echo "$waiter" >"$T/waiter.pid"
+	# A SQLite daemon and a directory queue, as before the fleet.
+	"$BOTTLEFS" --forge-url "$FORGE_URL" --token-file "$T/token" --state "$T/s.db" \
+		--queue "$T/queue" --assign alice/dotfiles#2 -f "$T/a" >>"$T/a.log" 2>&1 3>&- &
+	echo $! >"$T/a.pid"
+	mkdir -p "$T/a"
+	echo "$T/a" >"$T/a.mnt"
+	wait_for 20 dd if="$T/a/.bottlefs/scope" of=/dev/null status=none
+	# SQLite: one machine, no lease line, nothing about it in scope.
+	! grep -q "lease" "$T/a/.bottlefs/scope"
+	printf 'success\n' >"$T/a/done"
+	wait_for 30 bash -c "! kill -0 $waiter"
+	wait "$waiter"
+	rm -f "$T/waiter.pid"
+	[ "$(ls "$T/queue" | grep -c '\.json$')" -eq 1 ]
+	# The first open of the database creates the schema.
+	"$BOTTLEFS" queue list "$URL" >/dev/null
+	for i in 1 2 3; do
+		pg_sql_url "INSERT INTO signal_queue (owner, repo, issue, body) VALUES ('o', 'r', $i, '{\"issue\": $i}')"
+	done
+	run "$BOTTLEFS" queue take "$URL" --loop
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[0]}" = '{"issue":1}' ]
+	[ "$(pg_sql_url "SELECT count(*) FROM signal_queue")" -eq 0 ]
+	run "$BOTTLEFS" queue wait "$URL" --loop
+	[ "$status" -eq 2 ]
+}
