@@ -74,6 +74,17 @@ static void keep_why(struct pgx *p, const char *what, const char *msg)
  */
 #define DOWN_MS 1000
 
+/* The server closed the connection (a restart): the next call connects at once. */
+static void broke(struct pgx *p)
+{
+	keep_why(p, "the state database connection broke",
+		 p->conn ? PQerrorMessage(p->conn) : NULL);
+	if (p->conn)
+		PQfinish(p->conn);
+	p->conn = NULL;
+	p->broke = true;
+}
+
 void pgx_drop(struct pgx *p, const char *why)
 {
 	if (why) {
@@ -142,7 +153,7 @@ int pgx_wait_input(struct state *st, int64_t deadline_ms)
 		return -EIO;
 	}
 	if (n > 0 && !PQconsumeInput(p->conn)) {
-		pgx_drop(p, "the state database connection broke");
+		broke(p);
 		return -EIO;
 	}
 	return 0;
@@ -194,6 +205,7 @@ int pgx_exec(struct state *st, const char *sql, int n, const char *const *params
 	PGconn *c;
 	int r, sent;
 
+	p->broke = false;
 	r = pgx_conn(st, &c);
 	if (r < 0)
 		return r;
@@ -201,7 +213,7 @@ int pgx_exec(struct state *st, const char *sql, int n, const char *const *params
 	    n > 0 ? PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) : PQsendQuery(c, sql);
 	if (!sent) {
 		/* A connection the server closed shows here first: try once more. */
-		pgx_drop(p, "cannot send to the state database");
+		broke(p);
 		r = pgx_conn(st, &c);
 		if (r < 0)
 			return r;
@@ -232,7 +244,7 @@ int pgx_exec(struct state *st, const char *sql, int n, const char *const *params
 	if (r == 0 && !keep)
 		r = -EIO;
 	if (PQstatus(p->conn) != CONNECTION_OK)
-		pgx_drop(p, "the state database connection broke");
+		broke(p);
 out:
 	if (r < 0 || !res)
 		PQclear(keep);

@@ -86,6 +86,10 @@ int pgx_lease_release(struct state *st, const char *owner, const char *repo, uin
 int pgx_lease_check(struct state *st, const char *owner, const char *repo, uint64_t issue,
 		    const char *holder, int64_t *left_ms)
 {
+	static const char sql[] =
+	    "SELECT (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint"
+	    " FROM leases WHERE owner = $1 AND repo = $2 AND issue = $3 AND holder = $4"
+	    " AND expires_at > clock_timestamp()";
 	char n[24];
 	const char *p[] = {owner, repo, pgx_i64(n, (int64_t)issue), holder};
 	PGresult *res = NULL;
@@ -94,11 +98,10 @@ int pgx_lease_check(struct state *st, const char *owner, const char *repo, uint6
 	r = pgx_lock(st);
 	if (r < 0)
 		return r;
-	r = pgx_exec(st,
-		     "SELECT (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint"
-		     " FROM leases WHERE owner = $1 AND repo = $2 AND issue = $3 AND holder = $4"
-		     " AND expires_at > clock_timestamp()",
-		     4, p, &res);
+	r = pgx_exec(st, sql, 4, p, &res);
+	/* A read: after the server restarted, ask again on a new connection. */
+	if (r == -EIO && st->pg->broke)
+		r = pgx_exec(st, sql, 4, p, &res);
 	if (r == 0 && PQntuples(res) != 1)
 		r = -ENOENT;
 	if (r == 0 && left_ms)

@@ -32,6 +32,7 @@ struct pgx {
 	PGconn *conn;	       /* NULL while not connected */
 	char why[256];	       /* the last failure, lower-case, for messages */
 	int64_t down_until_ms; /* unreachable a moment ago: fail at once until then */
+	bool broke;	       /* the last call found the connection closed by the server */
 };
 
 /* Connects and migrates. On failure a one-line reason is noted in err. st->lock not held. */
