@@ -31,7 +31,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bottlefs --forge-url URL [--token-file PATH] [--assign OWNER/REPO#N]\n"
 		   "                [--forge gitea|github|git] [--git-url URL]\n"
-		   "                [--bottles DIR] [--state DB] [--queue DIR] [--cache-ttl S]\n"
+		   "                [--bottles DIR] [--state DB|URL] [--queue DIR|URL]\n"
+		   "                [--cache PATH] [--lease S] [--cache-ttl S]\n"
 		   "                [--timeout S] [--kernel-ttl S] [--write-memory MIB]\n"
 		   "                [--read-memory MIB] [--cache-memory MIB] [--max-prs N]\n"
 		   "                [--max-answer SIZE] [--mirror-dir DIR] [--mirror-max N]\n"
@@ -40,8 +41,9 @@ static void usage(FILE *f)
 		   "                [-f] [-d] [-o OPT,...] MOUNTPOINT\n"
 		   "       bottlefs resolve DIR NAME\n"
 		   "       bottlefs state list|get|set|delete|prs|provenance|journal ...\n"
-		   "                [--state DB]\n"
-		   "       bottlefs queue list|take DIR\n"
+		   "                [--state DB|URL]\n"
+		   "       bottlefs queue list|take|wait DIR|URL [--loop] [--timeout S]\n"
+		   "URL: postgresql://USER@HOST/DB, a state store and queue many machines share.\n"
 		   "       bottlefs --help | --version\n"
 		   "The token comes from --token-file (mode 0600) or BOTTLEFS_TOKEN, never an "
 		   "argument. See bottlefs(1).\n");

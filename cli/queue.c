@@ -23,12 +23,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
+#include "state/state.h"
 #include "util/buf.h"
 #include "util/str.h"
+#include "util/time.h"
 
 #define ITEM_MAX BUF_MAX_DEFAULT
+
+/* What follows the queue: --timeout for wait, --loop for take. */
+struct queue_args {
+	unsigned timeout_ms; /* 0: no bound */
+	bool loop;
+};
 
 struct entry {
 	char *name;
@@ -274,18 +284,183 @@ out:
 	return r;
 }
 
+/* ---- a queue in a shared state store (postgresql://...) ---- */
+
+static int pg_list_cb(void *ud, int64_t id, const char *body)
+{
+	char *line = compact(body, strlen(body));
+
+	fprintf(ud, "%lld\t%s\n", (long long)id, line ? line : body);
+	free(line);
+	return 0;
+}
+
+/* One signal, printed as compact JSON; 1 when the queue is empty. */
+static int pg_take_one(struct state *st, FILE *out)
+{
+	char *body = NULL, *line;
+	int64_t id;
+	int r = state_queue_take(st, &id, &body);
+
+	if (r == -ENOENT)
+		return 1;
+	if (r < 0)
+		return r;
+	line = compact(body, strlen(body));
+	fprintf(out, "%s\n", line ? line : body);
+	free(line);
+	free(body);
+	return fflush(out) != 0 ? -EIO : 0;
+}
+
+static int pg_queue(const char *cmd, const char *url, const struct queue_args *a, FILE *out,
+		    FILE *errf)
+{
+	struct buf err = BUF_INIT(4096);
+	struct state *st = NULL;
+	int r;
+
+	/* wait is bounded by its own --timeout; each statement by 10 s. */
+	r = state_open_url(url, 10000, &st, &err);
+	if (r < 0) {
+		fprintf(errf, "queue: %s\n", buf_cstr(&err));
+		buf_release(&err);
+		return 1;
+	}
+	if (strcmp(cmd, "list") == 0) {
+		r = state_queue_each(st, pg_list_cb, out);
+	} else if (strcmp(cmd, "wait") == 0) {
+		r = state_queue_wait(st, a->timeout_ms);
+		if (r == -ETIMEDOUT)
+			fputs("queue: no signal before the timeout\n", errf);
+		r = r == -ETIMEDOUT ? 1 : r;
+	} else {
+		r = pg_take_one(st, out);
+		/* --loop: every signal there is, over this one connection. */
+		while (a->loop && r == 0)
+			r = pg_take_one(st, out);
+		if (a->loop && r == 1)
+			r = 0;
+		else if (r == 1)
+			fputs("queue: queue empty\n", errf);
+	}
+	if (r < 0)
+		fprintf(errf, "queue: cannot %s the state database's queue: %s\n", cmd,
+			strerror(-r));
+	state_free(st);
+	buf_release(&err);
+	return r == 0 ? 0 : 1;
+}
+
+/* ---- wait on a directory: inotify, then a look ---- */
+
+static bool dir_has_ready(int dfd)
+{
+	struct entry *v = NULL;
+	size_t n = 0;
+
+	if (scan(dfd, &v, &n) < 0)
+		return false;
+	entries_free(v, n);
+	return n > 0;
+}
+
+static int dir_wait(const char *dir, unsigned timeout_ms, FILE *errf)
+{
+	int64_t deadline = time_mono_ms() + (timeout_ms ? timeout_ms : 0);
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), dfd, r = 1;
+	char ev[4096];
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || dfd < 0 ||
+	    inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0) {
+		fprintf(errf, "queue: cannot watch '%s': %s\n", dir, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = timeout_ms ? deadline - time_mono_ms() : 1000;
+
+		if (dir_has_ready(dfd)) {
+			r = 0;
+			break;
+		}
+		if (left <= 0) {
+			fputs("queue: no signal before the timeout\n", errf);
+			break;
+		}
+		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) > 0)
+			while (read(fd, ev, sizeof(ev)) > 0)
+				;
+	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static const char queue_usage[] = "usage: bottlefs queue list DIR|URL\n"
+				  "       bottlefs queue take DIR|URL [--loop]\n"
+				  "       bottlefs queue wait DIR|URL [--timeout S]\n";
+
+/* argv[3..]: --timeout S, --loop. 0, or -1 after saying why. */
+static int parse_queue_args(int argc, char **argv, struct queue_args *a, FILE *errf)
+{
+	uint64_t s;
+	int i;
+
+	for (i = 3; i < argc; i++) {
+		const char *v;
+
+		if ((v = str_arg_value(argc, argv, &i, "--timeout"))) {
+			if (str_to_u64(v, 86400 * 365, false, &s) < 0) {
+				fprintf(errf,
+					"queue: --timeout must be a whole number of seconds "
+					"(was '%s')\n",
+					v);
+				return -1;
+			}
+			a->timeout_ms = (unsigned)(s * 1000);
+		} else if (strcmp(argv[i], "--loop") == 0) {
+			a->loop = true;
+		} else {
+			fprintf(errf, "queue: unknown argument '%s'\n", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int queue_cli(int argc, char **argv, FILE *out, FILE *errf)
 {
+	struct queue_args a = {0};
 	const char *dir;
 	int dfd, r;
 	bool take;
 
 	if (argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)) {
-		fputs("usage: bottlefs queue list DIR\n       bottlefs queue take DIR\n", out);
+		fputs(queue_usage, out);
 		return 0;
 	}
-	if (argc != 3 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "take") != 0)) {
-		fputs("usage: bottlefs queue list DIR\n       bottlefs queue take DIR\n", errf);
+	if (argc < 3 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "take") != 0 &&
+			 strcmp(argv[1], "wait") != 0)) {
+		fputs(queue_usage, errf);
+		return 2;
+	}
+	if (parse_queue_args(argc, argv, &a, errf) < 0 ||
+	    (a.loop && strcmp(argv[1], "take") != 0) ||
+	    (a.timeout_ms && strcmp(argv[1], "wait") != 0)) {
+		fputs(queue_usage, errf);
+		return 2;
+	}
+	if (state_url_is_pg(argv[2]))
+		return pg_queue(argv[1], argv[2], &a, out, errf);
+	if (strcmp(argv[1], "wait") == 0)
+		return dir_wait(argv[2], a.timeout_ms, errf);
+	if (a.loop) {
+		fputs("queue: --loop needs a postgresql:// queue\n", errf);
 		return 2;
 	}
 	take = strcmp(argv[1], "take") == 0;

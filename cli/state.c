@@ -306,7 +306,7 @@ int state_cli_io(int argc, char **argv, const char *db_path, FILE *in, FILE *out
 		return usage(errf);
 	}
 
-	r = state_open(db_path, &st, &err);
+	r = state_open_url(db_path, 0, &st, &err);
 	if (r < 0) {
 		fprintf(errf, "%s\n", err.len ? buf_cstr(&err) : strerror(-r));
 		goto out;
@@ -325,7 +325,8 @@ int state_cli_io(int argc, char **argv, const char *db_path, FILE *in, FILE *out
 		goto out;
 	}
 	if (r < 0) {
-		fprintf(errf, "state: cannot %s '%s': %s\n", cmd, db_path, strerror(-r));
+		fprintf(errf, "state: cannot %s '%s': %s\n", cmd,
+			state_url_is_pg(db_path) ? "the state database" : db_path, strerror(-r));
 		goto out;
 	}
 	code = 0;

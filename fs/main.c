@@ -47,6 +47,8 @@ struct options {
 	const char *bottles;
 	const char *state;
 	const char *queue;
+	const char *cache; /* --cache: the content cache's SQLite file */
+	uint64_t lease_s;  /* --lease */
 	uint64_t cache_ttl_s;
 	uint64_t timeout_s;
 	double kernel_ttl_s;
@@ -117,10 +119,10 @@ static int parse_size(const char *s, const char *what, uint64_t *out)
 
 /* The options that take a value ("--name value" or "--name=value"). */
 static const char *const value_options[] = {
-    "--forge",	     "--git-url", "--forge-url",  "--token-file",
-    "--assign",	     "--bottles", "--state",	  "--queue",
-    "--cache-ttl",   "--timeout", "--kernel-ttl", "--write-memory",
-    "--read-memory", "--max-prs", "--max-answer", "--cache-memory",
+    "--forge",	      "--git-url",	"--forge-url",	 "--token-file", "--assign",
+    "--bottles",      "--state",	"--queue",	 "--cache-ttl",	 "--timeout",
+    "--kernel-ttl",   "--write-memory", "--read-memory", "--max-prs",	 "--max-answer",
+    "--cache-memory", "--cache",	"--lease",
 };
 
 /* The options of pushing and repo.bundle (push_option). */
@@ -229,7 +231,16 @@ static int value_option(struct options *o, const char *name, const char *v)
 		o->state = v;
 	else if (strcmp(name, "--queue") == 0)
 		o->queue = v;
-	else if (strcmp(name, "--cache-ttl") == 0)
+	else if (strcmp(name, "--cache") == 0)
+		o->cache = v;
+	else if (strcmp(name, "--lease") == 0) {
+		if (parse_seconds(v, name, &o->lease_s) < 0)
+			return -1;
+		if (o->lease_s < 3) {
+			fprintf(stderr, "bottlefs: --lease must be at least 3 seconds\n");
+			return -1;
+		}
+	} else if (strcmp(name, "--cache-ttl") == 0)
 		return parse_seconds(v, name, &o->cache_ttl_s);
 	else if (strcmp(name, "--timeout") == 0) {
 		if (parse_seconds(v, name, &o->timeout_s) < 0)
@@ -316,6 +327,7 @@ static int parse_args(int argc, char **argv, struct options *o, struct fuse_args
 	o->forge = "gitea";
 	o->cache_ttl_s = 30;
 	o->timeout_s = 10;
+	o->lease_s = WRITE_LEASE_DEFAULT;
 	o->kernel_ttl_s = 1.0;
 	o->write_memory_mib = TREE_WRITE_MEMORY_DEFAULT >> 20;
 	o->read_memory_mib = TREE_READ_MEMORY_DEFAULT >> 20;
@@ -454,7 +466,7 @@ static char *absolute(const char *path)
  * the middle of a request finishes it before the loop returns, so a write
  * in flight is sent or journaled first.
  */
-static int serve(struct fuse_args *fargs, struct mount *mc)
+static int serve(struct fuse_args *fargs, struct mount *mc, struct lease *lease)
 {
 	struct fuse_cmdline_opts co;
 	struct fuse_loop_config *lc = NULL;
@@ -476,6 +488,11 @@ static int serve(struct fuse_args *fargs, struct mount *mc)
 	if (fuse_daemonize(co.foreground) != 0 ||
 	    fuse_set_signal_handlers(fuse_get_session(f)) != 0)
 		goto unmount;
+	/* The lease's renewing thread, in the process that serves (after the fork). */
+	if (lease_start(lease) < 0) {
+		fprintf(stderr, "bottlefs: cannot start the lease thread\n");
+		goto signals;
+	}
 	if (co.singlethread) {
 		r = fuse_loop(f);
 	} else {
@@ -506,11 +523,14 @@ out:
 struct parts {
 	struct forge *forge;
 	struct state *state;
+	struct state *local; /* the content cache on a shared --state: SQLite, --cache */
+	struct state *queue; /* a --queue postgresql://...: its own connection */
+	struct lease *lease; /* a shared --state: the assignment's lease */
 	struct cache *cache;
 	struct manifest_cache *bottles;
 	struct scope scope;
 	struct wlog *log;
-	char *state_path, *queue_path, *bottles_path;
+	char *state_path, *queue_path, *bottles_path, *cache_path;
 	/* Where the forge serves git: --git-url, else derived from --forge-url. */
 	char *git_url;
 	char *mirror_path, *spool_path;
@@ -520,6 +540,9 @@ static void parts_release(struct parts *p)
 {
 	cache_free(p->cache);
 	manifest_cache_free(p->bottles);
+	lease_free(p->lease);
+	state_free(p->queue);
+	state_free(p->local);
 	state_free(p->state);
 	wlog_free(p->log);
 	scope_release(&p->scope);
@@ -530,6 +553,7 @@ static void parts_release(struct parts *p)
 	free(p->git_url);
 	free(p->mirror_path);
 	free(p->spool_path);
+	free(p->cache_path);
 }
 
 /*
@@ -635,6 +659,67 @@ fail:
 	return 0;
 }
 
+/* A URL is kept as given (it may hold a password: never printed); a path made absolute. */
+static char *url_or_path(const char *v, const char *dflt)
+{
+	if (!v)
+		return dir_default(dflt);
+	return state_url_is_pg(v) ? strdup(v) : absolute(v);
+}
+
+/*
+ * The state store (a path: SQLite, the cache in the same file, as ever;
+ * a postgresql:// URL: the durable records there and the content cache
+ * in a local SQLite file, --cache), the queue (a directory or a URL) and,
+ * on a shared store, the assignment's lease.
+ */
+static int open_stores(const struct options *o, struct parts *p, struct buf *err)
+{
+	unsigned timeout_ms = (unsigned)(o->timeout_s * 1000);
+	bool shared = state_url_is_pg(o->state);
+
+	p->state_path = url_or_path(o->state, "bot-bottle.db");
+	p->queue_path = url_or_path(o->queue, "queue");
+	p->cache_path = o->cache || shared ? url_or_path(o->cache, "bot-bottle.db") : NULL;
+	if (!p->state_path || !p->queue_path || ((o->cache || shared) && !p->cache_path)) {
+		fprintf(stderr, "bottlefs: out of memory\n");
+		return -1;
+	}
+	if (state_open_url(p->state_path, timeout_ms, &p->state, err) < 0) {
+		fprintf(stderr, "bottlefs: cannot open the state store '%s': %s\n",
+			shared ? "postgresql://..." : p->state_path, buf_cstr(err));
+		return -1;
+	}
+	if (p->cache_path && state_url_is_pg(p->cache_path)) {
+		fprintf(stderr,
+			"bottlefs: --cache must be a file (the cache stays on this machine)\n");
+		return -1;
+	}
+	if (p->cache_path && state_open(p->cache_path, &p->local, err) < 0) {
+		fprintf(stderr, "bottlefs: cannot open the cache '%s': %s\n", p->cache_path,
+			buf_cstr(err));
+		return -1;
+	}
+	if (state_url_is_pg(p->queue_path) &&
+	    state_open_url(p->queue_path, timeout_ms, &p->queue, err) < 0) {
+		fprintf(stderr, "bottlefs: cannot open the queue 'postgresql://...': %s\n",
+			buf_cstr(err));
+		return -1;
+	}
+	if (shared && p->scope.assigned) {
+		struct lease_options lo = {.state = p->state,
+					   .scope = &p->scope,
+					   .ttl_s = (unsigned)o->lease_s,
+					   .log = p->log};
+
+		if (lease_new(&lo, &p->lease, err) < 0) {
+			fprintf(stderr, "bottlefs: %s\n", buf_cstr(err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The bottles, the scope, the state store, the cache and the outcome log. */
 static int open_parts(const struct options *o, struct parts *p, struct buf *err)
 {
@@ -655,19 +740,18 @@ static int open_parts(const struct options *o, struct parts *p, struct buf *err)
 			fprintf(stderr, "bottlefs: %s\n", buf_cstr(err));
 			return -1;
 		}
-	p->state_path = o->state ? absolute(o->state) : dir_default("bot-bottle.db");
-	p->queue_path = o->queue ? absolute(o->queue) : dir_default("queue");
-	if (!p->state_path || !p->queue_path || state_open(p->state_path, &p->state, err) < 0) {
-		fprintf(stderr, "bottlefs: cannot open the state store '%s': %s\n",
-			p->state_path ? p->state_path : "?", buf_cstr(err));
+	/* The write outcomes /.bottlefs/log shows (the lease logs there too). */
+	if (wlog_new(&p->log) < 0) {
+		fprintf(stderr, "bottlefs: out of memory\n");
 		return -1;
 	}
+	if (open_stores(o, p, err) < 0)
+		return -1;
 	co.forge = p->forge;
 	co.ttl_ms = (int64_t)o->cache_ttl_s * 1000;
 	co.max_bytes = (size_t)(o->cache_memory_mib << 20);
-	co.state = p->state;
-	/* The write outcomes /.bottlefs/log shows. */
-	if (cache_new(&co, &p->cache) < 0 || wlog_new(&p->log) < 0) {
+	co.state = p->local ? p->local : p->state;
+	if (cache_new(&co, &p->cache) < 0) {
 		fprintf(stderr, "bottlefs: out of memory\n");
 		return -1;
 	}
@@ -686,6 +770,7 @@ static int open_tree(const struct options *o, struct parts *p, struct mount *m, 
 	to.write.state = p->state;
 	to.write.scope = &p->scope;
 	to.write.queue_dir = p->queue_path;
+	to.write.queue_state = p->queue;
 	to.write.log = p->log;
 	to.write.max_prs = (unsigned)o->max_prs;
 	/* Bundles being pushed are spooled beside the mirrors: the daemon's, 0700. */
@@ -763,7 +848,7 @@ int main(int argc, char **argv)
 		goto out;
 	m.kernel_ttl_s = o.kernel_ttl_s;
 	m.debug = o.debug;
-	r = serve(&fargs, &m);
+	r = serve(&fargs, &m, p.lease);
 out:
 	tree_free(m.tree);
 	parts_release(&p);

@@ -16,6 +16,8 @@ int state_cache_put(struct state *st, const char *key, const void *data, size_t 
 
 	if (!key || (!data && len))
 		return -EINVAL;
+	if (st->pg)
+		return -ENOTSUP;
 	sq_lock(st);
 	r = sq_prepare(
 	    st, "INSERT OR REPLACE INTO cache (key, data, fetched_ms, tag) VALUES (?1, ?2, ?3, ?4)",
@@ -51,6 +53,8 @@ int state_cache_get(struct state *st, const char *key, void **data, size_t *len,
 
 	if (!key)
 		return -EINVAL;
+	if (st->pg)
+		return -ENOTSUP;
 	sq_lock(st);
 	r = sq_prepare(st, "SELECT data, fetched_ms, tag FROM cache WHERE key = ?1", &s);
 	if (r == 0)
@@ -127,6 +131,8 @@ int state_cache_delete_prefix(struct state *st, const char *prefix)
 	upper[n] = '\0';
 	if (n > 0)
 		upper[n - 1] = (char)((unsigned char)upper[n - 1] + 1);
+	if (st->pg)
+		return -ENOTSUP; /* the content cache stays on each machine (SQLite) */
 	sq_lock(st);
 	r = sq_prepare(st,
 		       n ? "DELETE FROM cache WHERE key >= ?1 AND key < ?2"

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "state/pg/pg.h"
 #include "util/dir.h"
 #include "util/str.h"
 
@@ -112,8 +113,24 @@ static const char migrate_v3[] =
     " FROM cache WHERE key GLOB 'done:?*/?*#[1-9]*' AND key NOT GLOB '*#*[^0-9]*';"
     "DELETE FROM cache WHERE key GLOB 'done:*';";
 
+/*
+ * Version 4: the lease on an assignment and the queue of done signals.
+ * They matter on PostgreSQL, where many daemons share one database
+ * (state/pg/schema.c); a SQLite file gets the same tables so that both
+ * engines number their schemas alike. On SQLite the lease is always held
+ * (one machine) and the queue is a directory (write/queue.c).
+ */
+static const char migrate_v4[] =
+    "CREATE TABLE IF NOT EXISTS leases (owner TEXT NOT NULL, repo TEXT NOT NULL, issue INTEGER NOT "
+    "NULL,"
+    " holder TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (owner, repo, issue));"
+    "CREATE TABLE IF NOT EXISTS signal_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT "
+    "NULL,"
+    " repo TEXT NOT NULL, issue INTEGER NOT NULL, body TEXT NOT NULL,"
+    " queued_at INTEGER NOT NULL);";
+
 /* Each step from version i to i + 1; a fresh file takes every one. */
-static const char *const migrations[] = {schema_v1, migrate_v2, migrate_v3};
+static const char *const migrations[] = {schema_v1, migrate_v2, migrate_v3, migrate_v4};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
@@ -268,10 +285,46 @@ out:
 	return r;
 }
 
+bool state_url_is_pg(const char *url)
+{
+	return url &&
+	       (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
+}
+
+bool state_shared(const struct state *st)
+{
+	return st && st->pg;
+}
+
+int state_open_url(const char *url, unsigned timeout_ms, struct state **out, struct buf *err)
+{
+	pthread_mutexattr_t attr;
+	struct state *st;
+	int r;
+
+	if (!state_url_is_pg(url))
+		return state_open(url, out, err);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	r = pgx_open(st, url, timeout_ms, err);
+	if (r < 0) {
+		state_free(st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
 void state_free(struct state *st)
 {
 	if (!st)
 		return;
+	pgx_close(st->pg);
 	sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->lock);
 	free(st);

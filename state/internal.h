@@ -16,8 +16,16 @@
 #include "state/state.h"
 #include "util/check.h"
 
+struct pgx;
+
+/*
+ * One store on one engine: SQLite (db) or PostgreSQL (pg, state/pg/pg.h).
+ * Each public function of a table file starts with the engine switch: when
+ * pg is set it hands the call to the PostgreSQL side (state/pg/ files).
+ */
 struct state {
-	sqlite3 *db;	      /* guarded by lock */
+	sqlite3 *db;	      /* guarded by lock; NULL on PostgreSQL */
+	struct pgx *pg;	      /* guarded by lock; NULL on SQLite */
 	pthread_mutex_t lock; /* recursive: callbacks may re-enter from the walking thread */
 };
 
@@ -58,6 +66,9 @@ MUST_CHECK int sq_key_text(struct state *st, const char *sql, const char *owner,
 
 /* owner and repo non-empty, issue in 1..INT64_MAX (the column is int64). Pure. */
 bool sq_key_ok(const char *owner, const char *repo, uint64_t issue);
+
+/* "pending" ... "failed" to the status; -EBADMSG for anything else (journal.c). Pure. */
+MUST_CHECK int sq_status_from_name(const char *name, enum journal_status *out);
 
 /* A new copy of a text column; *out NULL for SQL NULL. */
 MUST_CHECK int sq_col_dup(sqlite3_stmt *s, int i, char **out);

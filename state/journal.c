@@ -1,5 +1,6 @@
 /* state: the write journal (state.h). */
 #include "state/internal.h"
+#include "state/pg/pg.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ const char *journal_status_name(enum journal_status s)
 	return status_names[s];
 }
 
-static int status_from_name(const char *name, enum journal_status *out)
+int sq_status_from_name(const char *name, enum journal_status *out)
 {
 	unsigned i;
 
@@ -43,6 +44,8 @@ int state_journal_add(struct state *st, const struct journal_entry *e, int64_t *
 		if (!sq_key_ok(e->assign_owner, e->assign_repo, e->assign_issue))
 			return -EINVAL;
 	}
+	if (st->pg)
+		return pgx_journal_add(st, e, id);
 	sq_lock(st);
 	r = sq_prepare(
 	    st,
@@ -100,6 +103,8 @@ static int journal_update(struct state *st, int64_t id, enum journal_status stat
 
 	if (!name || forge_id > INT64_MAX)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_journal_update(st, id, name, answer, forge_id);
 	if (forge_id)
 		return sq_run(st, true, sql, "ittii", id, name, answer, now, (int64_t)forge_id);
 	return sq_run(st, true, sql, "ittin", id, name, answer, now);
@@ -120,6 +125,8 @@ int state_journal_set_floor(struct state *st, int64_t id, uint64_t floor)
 {
 	if (floor > INT64_MAX)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_journal_set_floor(st, id, floor);
 	return sq_run(st, true, "UPDATE journal SET floor = ?2 WHERE id = ?1", "ii", id,
 		      (int64_t)floor);
 }
@@ -133,6 +140,8 @@ int state_journal_claims(struct state *st, const char *kind, const char *owner, 
 
 	if (!kind || !owner || !repo || forge_id < 1 || forge_id > INT64_MAX)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_journal_claims(st, kind, owner, repo, forge_id, except_id, by);
 	sq_lock(st);
 	r = sq_prepare(st,
 		       "SELECT count(*), min(id) FROM journal WHERE owner = ?1 AND repo = ?2"
@@ -216,7 +225,7 @@ static int journal_row(sqlite3_stmt *s, struct journal_entry *e)
 	if (r == 0)
 		r = sq_col_dup(s, 7, &t.marker);
 	if (r == 0)
-		r = status_from_name(sq_col_str(s, 8), &t.status);
+		r = sq_status_from_name(sq_col_str(s, 8), &t.status);
 	if (r == 0)
 		r = sq_col_dup(s, 9, &t.answer);
 	if (r == 0)
@@ -240,6 +249,38 @@ static int journal_row(sqlite3_stmt *s, struct journal_entry *e)
 	return 0;
 }
 
+/* One entry of a PostgreSQL store by id. */
+static int pg_journal_get(struct state *st, int64_t id, struct journal_entry *out)
+{
+	struct journal_entry *v = NULL;
+	size_t n = 0;
+	char num[24];
+	int r = pgx_journal_list(st, "WHERE id = $1", pgx_i64(num, id), &v, &n);
+
+	if (r == 0 && n == 0)
+		r = -ENOENT;
+	if (r == 0) {
+		*out = v[0];
+		memset(&v[0], 0, sizeof(v[0]));
+	}
+	state_journal_list_free(v, n);
+	return r;
+}
+
+/* Every entry of a PostgreSQL store, read first, then walked (no lock held in cb). */
+static int pg_journal_each(struct state *st, int (*cb)(void *ud, const struct journal_entry *e),
+			   void *ud)
+{
+	struct journal_entry *v = NULL;
+	size_t n = 0, i;
+	int r = pgx_journal_list(st, "ORDER BY id", NULL, &v, &n);
+
+	for (i = 0; r == 0 && i < n; i++)
+		r = cb(ud, &v[i]);
+	state_journal_list_free(v, n);
+	return r;
+}
+
 int state_journal_unfinished(struct state *st, struct journal_entry **v, size_t *n)
 {
 	struct journal_entry *list = NULL, *nl;
@@ -247,6 +288,9 @@ int state_journal_unfinished(struct state *st, struct journal_entry **v, size_t 
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
+	if (st->pg)
+		return pgx_journal_list(st, "WHERE status IN ('pending','sending') ORDER BY id",
+					NULL, v, n);
 	sq_lock(st);
 	r = sq_prepare(st,
 		       "SELECT " JOURNAL_COLUMNS " FROM journal"
@@ -284,6 +328,8 @@ int state_journal_get(struct state *st, int64_t id, struct journal_entry *out)
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
+	if (st->pg)
+		return pg_journal_get(st, id, out);
 	sq_lock(st);
 	r = sq_prepare(st, "SELECT " JOURNAL_COLUMNS " FROM journal WHERE id = ?1", &s);
 	if (r == 0)
@@ -311,6 +357,8 @@ int state_journal_each(struct state *st, int (*cb)(void *ud, const struct journa
 
 	if (!cb)
 		return -EINVAL;
+	if (st->pg)
+		return pg_journal_each(st, cb, ud);
 	sq_lock(st);
 	r = sq_prepare(st, "SELECT " JOURNAL_COLUMNS " FROM journal ORDER BY id", &s);
 	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {

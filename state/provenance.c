@@ -1,5 +1,6 @@
 /* state: the provenance log of every write (state.h). */
 #include "state/internal.h"
+#include "state/pg/pg.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@ int state_provenance_add(struct state *st, const char *what, const char *where, 
 {
 	if (!what || !where)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_provenance_add(st, what, where, answer);
 	return sq_run(st, false,
 		      "INSERT INTO provenance (at, what, place, answer) VALUES (?1, ?2, ?3, ?4)",
 		      "ittt", (int64_t)time(NULL), what, where, answer);
@@ -25,6 +28,8 @@ int state_provenance_each(struct state *st,
 
 	if (!cb)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_provenance_each(st, cb, ud);
 	sq_lock(st);
 	r = sq_prepare(st, "SELECT id, at, what, place, answer FROM provenance ORDER BY id", &s);
 	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {

@@ -1,5 +1,6 @@
 /* state: the orchestrator's forge state records (state.h). */
 #include "state/internal.h"
+#include "state/pg/pg.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ int state_record_upsert(struct state *st, const char *owner, const char *repo, u
 {
 	if (!sq_key_ok(owner, repo, issue) || json_check(json) < 0)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_record_upsert(st, owner, repo, issue, json);
 	return sq_run(
 	    st, false,
 	    "INSERT INTO records (owner, repo, issue, json, updated) VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -40,6 +43,10 @@ int state_record_get(struct state *st, const char *owner, const char *repo, uint
 {
 	if (!sq_key_ok(owner, repo, issue))
 		return -EINVAL;
+	if (st->pg)
+		return pgx_key_text(
+		    st, "SELECT json FROM records WHERE owner = $1 AND repo = $2 AND issue = $3",
+		    owner, repo, issue, json);
 	return sq_key_text(st,
 			   "SELECT json FROM records WHERE owner = ?1 AND repo = ?2 AND issue = ?3",
 			   owner, repo, issue, json);
@@ -49,6 +56,8 @@ int state_record_delete(struct state *st, const char *owner, const char *repo, u
 {
 	if (!sq_key_ok(owner, repo, issue))
 		return -EINVAL;
+	if (st->pg)
+		return pgx_record_delete(st, owner, repo, issue);
 	return sq_run(st, true, "DELETE FROM records WHERE owner = ?1 AND repo = ?2 AND issue = ?3",
 		      "tti", owner, repo, (int64_t)issue);
 }
@@ -63,6 +72,8 @@ int state_record_all(struct state *st,
 
 	if (!cb)
 		return -EINVAL;
+	if (st->pg)
+		return pgx_record_all(st, cb, ud);
 	sq_lock(st);
 	r = sq_prepare(
 	    st, "SELECT owner, repo, issue, json FROM records ORDER BY owner, repo, issue", &s);

@@ -1,5 +1,16 @@
 /*
- * state: the one SQLite database of bottlefs (SPEC section 6).
+ * state: the durable records of bottlefs (SPEC section 6), on one of two
+ * engines: a SQLite file (state_open, the default) or a PostgreSQL
+ * database many daemons share (state_open_url with a postgresql:// URL;
+ * the engine is libpq, in state/pg/). Every function below works on both
+ * unless it says otherwise; the content cache is SQLite only (it stays on
+ * each machine). PostgreSQL adds two tables the fleet needs: the lease on
+ * an assignment and the queue of done signals.
+ *
+ * On PostgreSQL every call is bounded by the timeout given at open: a
+ * database that is away or does not answer makes the call -EIO within
+ * it (never a hang), and the next call connects again. The schema is kept
+ * in a table bottlefs_schema with the same version numbers as SQLite's.
  *
  * Storage only, one table a file: the orchestrator's forge state records
  * (records.c), the pull requests each assignment opened (prs.c), the write
@@ -57,7 +68,7 @@
 #include "util/buf.h"
 #include "util/check.h"
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 /*
  * The answer of an unfinished journal row written by schema version 1 that
@@ -75,7 +86,19 @@ struct state;
  * reason quoting the path is appended to err (may be NULL).
  */
 MUST_CHECK int state_open(const char *path, struct state **out, struct buf *err);
+/*
+ * Opens url: a postgresql:// (or postgres://) URL is a PostgreSQL store
+ * (connected, schema created or migrated; every later call bounded by
+ * timeout_ms, 0 meaning 10 s); anything else is a SQLite path
+ * (state_open). The reason of a failure goes to err, never the password.
+ */
+MUST_CHECK int state_open_url(const char *url, unsigned timeout_ms, struct state **out,
+			      struct buf *err);
 void state_free(struct state *st); /* NULL-safe */
+/* True for a postgresql:// or postgres:// URL. Pure. */
+bool state_url_is_pg(const char *url);
+/* True when the store is shared between machines (PostgreSQL). */
+bool state_shared(const struct state *st);
 
 /*
  * Forge state records of the orchestrator, keyed (owner, repo, issue);
@@ -220,5 +243,47 @@ MUST_CHECK int state_cache_get(struct state *st, const char *key, void **data, s
 			       int64_t *fetched_ms, char **tag);
 /* Deletes every key starting with prefix (byte-wise; "" deletes all). Returns the count. */
 MUST_CHECK int state_cache_delete_prefix(struct state *st, const char *prefix);
+
+/*
+ * The lease on an assignment (owner/repo#issue): who may write it now.
+ * take gives it to holder, or renews it, for ttl_s seconds by the
+ * database's clock, when it is free, expired or already holder's: 0, with
+ * *left_ms (may be NULL) the time it now has. When another holds it,
+ * -EBUSY, *other (may be NULL; new) naming the holder and *left_ms its
+ * time left. A SQLite store has one machine: take is always 0 (left
+ * INT64_MAX). release gives it up when holder has it (0 either way).
+ */
+MUST_CHECK int state_lease_take(struct state *st, const char *owner, const char *repo,
+				uint64_t issue, const char *holder, unsigned ttl_s, char **other,
+				int64_t *left_ms);
+MUST_CHECK int state_lease_release(struct state *st, const char *owner, const char *repo,
+				   uint64_t issue, const char *holder);
+/*
+ * Does holder hold the lease, unexpired, now? 0 with *left_ms (may be
+ * NULL) its time left; -ENOENT when not (expired, another's, or none:
+ * take it to learn which). A read, no commit: cheap enough for every
+ * write. SQLite: always 0.
+ */
+MUST_CHECK int state_lease_check(struct state *st, const char *owner, const char *repo,
+				 uint64_t issue, const char *holder, int64_t *left_ms);
+
+/*
+ * The queue of done signals on PostgreSQL (a SQLite store: -ENOTSUP; its
+ * queue is a directory, write/queue.c). push adds body (the signal's JSON)
+ * for owner/repo#issue and wakes every waiter (NOTIFY bottlefs_signals);
+ * *id (may be NULL) its number. take removes the oldest signal and gives
+ * it: each signal is given to exactly one taker however many take at once
+ * (FOR UPDATE SKIP LOCKED); -ENOENT when none is queued. each walks the
+ * queue oldest first without taking. wait returns 0 as soon as a signal is
+ * queued (at once when one already is), -ETIMEDOUT after timeout_ms (0:
+ * no bound); it holds the store's lock meanwhile, so give it a store of
+ * its own.
+ */
+MUST_CHECK int state_queue_push(struct state *st, const char *owner, const char *repo,
+				uint64_t issue, const char *body, int64_t *id);
+MUST_CHECK int state_queue_take(struct state *st, int64_t *id, char **body);
+MUST_CHECK int state_queue_each(struct state *st, int (*cb)(void *ud, int64_t id, const char *body),
+				void *ud);
+MUST_CHECK int state_queue_wait(struct state *st, unsigned timeout_ms);
 
 #endif

@@ -175,6 +175,8 @@ int content_scope(struct scope *s, struct buf *out)
 	r = buf_printf(out, "assigned: %s/%s#%llu\n", s->owner, s->repo,
 		       (unsigned long long)s->issue);
 	if (r == 0)
+		r = lease_describe(s->lease, out); /* a shared state store: who writes */
+	if (r == 0)
 		r = buf_printf(out,
 			       "writable: forge/%s/%s/issues/%llu/{title,body,state,labels,"
 			       "comments/new}\n",

@@ -124,4 +124,12 @@ MUST_CHECK int pr_slot_take(struct write *w, struct buf *err);
  */
 MUST_CHECK int pr_slot_give(struct write *w, uint64_t number);
 
+/* ---- lease.c ---- */
+
+/*
+ * The write a takeover loads and recovers for (write_new binds it,
+ * write_free unbinds it before it is gone). NULL-safe on l.
+ */
+void lease_bind(struct lease *l, struct write *w);
+
 #endif

@@ -155,6 +155,32 @@ static int publish(int dfd, const char *tmp, const char *name)
 	return r;
 }
 
+int queue_push(struct state *st, const struct queue_item *item, char **name, struct buf *err)
+{
+	struct buf b = BUF_INIT(64);
+	char when[32], stamp[32], *text;
+	int64_t id = 0;
+	int r;
+
+	r = item_times(item, when, stamp, err);
+	if (r < 0)
+		return r;
+	text = item_json(item, when);
+	if (!text)
+		return -ENOMEM;
+	r = state_queue_push(st, item->owner, item->repo, item->issue, text, &id);
+	free(text);
+	if (r < 0)
+		return buf_fail(err, r, "queue: cannot queue the signal in the state database: %s",
+				strerror(-r));
+	if (name) {
+		r = buf_printf(&b, "signal %" PRId64, id);
+		*name = r == 0 ? buf_steal(&b, NULL) : NULL;
+	}
+	buf_release(&b);
+	return 0;
+}
+
 int queue_write(const char *dir, const struct queue_item *item, char **name, struct buf *err)
 {
 	struct buf fname = BUF_INIT(1024);

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state/state.h"
 #include "util/buf.h"
 #include "util/check.h"
 #include "write/done.h"
@@ -47,5 +48,13 @@ struct queue_item {
  */
 MUST_CHECK int queue_write(const char *dir, const struct queue_item *item, char **name,
 			   struct buf *err);
+
+/*
+ * The same item, as the same JSON, into the queue table of a shared state
+ * store (state_queue_push: `bottlefs queue take URL` hands it out once).
+ * *name (optional) gets "signal <id>" (new).
+ */
+MUST_CHECK int queue_push(struct state *st, const struct queue_item *item, char **name,
+			  struct buf *err);
 
 #endif

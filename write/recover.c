@@ -469,6 +469,9 @@ int write_recover(struct write *w, struct buf *err)
 	size_t n = 0, i, done = 0;
 	int r;
 
+	/* Only the lease's holder finishes the assignment's writes (lease.c). */
+	if (!lease_held(w->opt.scope->lease))
+		return 0;
 	r = state_journal_unfinished(w->opt.state, &v, &n);
 	if (r < 0)
 		return r;

@@ -29,7 +29,8 @@ int signal_queue(struct write *w, const struct done_signal *sig, char **text, ch
 	item.sig = sig;
 	item.prs = prs;
 	item.time = time(NULL);
-	r = queue_write(w->opt.queue_dir, &item, name, err);
+	r = w->opt.queue_state ? queue_push(w->opt.queue_state, &item, name, err)
+			       : queue_write(w->opt.queue_dir, &item, name, err);
 	if (r == 0) {
 		/*
 		 * The signal is in the queue: it was given, and stands for this

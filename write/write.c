@@ -54,6 +54,8 @@ out:
 		write_free(w);
 		return r;
 	}
+	/* A takeover of the lease loads and recovers through this write (lease.c). */
+	lease_bind(s->lease, w);
 	*out = w;
 	return 0;
 }
@@ -62,6 +64,8 @@ void write_free(struct write *w)
 {
 	if (!w)
 		return;
+	if (w->opt.scope)
+		lease_bind(w->opt.scope->lease, NULL);
 	pthread_mutex_destroy(&w->lock);
 	free(w->done_text);
 	free(w);
@@ -322,6 +326,9 @@ int write_commit(struct write *w, const struct write_target *t, const char *data
 	char id[64] = "";
 	int r = scope_check(w->opt.scope, t, err);
 
+	/* One writer per assignment: on a shared store, only the lease's holder (lease.c). */
+	if (r == 0)
+		r = lease_may_write(w->opt.scope->lease, err);
 	if (r == 0) {
 		switch (t->kind) {
 		case WRITE_FIELD:

@@ -96,6 +96,11 @@ struct scope {
 	/* --push-branches patterns (set before any other call; none: bottle/<issue>-*). */
 	char **push_globs;
 	size_t n_push_globs;
+	/*
+	 * The lease on the assignment (below), set once before any write;
+	 * NULL: this mount always holds it (a SQLite state store: one machine).
+	 */
+	struct lease *lease;
 };
 
 /* An unassigned (read-only) scope. */
@@ -121,6 +126,54 @@ MUST_CHECK int scope_check(struct scope *s, const struct write_target *t, struct
 /* True when owner/repo's issue (pull false) or pull request number is writable. */
 bool scope_item_writable(struct scope *s, const char *owner, const char *repo, bool pull,
 			 uint64_t number);
+
+/* ---- the lease: one writer per assignment (lease.c) ---- */
+
+/*
+ * On a shared state store (PostgreSQL) a daemon writes its assignment only
+ * while it holds the assignment's lease (state_lease_take: expiry by the
+ * database's clock). lease_new takes it once; lease_start renews it every
+ * ttl/3 from a thread of its own (call it after the daemon forked into
+ * the background). A daemon that finds the lease held by another is
+ * read-only until that lease expires; it then takes it over, loads what
+ * the other left (the pull requests, a standing done signal) and finishes
+ * the assignment's unanswered writes (write_recover). A daemon that
+ * learns the lease was taken stops writing at once. A daemon that cannot
+ * reach the database judges by its own clock: its writes fail EIO (the
+ * journal cannot be written) until its lease would have expired, then
+ * EROFS until it takes the lease again.
+ *
+ * Thread-safety: every function may be called from many threads once
+ * lease_new returned; lease_free is called once, after the last write.
+ */
+#define WRITE_LEASE_DEFAULT 30
+
+struct lease;
+
+struct lease_options {
+	struct state *state; /* borrowed: the shared store */
+	struct scope *scope; /* borrowed: assigned; its lease is set to the new lease */
+	unsigned ttl_s;	     /* 0: WRITE_LEASE_DEFAULT */
+	struct wlog *log;    /* borrowed, may be NULL: taking over and losing are logged */
+};
+
+/* Takes the lease once (held or not); 0, -EINVAL unassigned, -ENOMEM. */
+MUST_CHECK int lease_new(const struct lease_options *o, struct lease **out, struct buf *err);
+/* The renewing thread. 0 or -errno. */
+MUST_CHECK int lease_start(struct lease *l);
+/* Stops the thread and gives the lease up when held. NULL-safe. */
+void lease_free(struct lease *l);
+/*
+ * May this mount write now? 0; -EROFS (another holds the lease, or it
+ * expired while the database was away) or -EIO (the database cannot be
+ * reached to confirm it), with the reason in err. NULL: 0. Renews the
+ * lease while asking, so it is bounded by the store's timeout.
+ */
+MUST_CHECK int lease_may_write(struct lease *l, struct buf *err);
+/* True when this mount holds the lease (NULL: true). */
+bool lease_held(struct lease *l);
+/* One or two lines for .bottlefs/scope: who holds the lease, what that means. NULL: nothing. */
+MUST_CHECK int lease_describe(struct lease *l, struct buf *out);
 
 /* ---- the outcome log (/.bottlefs/log) ---- */
 
@@ -216,6 +269,12 @@ struct write_options {
 	 * renamed; names starting with '.' are not ready items.
 	 */
 	const char *queue_dir;
+	/*
+	 * Borrowed, may be NULL. A queue in a shared state store (--queue
+	 * postgresql://...): each signal is one row of the same JSON
+	 * (queue_push), and queue_dir is not used.
+	 */
+	struct state *queue_state;
 	struct wlog *log; /* borrowed, may be NULL: every commit's outcome */
 	/*
 	 * The most pull requests the assignment may have opened through the
