@@ -626,11 +626,13 @@ static int open_forge(const struct options *o, struct parts *p, struct buf *err)
 	 * may hold, so what was written can always be read back.
 	 */
 	if (strcmp(o->forge, "github") == 0) {
-		/* Pushing through GitHub is not wired yet: no mirrors (push_branch -ENOTSUP). */
 		hub.api_url = o->forge_url;
 		hub.token = token;
 		hub.timeout_ms = (unsigned)(o->timeout_s * 1000);
 		hub.max_body = (size_t)o->max_answer;
+		hub.mirror_dir = p->mirror_path;
+		hub.git_url = p->git_url;
+		hub.mirror_max = (size_t)o->mirror_max;
 		p->forge = github_new(&hub, err);
 	} else {
 		go.base_url = o->forge_url;

@@ -270,13 +270,12 @@ void gh_get_init(struct http_req *q, const char *path, const char *etag)
 
 void github_capabilities(struct forge *f, struct forge_capabilities *out)
 {
-	(void)f;
 	memset(out, 0, sizeof(*out));
 	out->name = "github";
 	out->max_description_len = GITHUB_MAX_DESCRIPTION_LEN;
 	out->description_unit = FORGE_LEN_CHARS;
 	out->structured_metadata = false; /* the receipt goes in an HTML comment */
-	out->push_branch = false;
+	out->push_branch = github_of(f)->mirrors != NULL;
 	out->update_pr_status = true;
 	out->max_page_size = GITHUB_PAGE_LIMIT;
 	/* ADR-0018: none native; with a personal token the agent acts as its user. */
@@ -290,6 +289,7 @@ static void github_free(struct forge *f)
 	struct github *g = github_of(f);
 
 	http_free(g->http);
+	gh_git_fini(g);
 	pthread_mutex_destroy(&g->lock);
 	free(g->login);
 	free(g->graphql_url);
@@ -312,6 +312,9 @@ static const struct forge_ops github_ops = {
     .get_diff_cond = github_get_diff_cond,
     .whoami = github_whoami,
     .create_pr = github_create_pr,
+    .push_branch = github_push_branch,
+    .list_branches = github_list_branches,
+    .repo_bundle = github_repo_bundle,
     .post_comment = github_post_comment,
     .update_issue = github_update_issue,
     .update_pr_status = github_update_pr_status,
@@ -330,9 +333,9 @@ struct forge *github_new(const struct github_options *opt, struct buf *err)
 
 	if (github_derive_urls(api, &git, &gql, err) < 0)
 		return NULL;
-	free(git); /* the git root is for pushing, which is not the adapter's */
 	g = calloc(1, sizeof(*g));
 	if (!g) {
+		free(git);
 		free(gql);
 		buf_fail(err, -ENOMEM, "out of memory");
 		return NULL;
@@ -362,8 +365,15 @@ struct forge *github_new(const struct github_options *opt, struct buf *err)
 	}
 	if (http_new(&ho, &g->http, err) < 0)
 		goto fail;
+	if (gh_git_init(g, opt, git, err) < 0) {
+		http_free(g->http);
+		goto fail;
+	}
+	free(git);
 	return &g->base;
 fail:
+	free(git);
+	gh_git_fini(g);
 	pthread_mutex_destroy(&g->lock);
 	free(g->graphql_url);
 	free(g);

@@ -65,9 +65,12 @@
  *   GraphQL mutation convertPullRequestToDraft or
  *   markPullRequestReadyForReview to the GraphQL URL; nothing is sent when
  *   it already is what was asked.
- * - push_branch, list_branches, repo_bundle: not in its table yet
- *   (forge.h: -ENOTSUP); GitHub's git side is the same smart HTTP as
- *   Gitea's (forge/gitea/push.c), with the user x-access-token.
+ * - push_branch, repo_bundle: through the daemon's bare mirrors under
+ *   mirror_dir (forge/git/mirror.h), git talking to
+ *   <git root>/<owner>/<repo>.git with the token as the basic-auth
+ *   password of the user x-access-token, in the pushing child's
+ *   environment only; without a mirror_dir both are -ENOTSUP.
+ * - list_branches: GET /repos/{o}/{r}/branches?per_page=100, Link paging.
  * - Rate limits (http.h): an exhausted bucket (core, or graphql for the
  *   mutations) sends nothing until its reset; a request waits for it
  *   within its deadline, else -EIO naming the reset time. At most 100
@@ -94,6 +97,10 @@ struct github_options {
 	unsigned timeout_ms;	 /* bound on one whole operation, retries included */
 	size_t max_body;	 /* cap on one response body (0: 64 MiB) */
 	const char *user_agent;	 /* NULL: "bottlefs/VERSION" */
+	/* Pushing and repo.bundle (forge/git/mirror.h); NULL mirror_dir: -ENOTSUP. */
+	const char *mirror_dir;
+	size_t mirror_max;   /* mirrors kept (0: the default) */
+	const char *git_url; /* the git root; NULL: derived from api_url */
 };
 
 /* New adapter, or NULL with a reason in err. */

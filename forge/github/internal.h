@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "forge/branches.h"
 #include "forge/forge.h"
 #include "forge/github/decode.h"
 #include "forge/github/github.h"
@@ -42,6 +43,10 @@ struct github {
 	char *graphql_url;    /* immutable after github_new */
 	pthread_mutex_t lock; /* guards login */
 	char *login;	      /* the token's user once GET /user answered; lock */
+	/* The git side (git.c), immutable after github_new: */
+	char *git_base;		 /* the git root, no trailing '/' */
+	char *git_token;	 /* a copy of the token for the pushing git; wiped on free */
+	struct mirrors *mirrors; /* NULL without mirror_dir; thread-safe on its own */
 };
 
 static inline struct github *github_of(struct forge *f)
@@ -145,6 +150,21 @@ MUST_CHECK int github_get_diff_cond(struct forge *f, const char *owner, const ch
 MUST_CHECK int github_get_diff(struct forge *f, const char *owner, const char *repo,
 			       uint64_t number, struct buf *out, struct buf *err);
 MUST_CHECK int github_whoami(struct forge *f, char **login, struct buf *err);
+
+/* ---- git.c ---- */
+
+/* The git side's fields of g from opt (derived_git: the root github_derive_urls gave). */
+MUST_CHECK int gh_git_init(struct github *g, const struct github_options *opt,
+			   const char *derived_git, struct buf *err);
+void gh_git_fini(struct github *g);
+MUST_CHECK int github_push_branch(struct forge *f, const char *owner, const char *repo,
+				  const struct forge_push_request *req,
+				  struct forge_push_result *out, struct buf *err);
+MUST_CHECK int github_repo_bundle(struct forge *f, const char *owner, const char *repo,
+				  bool refresh, uint64_t deadline_ms, char **path, uint64_t *size,
+				  struct buf *err);
+MUST_CHECK int github_list_branches(struct forge *f, const char *owner, const char *repo,
+				    struct forge_branch_list *out, struct buf *err);
 
 /* ---- writes.c ---- */
 
