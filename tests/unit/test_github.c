@@ -32,6 +32,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "forge/branches.h"
 #include "forge/forge.h"
 #include "forge/gitea/gitea.h"
 #include "forge/github/github.h"
@@ -975,6 +976,75 @@ static void test_gitea_create_draft(void **state)
  * One group per run (a TAP stream has one plan): no argument runs the
  * GitHub group, "gitea" the Gitea adapter's draft group.
  */
+/*
+ * The git side: branches listed from GET /repos/{o}/{r}/branches as the
+ * forge's refs say, and repo.bundle made from a mirror fetched over git
+ * with the token (the double refuses git without it).
+ */
+static void test_branches_and_bundle(void **state)
+{
+	char mirrors[300], head[16] = "";
+	struct github_options o = {.api_url = base_url, .token = TOKEN, .git_url = base_url};
+	struct forge_capabilities caps;
+	struct forge_branch_list l = {NULL, 0};
+	struct buf err = BUF_INIT(1024), refs = BUF_INIT(0);
+	struct forge *f;
+	json_t *want, *sha;
+	char *path = NULL;
+	uint64_t size = 0, deadline;
+	struct timespec ts;
+	size_t i;
+	FILE *b;
+
+	(void)state;
+	snprintf(mirrors, sizeof(mirrors), "%s/mirrors", tmpdir);
+	assert_int_equal(mkdir(mirrors, 0700), 0);
+	o.mirror_dir = mirrors;
+	f = github_new(&o, &err);
+	assert_non_null(f);
+	f->ops->capabilities(f, &caps);
+	assert_true(caps.push_branch);
+	log_reset();
+	assert_int_equal(forge_list_branches(f, "alice", "dotfiles", &l, &err), 0);
+	assert_int_equal(log_count("GET", "/repos/alice/dotfiles/branches", 200, NULL), 1);
+	assert_int_equal(ctl("GET", "/_double/git/alice/dotfiles/refs", NULL, &refs), 200);
+	want = json_loadb(refs.data, refs.len, 0, NULL);
+	assert_non_null(want);
+	assert_true(l.n >= 1);
+	for (i = 0; i < l.n; i++) {
+		char ref[512];
+
+		if (i > 0)
+			assert_true(strcmp(l.v[i - 1].name, l.v[i].name) < 0);
+		snprintf(ref, sizeof(ref), "refs/heads/%s", l.v[i].name);
+		sha = json_object_get(want, ref);
+		assert_non_null(sha);
+		assert_string_equal(l.v[i].commit, json_string_value(sha));
+	}
+	json_decref(want);
+	forge_branch_list_release(&l);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 30000;
+	assert_int_equal(
+	    forge_repo_bundle(f, "alice", "dotfiles", true, deadline, &path, &size, &err), 0);
+	assert_true(size > 0);
+	b = fopen(path, "r");
+	assert_non_null(b);
+	assert_non_null(fgets(head, sizeof(head), b));
+	fclose(b);
+	assert_true(strncmp(head, "# v2 git bundle", 15) == 0 ||
+		    strncmp(head, "# v3 git bundle", 15) == 0);
+	/* git fetched the mirror over the double's git paths. */
+	assert_true(log_count("GET", "/alice/dotfiles.git/info/refs", 0, NULL) +
+			log_count("POST", "/alice/dotfiles.git/git-upload-pack", 0, NULL) >=
+		    1);
+	free(path);
+	buf_release(&refs);
+	buf_release(&err);
+	forge_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -990,6 +1060,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_diff_406),
 	    cmocka_unit_test(test_rate_limits),
 	    cmocka_unit_test(test_writes_spaced),
+	    cmocka_unit_test(test_branches_and_bundle),
 	};
 
 	const struct CMUnitTest gitea_tests[] = {
