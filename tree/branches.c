@@ -34,7 +34,7 @@ struct spool_ref {
 	struct node node; /* the name it was written at (N_BRANCH; may end in .lock) */
 	unsigned refs;	  /* handles and the name; gitfiles.lock */
 	bool linked;	  /* its .lock name is in the table; gitfiles.lock */
-	int64_t mtime;
+	int64_t mtime; /* the last write's; read and written with __atomic (any handle's thread) */
 	struct spool_ref *next; /* gitfiles.locks; gitfiles.lock */
 };
 
@@ -203,7 +203,8 @@ int branches_attr(struct tree *t, const struct node *n, struct tree_attr *out, s
 	if (is_lock(n)) {
 		if (!(ref = lock_get(t, n)))
 			return -ENOENT;
-		tree_file_attr(out, write_spool_size(ref->sp), ref->mtime, 0644);
+		tree_file_attr(out, write_spool_size(ref->sp),
+			       __atomic_load_n(&ref->mtime, __ATOMIC_RELAXED), 0644);
 		out->volatile_content = true;
 		ref_put(t, ref, false);
 		return 0;
@@ -674,7 +675,7 @@ int branches_fh_write(struct gitfh *g, const char *in, size_t size, uint64_t off
 		return -EBADF;
 	r = write_spool_write(g->t->write, g->ref->sp, in, size, off, append);
 	if (r > 0)
-		g->ref->mtime = (int64_t)time(NULL);
+		__atomic_store_n(&g->ref->mtime, (int64_t)time(NULL), __ATOMIC_RELAXED);
 	return r;
 }
 
@@ -710,7 +711,8 @@ int branches_fh_stat(struct gitfh *g, struct tree_attr *out, bool *linked)
 {
 	if (!g->ref)
 		return -EINVAL;
-	tree_file_attr(out, write_spool_size(g->ref->sp), g->ref->mtime, 0644);
+	tree_file_attr(out, write_spool_size(g->ref->sp),
+		       __atomic_load_n(&g->ref->mtime, __ATOMIC_RELAXED), 0644);
 	pthread_mutex_lock(&g->t->git->lock);
 	*linked = !is_lock(&g->ref->node) || g->ref->linked;
 	pthread_mutex_unlock(&g->t->git->lock);
