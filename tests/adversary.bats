@@ -252,8 +252,11 @@ print(len(ok), sorted(set(r for _, r in refused)), sorted(closes.items()))
 @test "--cache-memory bounds the forge cache: 30 diffs of 4 MiB read, the daemon stays small" {
 	unmount_bfs
 	mount_bfs_agent --assign alice/dotfiles#2 --cache-ttl 60 --cache-memory 8
-	# Every pull request of acme/widgets answers a 4 MiB diff.
-	python3 -c 'import json; print(json.dumps([{"method": "GET", "path": "/pulls/[0-9]+\\.diff$", "status": 200, "content_type": "text/plain; charset=utf-8", "body": "+" * 4194303 + "\n"}]))' >"$T/bigdiffs.json"
+	# Every pull request of acme/widgets answers a 4 MiB diff (GitHub's
+	# diff media type on GitHub).
+	ctype="text/plain; charset=utf-8"
+	forge_is github && ctype="application/vnd.github.diff; charset=utf-8"
+	python3 -c 'import json, sys; print(json.dumps([dict(json.loads("{" + sys.argv[1] + "}"), method="GET", status=200, content_type=sys.argv[2], body="+" * 4194303 + "\n")]))' "$(diff_rule '[0-9]+')" "$ctype" >"$T/bigdiffs.json"
 	curl -fsS -X POST -H 'Content-Type: application/json' --data-binary "@$T/bigdiffs.json" \
 		"$DOUBLE_URL/_double/faults" >/dev/null
 	before=$(rss_kib)
@@ -269,7 +272,7 @@ print(len(sizes), sorted(set(sizes)))
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "30 [4194304]" ]
-	[ "$(log_count GET '/pulls/[0-9]+\.diff$')" -ge 30 ]
+	[ "$(log_count GET "$(diff_path '[0-9]+')")" -ge 30 ]
 	after=$(rss_kib)
 	echo "VmRSS $before kB -> $after kB"
 	# 120 MiB of diffs went through; the cache keeps 8 MiB of them. Measured:
