@@ -53,7 +53,7 @@ daemon() {
 	shift
 	mkdir -p "$mnt" 2>/dev/null || true
 	echo "$mnt" >"$T/$name.mnt"
-	"$BOTTLEFS" --forge-url "$FORGE_URL" --token-file "$T/token" --state "$URL" \
+	"$BOTTLEFS" --forge "$BFS_FORGE" --forge-url "$FORGE_URL" --token-file "$T/token" --state "$URL" \
 		--cache "$T/$name-cache.db" --queue "$T/queue" --timeout 3 "$@" -f "$mnt" \
 		>>"$T/$name.log" 2>&1 3>&- &
 	echo $! >"$T/$name.pid"
