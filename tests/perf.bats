@@ -96,7 +96,9 @@ count() { log_count GET "$1"; }
 		[ "$(count "^$API/repos/perf/many/issues/comments$")" -eq 2 ]
 		[ "$(count "^$API/repos/perf/many/issues$")" -eq 4 ]
 		[ "$(count "^$API/repos/perf/many/pulls$")" -eq 1 ]
-		[ "$(count '.')" -eq 11 ]
+		# branches/ is one list page; repo.bundle is read from the mirror (git).
+		[ "$(count "^$API/repos/perf/many/branches$")" -eq 1 ]
+		[ "$(count '.')" -eq "$((12 + $(count '^/perf/many\.git/')))" ]
 		return 0
 	fi
 	[ "$(count "^$API/repos/perf/many/pulls/[0-9]+$")" -eq 0 ]

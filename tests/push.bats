@@ -232,13 +232,9 @@ receive_packs() { log_count POST 'git-receive-pack$'; }
 	chmod 644 "$W/missing.json" "$W/pr.json"
 	[ "$(put "$W/missing.json" "$MNT/$D/pulls/new")" != OK ]
 	[ "$(put "$W/pr.json" "$MNT/$D/pulls/new")" = OK ]
-	n="$(double_get /_double/state/alice/dotfiles/pulls 2>/dev/null | python3 -c '
-import json, sys
-print([p["number"] for p in json.load(sys.stdin) if p["head"] == "bottle/1-pr"][0])' 2>/dev/null ||
-		curl -fsS -H "Authorization: token $TOKEN" "$DOUBLE_URL/api/v1/repos/alice/dotfiles/pulls?state=open" |
-		python3 -c '
-import json, sys
-print([p["number"] for p in json.load(sys.stdin) if p["head"]["ref"] == "bottle/1-pr"][0])')"
+	# The pull request's number, from the outcome log ("ok	pull N").
+	n="$(awk -F'\t' '$2 ~ /pulls\/new$/ && $3 == "ok" { sub(/^pull /, "", $4); print $4 }' \
+		"$MNT/.bottlefs/log" | tail -n1)"
 	[ -n "$n" ]
 	[ "$(as_agent cat "$MNT/$D/pulls/$n/head")" = "bottle/1-pr" ]
 }
@@ -263,7 +259,8 @@ print([p["number"] for p in json.load(sys.stdin) if p["head"]["ref"] == "bottle/
 	[ "$(receive_packs)" -eq 0 ]
 	printf '{"title": "plugins", "head": "vim-plugins", "base": "main", "body": "b"}' >"$W/pr.json"
 	chmod 644 "$W/pr.json"
-	[ "$(put "$W/pr.json" "$MNT/$D/pulls/new")" = OK ]
+	r="$(put "$W/pr.json" "$MNT/$D/pulls/new")"; echo "pr: $r"; cat "$MNT/.bottlefs/log" | tail -3
+	[ "$r" = OK ]
 	[ "$(put "$W/vp" "$MNT/$B/vim-plugins")" = OK ]
 	[ "$(forge_tip vim-plugins)" = "$c2" ]
 }

@@ -526,6 +526,16 @@ class GitForge:
         return run_git(["diff", "--no-color", "--no-ext-diff", "%s...%s" % (b[base], b[head])],
                        git_dir=self.git_dir(owner, name)).decode(errors="replace")
 
+    def ahead(self, owner, name, base, head):
+        """How many commits head has that base lacks (`git rev-list --count
+        base..head`), 0 if either is missing."""
+        b = self.branches(owner, name)
+        if base not in b or head not in b:
+            return 0
+        out = run_git(["rev-list", "--count", "%s..%s" % (b[base], b[head])],
+                      git_dir=self.git_dir(owner, name))
+        return int(out.decode().strip() or "0")
+
     def merge_base(self, owner, name, a, b):
         self.wait_built()
         key = (self.git_dir(owner, name), a, b)

@@ -1316,7 +1316,8 @@ class GitHubApi:
                                        "message": "A pull request already exists for %s:%s."
                                        % (owner, head)})
         diff = self.s.git.diff(owner, name, base, head)
-        if head == base or not diff:
+        # GitHub counts commits, not changes: an empty commit is one.
+        if head == base or not self.s.git.ahead(owner, name, base, head):
             raise validation(doc, {"resource": "PullRequest", "code": "custom",
                                    "message": "No commits between %s and %s" % (base, head)})
         now = self.s.now()
