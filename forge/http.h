@@ -153,6 +153,9 @@ MUST_CHECK int http_req_json(struct http_req *q, size_t max_values, struct json_
 /* The one status -> errno table of the adapter. */
 int http_status_errno(long status);
 
+/* Appends s percent-encoded but for RFC 3986's unreserved bytes (a URL path segment). */
+MUST_CHECK int http_put_escaped(struct buf *b, const char *s);
+
 /* What a refused answer said about the forge's rate limit. */
 struct http_limit {
 	long status;	     /* the answer's status */

@@ -57,27 +57,6 @@ int gt_check_repo(const char *owner, const char *repo, struct buf *err)
 	return r < 0 ? r : gt_check_name(repo, "repository", err);
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved bytes. */
-int gt_put_escaped(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int r = 0;
-
-	for (; *s && r == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			r = buf_putc(b, (char)c);
-		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-			r = buf_append(b, e, 3);
-		}
-	}
-	return r;
-}
-
 /* "&since=T" for a list query when since is given (FACTS.md: updated_at >= T). */
 int gt_add_since(struct buf *b, const char *since)
 {
@@ -86,7 +65,7 @@ int gt_add_since(struct buf *b, const char *since)
 	if (!since)
 		return 0;
 	r = buf_puts(b, "&since=");
-	return r ? r : gt_put_escaped(b, since);
+	return r ? r : http_put_escaped(b, since);
 }
 
 /* "/api/v1/repos/{owner}/{repo}" with both segments escaped. */
@@ -95,11 +74,11 @@ int gt_repo_path(struct buf *b, const char *owner, const char *repo)
 	int r = buf_puts(b, "/api/v1/repos/");
 
 	if (!r)
-		r = gt_put_escaped(b, owner);
+		r = http_put_escaped(b, owner);
 	if (!r)
 		r = buf_putc(b, '/');
 	if (!r)
-		r = gt_put_escaped(b, repo);
+		r = http_put_escaped(b, repo);
 	return r;
 }
 
@@ -147,7 +126,7 @@ void gitea_capabilities(struct forge *f, struct forge_capabilities *out)
 	out->description_unit = FORGE_LEN_BYTES;
 	out->max_description_len = GITEA_MAX_DESCRIPTION_LEN;
 	out->structured_metadata = false;
-	out->push_branch = gitea_of(f)->mirrors != NULL;
+	out->push_branch = gitea_of(f)->git.mirrors != NULL;
 	out->update_pr_status = true;
 	out->max_page_size = GITEA_PAGE_LIMIT;
 }
@@ -157,7 +136,7 @@ static void gitea_free(struct forge *f)
 	struct gitea *g = gitea_of(f);
 
 	http_free(g->http);
-	gitea_git_fini(g);
+	gitea_git_fini(&g->git);
 	pthread_mutex_destroy(&g->lock);
 	free(g->login);
 	free(g);
@@ -210,7 +189,8 @@ struct forge *gitea_new(const struct gitea_options *opt, struct buf *err)
 		free(g);
 		return NULL;
 	}
-	if (gitea_git_init(g, opt, err) < 0) {
+	if (gitea_git_init(&g->git, opt->git_url ? opt->git_url : opt->base_url, NULL, opt->token,
+			   opt->mirror_dir, opt->mirror_max, err) < 0) {
 		gitea_free(&g->base);
 		return NULL;
 	}

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "forge/gitea/gitea.h"
+#include "forge/gitea/push.h"
 #include "forge/http.h"
 #include "util/buf.h"
 #include "util/check.h"
@@ -36,11 +37,9 @@ struct gitea {
 	struct forge base; /* first: struct forge * <-> struct gitea * */
 	struct http *http; /* thread-safe on its own */
 	unsigned timeout_ms;
-	pthread_mutex_t lock;	 /* guards login */
-	char *login;		 /* the token's user once GET /user answered; lock */
-	char *git_base;		 /* base_url without a trailing '/' (git's remote root) */
-	char *git_token;	 /* a copy of the token for git children; wiped on free */
-	struct mirrors *mirrors; /* NULL without mirror_dir; thread-safe on its own */
+	pthread_mutex_t lock; /* guards login */
+	char *login;	      /* the token's user once GET /user answered; lock */
+	struct gitea_git git; /* the git side (push.h): root, token copy, mirrors */
 };
 
 /* The adapter behind a struct forge of gitea_new. */
@@ -52,7 +51,6 @@ uint64_t gt_deadline(struct gitea *g);
 MUST_CHECK int gt_check_name(const char *s, const char *what, struct buf *err);
 MUST_CHECK int gt_check_repo(const char *owner, const char *repo, struct buf *err);
 /* Percent-encodes everything but RFC 3986 unreserved bytes. */
-MUST_CHECK int gt_put_escaped(struct buf *b, const char *s);
 /* "&since=T" for a list query when since is given (FACTS.md: updated_at >= T). */
 MUST_CHECK int gt_add_since(struct buf *b, const char *since);
 /* "/api/v1/repos/{owner}/{repo}" with both segments escaped. */
@@ -149,10 +147,5 @@ MUST_CHECK int gitea_update_issue(struct forge *f, const char *owner, const char
 MUST_CHECK int gitea_update_pr_status(struct forge *f, const char *owner, const char *repo,
 				      uint64_t number, const char *state, struct buf *err);
 void gitea_capabilities(struct forge *f, struct forge_capabilities *out);
-
-/* push.c: the git side's fields of g (git_base, git_token, mirrors) from opt. */
-MUST_CHECK int gitea_git_init(struct gitea *g, const struct gitea_options *opt, struct buf *err);
-/* Releases them (the token copy wiped). */
-void gitea_git_fini(struct gitea *g);
 
 #endif

@@ -14,27 +14,6 @@
 
 #define GIT_USER_DEFAULT "bottlefs"
 
-/* Percent-encodes everything but RFC 3986 unreserved bytes. */
-static int put_escaped(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int r = 0;
-
-	for (; *s && r == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			r = buf_putc(b, (char)c);
-		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-			r = buf_append(b, e, 3);
-		}
-	}
-	return r;
-}
-
 int gitea_git_url(const struct gitea_git *g, const char *owner, const char *repo, struct buf *out)
 {
 	int r;
@@ -45,11 +24,11 @@ int gitea_git_url(const struct gitea_git *g, const char *owner, const char *repo
 	if (r == 0)
 		r = buf_putc(out, '/');
 	if (r == 0)
-		r = put_escaped(out, owner);
+		r = http_put_escaped(out, owner);
 	if (r == 0)
 		r = buf_putc(out, '/');
 	if (r == 0)
-		r = put_escaped(out, repo);
+		r = http_put_escaped(out, repo);
 	if (r == 0)
 		r = buf_puts(out, ".git");
 	return r;
@@ -109,64 +88,55 @@ int gitea_git_bundle(const struct gitea_git *g, const char *owner, const char *r
 
 /* ---- the adapter's operations (gitea.c's table) ------------------------- */
 
-int gitea_git_init(struct gitea *g, const struct gitea_options *opt, struct buf *err)
+int gitea_git_init(struct gitea_git *g, const char *root, const char *user, const char *token,
+		   const char *mirror_dir, size_t mirror_max, struct buf *err)
 {
-	const char *root = opt->git_url ? opt->git_url : opt->base_url;
 	size_t n = root ? strlen(root) : 0;
 
+	memset(g, 0, sizeof(*g));
+	g->git_user = user;
 	while (n > 0 && root[n - 1] == '/')
 		n--;
-	g->git_base = strndup(root ? root : "", n);
-	if (!g->git_base)
+	g->base_url = strndup(root ? root : "", n);
+	if (!g->base_url)
 		return buf_fail(err, -ENOMEM, "out of memory");
-	if (opt->token && *opt->token && !(g->git_token = strdup(opt->token)))
+	if (token && *token && !(g->token = strdup(token)))
 		return buf_fail(err, -ENOMEM, "out of memory");
-	if (opt->mirror_dir) {
-		struct mirror_opts mo = {opt->mirror_dir, opt->mirror_max};
+	if (mirror_dir) {
+		struct mirror_opts mo = {mirror_dir, mirror_max};
 
 		return mirrors_new(&mo, &g->mirrors, err);
 	}
 	return 0;
 }
 
-void gitea_git_fini(struct gitea *g)
+void gitea_git_fini(struct gitea_git *g)
 {
 	mirrors_free(g->mirrors);
-	g->mirrors = NULL;
-	if (g->git_token)
-		str_wipe(g->git_token, strlen(g->git_token));
-	free(g->git_token);
-	free(g->git_base);
-	g->git_token = g->git_base = NULL;
-}
-
-static struct gitea_git git_of(struct gitea *g)
-{
-	struct gitea_git gg = {g->git_base, NULL, g->git_token, g->mirrors};
-
-	return gg;
+	if (g->token)
+		str_wipe(g->token, strlen(g->token));
+	free(g->token);
+	free(g->base_url);
+	memset(g, 0, sizeof(*g));
 }
 
 int gitea_push_branch(struct forge *f, const char *owner, const char *repo,
 		      const struct forge_push_request *req, struct forge_push_result *out,
 		      struct buf *err)
 {
-	struct gitea *g = gitea_of(f);
-	struct gitea_git gg = git_of(g);
 	int r = gt_check_repo(owner, repo, err);
 
-	return r < 0 ? r : gitea_git_push(&gg, owner, repo, req, out, err);
+	return r < 0 ? r : gitea_git_push(&gitea_of(f)->git, owner, repo, req, out, err);
 }
 
 int gitea_repo_bundle(struct forge *f, const char *owner, const char *repo, bool refresh,
 		      uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err)
 {
-	struct gitea *g = gitea_of(f);
-	struct gitea_git gg = git_of(g);
 	int r = gt_check_repo(owner, repo, err);
 
 	return r < 0 ? r
-		     : gitea_git_bundle(&gg, owner, repo, refresh, deadline_ms, path, size, err);
+		     : gitea_git_bundle(&gitea_of(f)->git, owner, repo, refresh, deadline_ms, path,
+					size, err);
 }
 
 int gitea_list_branches(struct forge *f, const char *owner, const char *repo,

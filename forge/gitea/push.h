@@ -29,17 +29,33 @@
 
 #include "forge/branches.h"
 #include "util/buf.h"
+#include "util/check.h"
 
 struct http;
 struct mirrors;
 
-/* What the git side needs of the adapter (all borrowed for the adapter's life). */
+/*
+ * The git side an adapter keeps for its life (gitea_git_init fills it,
+ * gitea_git_fini frees it); immutable in between, so any thread may use it.
+ */
 struct gitea_git {
-	const char *base_url; /* Gitea's root, e.g. "http://127.0.0.1:3000", no slash */
-	const char *git_user; /* basic-auth user name (NULL: "bottlefs"; GitHub: x-access-token) */
-	const char *token;    /* NULL: anonymous (reads of public repositories only) */
-	struct mirrors *mirrors; /* the daemon's */
+	char *base_url;		 /* the git root, e.g. "http://127.0.0.1:3000", no slash */
+	const char *git_user;	 /* basic-auth user (NULL: "bottlefs"; GitHub: x-access-token) */
+	char *token;		 /* a copy for the pushing git; NULL: anonymous; wiped at fini */
+	struct mirrors *mirrors; /* NULL without a mirror directory: push and bundle -ENOTSUP */
 };
+
+/*
+ * Fills g: root (trailing slashes dropped), user (borrowed, static), a
+ * copy of token (NULL or "": none), and the mirrors under mirror_dir (NULL:
+ * none; at most mirror_max, 0: the default). On failure g holds what was
+ * made: gitea_git_fini frees it.
+ */
+MUST_CHECK int gitea_git_init(struct gitea_git *g, const char *root, const char *user,
+			      const char *token, const char *mirror_dir, size_t mirror_max,
+			      struct buf *err);
+/* Frees what g holds and wipes the token; g is empty afterwards. */
+void gitea_git_fini(struct gitea_git *g);
 
 /* "<base_url>/<owner>/<repo>.git", segments percent-encoded (new in out). */
 int gitea_git_url(const struct gitea_git *g, const char *owner, const char *repo, struct buf *out);

@@ -25,7 +25,7 @@ int gitea_list_repos(struct forge *f, const char *owner, struct forge_name_list 
 	/* Organisations are users in Gitea, so one endpoint serves both. */
 	r = buf_puts(&prefix, "/api/v1/users/");
 	if (!r)
-		r = gt_put_escaped(&prefix, owner);
+		r = http_put_escaped(&prefix, owner);
 	if (!r)
 		r = buf_printf(&prefix, "/repos?limit=%d", GITEA_PAGE_LIMIT);
 	if (r < 0) {

@@ -14,69 +14,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forge/git/mirror.h"
-#include "forge/gitea/push.h"
 #include "util/str.h"
-
-#define GITHUB_GIT_USER "x-access-token"
-
-int gh_git_init(struct github *g, const struct github_options *opt, const char *derived_git,
-		struct buf *err)
-{
-	const char *root = opt->git_url ? opt->git_url : derived_git;
-	size_t n = root ? strlen(root) : 0;
-
-	while (n > 0 && root[n - 1] == '/')
-		n--;
-	g->git_base = strndup(root ? root : "", n);
-	if (!g->git_base)
-		return buf_fail(err, -ENOMEM, "out of memory");
-	if (opt->token && *opt->token && !(g->git_token = strdup(opt->token)))
-		return buf_fail(err, -ENOMEM, "out of memory");
-	if (opt->mirror_dir) {
-		struct mirror_opts mo = {opt->mirror_dir, opt->mirror_max};
-
-		return mirrors_new(&mo, &g->mirrors, err);
-	}
-	return 0;
-}
-
-void gh_git_fini(struct github *g)
-{
-	mirrors_free(g->mirrors);
-	g->mirrors = NULL;
-	if (g->git_token)
-		str_wipe(g->git_token, strlen(g->git_token));
-	free(g->git_token);
-	free(g->git_base);
-	g->git_token = g->git_base = NULL;
-}
-
-static struct gitea_git git_of(struct github *g)
-{
-	struct gitea_git gg = {g->git_base, GITHUB_GIT_USER, g->git_token, g->mirrors};
-
-	return gg;
-}
 
 int github_push_branch(struct forge *f, const char *owner, const char *repo,
 		       const struct forge_push_request *req, struct forge_push_result *out,
 		       struct buf *err)
 {
-	struct gitea_git gg = git_of(github_of(f));
 	int r = gh_check_repo(owner, repo, err);
 
-	return r < 0 ? r : gitea_git_push(&gg, owner, repo, req, out, err);
+	return r < 0 ? r : gitea_git_push(&github_of(f)->git, owner, repo, req, out, err);
 }
 
 int github_repo_bundle(struct forge *f, const char *owner, const char *repo, bool refresh,
 		       uint64_t deadline_ms, char **path, uint64_t *size, struct buf *err)
 {
-	struct gitea_git gg = git_of(github_of(f));
 	int r = gh_check_repo(owner, repo, err);
 
 	return r < 0 ? r
-		     : gitea_git_bundle(&gg, owner, repo, refresh, deadline_ms, path, size, err);
+		     : gitea_git_bundle(&github_of(f)->git, owner, repo, refresh, deadline_ms, path,
+					size, err);
 }
 
 struct branch_acc {

@@ -113,38 +113,17 @@ int gh_check_repo(const char *owner, const char *repo, struct buf *err)
 	return r < 0 ? r : gh_check_name(repo, "repository", err);
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved bytes. */
-int gh_put_escaped(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int r = 0;
-
-	for (; *s && r == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			r = buf_putc(b, (char)c);
-		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-			r = buf_append(b, e, 3);
-		}
-	}
-	return r;
-}
-
 /* "/repos/{owner}/{repo}" with both segments escaped. */
 int gh_repo_path(struct buf *b, const char *owner, const char *repo)
 {
 	int r = buf_puts(b, "/repos/");
 
 	if (!r)
-		r = gh_put_escaped(b, owner);
+		r = http_put_escaped(b, owner);
 	if (!r)
 		r = buf_putc(b, '/');
 	if (!r)
-		r = gh_put_escaped(b, repo);
+		r = http_put_escaped(b, repo);
 	return r;
 }
 
@@ -155,7 +134,7 @@ int gh_add_since(struct buf *b, const char *since)
 	if (!since)
 		return 0;
 	r = buf_puts(b, "&since=");
-	return r ? r : gh_put_escaped(b, since);
+	return r ? r : http_put_escaped(b, since);
 }
 
 /* ---- validators ------------------------------------------------------- */
@@ -275,7 +254,7 @@ void github_capabilities(struct forge *f, struct forge_capabilities *out)
 	out->max_description_len = GITHUB_MAX_DESCRIPTION_LEN;
 	out->description_unit = FORGE_LEN_CHARS;
 	out->structured_metadata = false; /* the receipt goes in an HTML comment */
-	out->push_branch = github_of(f)->mirrors != NULL;
+	out->push_branch = github_of(f)->git.mirrors != NULL;
 	out->update_pr_status = true;
 	out->max_page_size = GITHUB_PAGE_LIMIT;
 	/* ADR-0018: none native; with a personal token the agent acts as its user. */
@@ -289,7 +268,7 @@ static void github_free(struct forge *f)
 	struct github *g = github_of(f);
 
 	http_free(g->http);
-	gh_git_fini(g);
+	gitea_git_fini(&g->git);
 	pthread_mutex_destroy(&g->lock);
 	free(g->login);
 	free(g->graphql_url);
@@ -365,7 +344,8 @@ struct forge *github_new(const struct github_options *opt, struct buf *err)
 	}
 	if (http_new(&ho, &g->http, err) < 0)
 		goto fail;
-	if (gh_git_init(g, opt, git, err) < 0) {
+	if (gitea_git_init(&g->git, opt->git_url ? opt->git_url : git, GITHUB_GIT_USER, opt->token,
+			   opt->mirror_dir, opt->mirror_max, err) < 0) {
 		http_free(g->http);
 		goto fail;
 	}
@@ -373,7 +353,7 @@ struct forge *github_new(const struct github_options *opt, struct buf *err)
 	return &g->base;
 fail:
 	free(git);
-	gh_git_fini(g);
+	gitea_git_fini(&g->git);
 	pthread_mutex_destroy(&g->lock);
 	free(g->graphql_url);
 	free(g);

@@ -16,6 +16,7 @@
 
 #include "forge/branches.h"
 #include "forge/forge.h"
+#include "forge/gitea/push.h"
 #include "forge/github/decode.h"
 #include "forge/github/github.h"
 #include "forge/http.h"
@@ -25,6 +26,8 @@
 /* GitHub's limit on an issue, pull request or comment body, in characters. */
 #define GITHUB_MAX_DESCRIPTION_LEN 65536
 #define GITHUB_PAGE_LIMIT 100
+/* GitHub's git takes a token as the password of this user. */
+#define GITHUB_GIT_USER "x-access-token"
 /* 2000 pages of 100: a repository bigger than 200k items is refused. */
 #define GITHUB_MAX_PAGES 2000
 /* Pages fetched in one parallel batch: bounds the raw text held at once. */
@@ -43,10 +46,7 @@ struct github {
 	char *graphql_url;    /* immutable after github_new */
 	pthread_mutex_t lock; /* guards login */
 	char *login;	      /* the token's user once GET /user answered; lock */
-	/* The git side (git.c), immutable after github_new: */
-	char *git_base;		 /* the git root, no trailing '/' */
-	char *git_token;	 /* a copy of the token for the pushing git; wiped on free */
-	struct mirrors *mirrors; /* NULL without mirror_dir; thread-safe on its own */
+	struct gitea_git git; /* the git side (forge/gitea/push.h), user x-access-token */
 };
 
 static inline struct github *github_of(struct forge *f)
@@ -82,7 +82,6 @@ struct name_acc {
 
 MUST_CHECK int gh_check_name(const char *s, const char *what, struct buf *err);
 MUST_CHECK int gh_check_repo(const char *owner, const char *repo, struct buf *err);
-MUST_CHECK int gh_put_escaped(struct buf *b, const char *s);
 MUST_CHECK int gh_repo_path(struct buf *b, const char *owner, const char *repo);
 MUST_CHECK int gh_add_since(struct buf *b, const char *since);
 uint64_t gh_request_tag(char kind, const char *path, const char *accept);
@@ -153,10 +152,6 @@ MUST_CHECK int github_whoami(struct forge *f, char **login, struct buf *err);
 
 /* ---- git.c ---- */
 
-/* The git side's fields of g from opt (derived_git: the root github_derive_urls gave). */
-MUST_CHECK int gh_git_init(struct github *g, const struct github_options *opt,
-			   const char *derived_git, struct buf *err);
-void gh_git_fini(struct github *g);
 MUST_CHECK int github_push_branch(struct forge *f, const char *owner, const char *repo,
 				  const struct forge_push_request *req,
 				  struct forge_push_result *out, struct buf *err);

@@ -29,7 +29,7 @@ int github_list_repos(struct forge *f, const char *owner, struct forge_name_list
 	memset(&acc, 0, sizeof(acc));
 	r = buf_puts(&path, "/users/");
 	if (!r)
-		r = gh_put_escaped(&path, owner);
+		r = http_put_escaped(&path, owner);
 	if (r < 0)
 		return buf_fail(err, -ENOMEM, "out of memory");
 	gh_req_init(&q, HTTP_GET, path.data, NULL);
@@ -42,7 +42,7 @@ int github_list_repos(struct forge *f, const char *owner, struct forge_name_list
 	buf_reset(&path);
 	r = buf_puts(&path, org ? "/orgs/" : "/users/");
 	if (!r)
-		r = gh_put_escaped(&path, owner);
+		r = http_put_escaped(&path, owner);
 	if (!r)
 		r = buf_printf(&path, "/repos?per_page=%d", GITHUB_PAGE_LIMIT);
 	if (r < 0) {
