@@ -287,6 +287,27 @@ static void test_incremental(void **s)
 	buf_release(&err);
 }
 
+/* A pull request's state takes draft and ready too, at write() and at close(); an issue's not. */
+static void test_pull_state_words(void **s)
+{
+	struct write_target issue = field(WRITE_FIELD, WRITE_STATE), pull = issue;
+	static const char *const words[] = {"draft\n", "ready", " open ", "closed\r\n"};
+	size_t i;
+
+	(void)s;
+	pull.pull = true;
+	for (i = 0; i < 4; i++) {
+		all_prefixes_accepted(&pull, words[i], strlen(words[i]));
+		assert_int_equal(write_validate(&pull, words[i], strlen(words[i]), NULL), 0);
+	}
+	assert_int_equal(write_prefix_ok(&issue, "d", 1, NULL), -EINVAL);
+	assert_int_equal(write_prefix_ok(&issue, "r", 1, NULL), -EINVAL);
+	assert_int_equal(write_validate(&issue, "draft", 5, NULL), -EINVAL);
+	assert_int_equal(write_validate(&issue, "ready\n", 6, NULL), -EINVAL);
+	assert_int_equal(write_prefix_ok(&pull, "drafty", 6, NULL), -EINVAL);
+	assert_int_equal(write_validate(&pull, "merged", 6, NULL), -EINVAL);
+}
+
 static void test_str_predicates(void **s)
 {
 	size_t whole;
@@ -318,9 +339,9 @@ static void test_str_predicates(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_corpus),	   cmocka_unit_test(test_random_property),
-	    cmocka_unit_test(test_refusals),	   cmocka_unit_test(test_incremental),
-	    cmocka_unit_test(test_str_predicates),
+	    cmocka_unit_test(test_corpus),	     cmocka_unit_test(test_random_property),
+	    cmocka_unit_test(test_refusals),	     cmocka_unit_test(test_incremental),
+	    cmocka_unit_test(test_pull_state_words), cmocka_unit_test(test_str_predicates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

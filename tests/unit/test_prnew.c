@@ -81,6 +81,41 @@ static void test_minimal_has_empty_body(void **s)
 	prnew_release(&p);
 }
 
+static void test_draft(void **s)
+{
+	struct prnew p;
+
+	(void)s;
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"draft\": true}", &p,
+		  NULL),
+	    0);
+	assert_true(p.req.draft);
+	prnew_release(&p);
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"draft\": false}", &p,
+		  NULL),
+	    0);
+	assert_false(p.req.draft);
+	prnew_release(&p);
+	assert_int_equal(parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\"}", &p, NULL),
+			 0);
+	assert_false(p.req.draft);
+	prnew_release(&p);
+	/* Only a boolean: "yes", 1 and null are refused. */
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"draft\": \"yes\"}", &p,
+		  NULL),
+	    -EINVAL);
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"draft\": 1}", &p, NULL),
+	    -EINVAL);
+	assert_int_equal(
+	    parse("{\"title\": \"t\", \"head\": \"h\", \"base\": \"b\", \"draft\": null}", &p,
+		  NULL),
+	    -EINVAL);
+}
+
 static void test_bundle(void **s)
 {
 	struct prnew p;
@@ -320,6 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_body),
 	    cmocka_unit_test(test_minimal_has_empty_body),
+	    cmocka_unit_test(test_draft),
 	    cmocka_unit_test(test_bundle),
 	    cmocka_unit_test(test_bundle_without_confidence_false),
 	    cmocka_unit_test(test_required_fields),
