@@ -4,6 +4,7 @@
  * object never escapes.
  */
 #include "forge/gitea/decode.h"
+#include "forge/jsonread.h"
 #include "util/jsontext.h"
 
 #include <errno.h>
@@ -15,147 +16,12 @@
 
 #include "util/str.h"
 
-/*
- * Counts the values in text the cheap way (separators and openers outside
- * strings) so the parse is refused before jansson allocates for them.
- */
-static size_t count_values(const char *text, size_t len)
-{
-	size_t i, n = 1;
-	bool in_str = false, esc = false;
-
-	for (i = 0; i < len; i++) {
-		char c = text[i];
-
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == ',' || c == '[' || c == '{') {
-			n++;
-		}
-	}
-	return n;
-}
-
-/* Parses text into a new root that must be an array or an object. */
-static int load(const char *text, size_t len, json_t **root, struct buf *err)
-{
-	json_error_t je;
-	json_t *j;
-
-	if (len == 0)
-		return buf_fail(err, -EIO, "empty response where json was expected");
-	if (count_values(text, len) > GITEA_DECODE_MAX_VALUES)
-		return buf_fail(err, -EIO, "response has more than %zu json values",
-				GITEA_DECODE_MAX_VALUES);
-	/*
-	 * jansson rejects invalid UTF-8, lone surrogates, \u0000 and nesting
-	 * deeper than its parser limit, so every string we keep is clean text.
-	 */
-	j = json_loadb(text, len, 0, &je);
-	if (!j) {
-		if (len && (text[0] == '<' || (unsigned char)text[0] > 0x7f))
-			return buf_fail(err, -EIO, "response is not json (html or binary?)");
-		/* jansson may quote the offending input: keep the reason one printable line. */
-		for (char *c = je.text; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-				*c = '?';
-		return buf_fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
-				je.position);
-	}
-	*root = j;
-	return 0;
-}
-
-/* A string member: missing or null gives dflt (which may be NULL). */
-static int get_str(json_t *o, const char *key, bool required, const char *dflt, char **out,
-		   struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-	const char *s;
-	char *d;
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return buf_fail(err, -EIO, "key '%s' is missing", key);
-		s = dflt;
-	} else if (!json_is_string(v)) {
-		return buf_fail(err, -EIO, "key '%s' is not a string", key);
-	} else {
-		s = json_string_value(v);
-	}
-	d = str_dup(s);
-	if (s && !d)
-		return buf_fail(err, -ENOMEM, "out of memory");
-	*out = d;
-	return 0;
-}
-
-static int get_u64(json_t *o, const char *key, bool required, uint64_t min, uint64_t *out,
-		   struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-	json_int_t x;
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return buf_fail(err, -EIO, "key '%s' is missing", key);
-		*out = 0;
-		return 0;
-	}
-	if (!json_is_integer(v))
-		return buf_fail(err, -EIO, "key '%s' is not an integer", key);
-	x = json_integer_value(v);
-	if (x < 0 || (uint64_t)x < min)
-		return buf_fail(err, -EIO, "key '%s' is out of range", key);
-	*out = (uint64_t)x;
-	return 0;
-}
-
-static int get_bool(json_t *o, const char *key, bool *out, struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v || json_is_null(v)) {
-		*out = false;
-		return 0;
-	}
-	if (!json_is_boolean(v))
-		return buf_fail(err, -EIO, "key '%s' is not a boolean", key);
-	*out = json_is_true(v);
-	return 0;
-}
-
-/*
- * A member that must be an object when present: *out is NULL when missing
- * or null (borrowed otherwise).
- */
-static int get_obj(json_t *o, const char *key, json_t **out, struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v || json_is_null(v)) {
-		*out = NULL;
-		return 0;
-	}
-	if (!json_is_object(v))
-		return buf_fail(err, -EIO, "key '%s' is not an object", key);
-	*out = v;
-	return 0;
-}
-
 /* obj[key][sub] as a string, NULL (or dflt) when either level is absent. */
 static int get_nested_str(json_t *o, const char *key, const char *sub, const char *dflt, char **out,
 			  struct buf *err)
 {
 	json_t *inner = NULL;
-	int r = get_obj(o, key, &inner, err);
+	int r = jr_obj(o, key, &inner, err);
 
 	if (r < 0)
 		return r;
@@ -163,7 +29,7 @@ static int get_nested_str(json_t *o, const char *key, const char *sub, const cha
 		*out = str_dup(dflt);
 		return dflt && !*out ? buf_fail(err, -ENOMEM, "out of memory") : 0;
 	}
-	r = get_str(inner, sub, false, dflt, out, err);
+	r = jr_str(inner, sub, false, dflt, out, err);
 	if (r < 0 && err)
 		buf_note(err, " in '%s'", key);
 	return r;
@@ -194,7 +60,7 @@ static int get_labels(json_t *o, char ***out, size_t *n_out, struct buf *err)
 			r = buf_fail(err, -EIO, "label %zu is not an object", i);
 			goto out;
 		}
-		r = get_str(e, "name", true, NULL, &labels[n], err);
+		r = jr_str(e, "name", true, NULL, &labels[n], err);
 		if (r < 0)
 			goto out;
 		n++;
@@ -232,31 +98,31 @@ static int decode_issue_obj(json_t *o, bool pulls, struct forge_issue *out, stru
 	memset(&t, 0, sizeof(t));
 	if (!json_is_object(o))
 		return buf_fail(err, -EIO, "%s is not an object", pulls ? "pull request" : "issue");
-	if ((r = get_u64(o, "number", true, 1, &t.number, err)) < 0 ||
-	    (r = get_str(o, "title", true, NULL, &t.title, err)) < 0 ||
-	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
-	    (r = get_str(o, "state", true, NULL, &t.state, err)) < 0 ||
+	if ((r = jr_u64(o, "number", true, 1, &t.number, err)) < 0 ||
+	    (r = jr_str(o, "title", true, NULL, &t.title, err)) < 0 ||
+	    (r = jr_str(o, "body", false, "", &t.body, err)) < 0 ||
+	    (r = jr_str(o, "state", true, NULL, &t.state, err)) < 0 ||
 	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
 	    (r = get_labels(o, &t.labels, &t.n_labels, err)) < 0 ||
-	    (r = get_u64(o, "comments", false, 0, &t.n_comments, err)) < 0 ||
-	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
-	    (r = get_str(o, "created_at", false, "", &t.created_at, err)) < 0)
+	    (r = jr_u64(o, "comments", false, 0, &t.n_comments, err)) < 0 ||
+	    (r = jr_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
+	    (r = jr_str(o, "created_at", false, "", &t.created_at, err)) < 0)
 		goto fail;
 	if (pulls) {
 		t.is_pull = true;
 		if ((r = get_nested_str(o, "head", "ref", NULL, &t.head, err)) < 0 ||
 		    (r = get_nested_str(o, "base", "ref", NULL, &t.base, err)) < 0 ||
-		    (r = get_bool(o, "merged", &t.merged, err)) < 0 ||
-		    (r = get_bool(o, "draft", &t.draft, err)) < 0)
+		    (r = jr_bool(o, "merged", &t.merged, NULL, err)) < 0 ||
+		    (r = jr_bool(o, "draft", &t.draft, NULL, err)) < 0)
 			goto fail;
 	} else {
-		if ((r = get_obj(o, "pull_request", &pr, err)) < 0)
+		if ((r = jr_obj(o, "pull_request", &pr, err)) < 0)
 			goto fail;
 		if (pr) {
 			t.is_pull = true;
-			r = get_bool(pr, "merged", &t.merged, err);
+			r = jr_bool(pr, "merged", &t.merged, NULL, err);
 			if (r == 0)
-				r = get_bool(pr, "draft", &t.draft, err);
+				r = jr_bool(pr, "draft", &t.draft, NULL, err);
 			if (r < 0)
 				goto fail;
 		}
@@ -281,7 +147,7 @@ static int decode_one_issue(const char *text, size_t len, bool pulls, struct for
 			    struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITEA_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -372,7 +238,7 @@ int gitea_decode_issue_list(const char *text, size_t len, bool pulls_endpoint,
 			    struct forge_issue_list *out, struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITEA_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -412,13 +278,13 @@ static int decode_comment_obj(json_t *o, uint64_t issue, struct forge_comment *o
 	memset(&t, 0, sizeof(t));
 	if (!json_is_object(o))
 		return buf_fail(err, -EIO, "comment is not an object");
-	if ((r = get_u64(o, "id", true, 1, &t.id, err)) < 0 ||
-	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
+	if ((r = jr_u64(o, "id", true, 1, &t.id, err)) < 0 ||
+	    (r = jr_str(o, "body", false, "", &t.body, err)) < 0 ||
 	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
-	    (r = get_str(o, "created_at", false, "", &t.created_at, err)) < 0 ||
-	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
-	    (r = get_str(o, "issue_url", false, NULL, &issue_url, err)) < 0 ||
-	    (r = get_str(o, "pull_request_url", false, NULL, &pr_url, err)) < 0)
+	    (r = jr_str(o, "created_at", false, "", &t.created_at, err)) < 0 ||
+	    (r = jr_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
+	    (r = jr_str(o, "issue_url", false, NULL, &issue_url, err)) < 0 ||
+	    (r = jr_str(o, "pull_request_url", false, NULL, &pr_url, err)) < 0)
 		goto fail;
 	t.issue = issue;
 	if (!t.issue)
@@ -442,7 +308,7 @@ int gitea_decode_comment(const char *text, size_t len, uint64_t issue, struct fo
 			 struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITEA_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -481,7 +347,7 @@ int gitea_decode_comment_list(const char *text, size_t len, uint64_t issue,
 			      struct forge_comment_list *out, struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITEA_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -494,14 +360,14 @@ int gitea_decode_user(const char *text, size_t len, char **login, struct buf *er
 {
 	json_t *root;
 	char *l = NULL;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITEA_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
 	if (!json_is_object(root))
 		r = buf_fail(err, -EIO, "user is not an object");
 	else
-		r = get_str(root, "login", true, NULL, &l, err);
+		r = jr_str(root, "login", true, NULL, &l, err);
 	if (r == 0 && !*l) {
 		free(l);
 		r = buf_fail(err, -EIO, "key 'login' is empty");
@@ -517,7 +383,7 @@ static int name_one(json_t *o, size_t i, void *out, const void *arg, struct buf 
 	(void)arg;
 	if (!json_is_object(o))
 		return buf_fail(err, -EIO, "repository %zu is not an object", i);
-	return get_str(o, "name", true, NULL, out, err);
+	return jr_str(o, "name", true, NULL, out, err);
 }
 
 static void name_release(void *p)
@@ -542,7 +408,7 @@ int gitea_decode_repo_list(const char *text, size_t len, struct forge_name_list 
 			   struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITEA_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;

@@ -17,136 +17,9 @@
 
 #include <jansson.h>
 
+#include "forge/jsonread.h"
 #include "util/jsontext.h"
 #include "util/str.h"
-
-/* Counts values the cheap way (separators and openers outside strings). */
-static size_t count_values(const char *text, size_t len)
-{
-	size_t i, n = 1;
-	bool in_str = false, esc = false;
-
-	for (i = 0; i < len; i++) {
-		char c = text[i];
-
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == ',' || c == '[' || c == '{') {
-			n++;
-		}
-	}
-	return n;
-}
-
-/* Parses text into a new root. */
-static int load(const char *text, size_t len, json_t **root, struct buf *err)
-{
-	json_error_t je;
-	json_t *j;
-
-	if (len == 0)
-		return buf_fail(err, -EIO, "empty response where json was expected");
-	if (count_values(text, len) > GITHUB_DECODE_MAX_VALUES)
-		return buf_fail(err, -EIO, "response has more than %zu json values",
-				GITHUB_DECODE_MAX_VALUES);
-	/* jansson rejects invalid UTF-8, lone surrogates and \u0000. */
-	j = json_loadb(text, len, 0, &je);
-	if (!j) {
-		if (text[0] == '<' || (unsigned char)text[0] > 0x7f)
-			return buf_fail(err, -EIO, "response is not json (html or binary?)");
-		for (char *c = je.text; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-				*c = '?';
-		return buf_fail(err, -EIO, "response is not valid json: %s at byte %d", je.text,
-				je.position);
-	}
-	*root = j;
-	return 0;
-}
-
-/* A string member: missing or null gives dflt (which may be NULL). */
-static int get_str(json_t *o, const char *key, bool required, const char *dflt, char **out,
-		   struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-	const char *s;
-	char *d;
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return buf_fail(err, -EIO, "key '%s' is missing", key);
-		s = dflt;
-	} else if (!json_is_string(v)) {
-		return buf_fail(err, -EIO, "key '%s' is not a string", key);
-	} else {
-		s = json_string_value(v);
-	}
-	d = str_dup(s);
-	if (s && !d)
-		return buf_fail(err, -ENOMEM, "out of memory");
-	*out = d;
-	return 0;
-}
-
-static int get_u64(json_t *o, const char *key, bool required, uint64_t min, uint64_t *out,
-		   struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-	json_int_t x;
-
-	if (!v || json_is_null(v)) {
-		if (required)
-			return buf_fail(err, -EIO, "key '%s' is missing", key);
-		*out = 0;
-		return 0;
-	}
-	if (!json_is_integer(v))
-		return buf_fail(err, -EIO, "key '%s' is not an integer", key);
-	x = json_integer_value(v);
-	if (x < 0 || (uint64_t)x < min)
-		return buf_fail(err, -EIO, "key '%s' is out of range", key);
-	*out = (uint64_t)x;
-	return 0;
-}
-
-/* A boolean member: *present tells whether it was there (not null). */
-static int get_bool(json_t *o, const char *key, bool *out, bool *present, struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (present)
-		*present = v && !json_is_null(v);
-	if (!v || json_is_null(v)) {
-		*out = false;
-		return 0;
-	}
-	if (!json_is_boolean(v))
-		return buf_fail(err, -EIO, "key '%s' is not a boolean", key);
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* An object member: *out NULL when missing or null (borrowed otherwise). */
-static int get_obj(json_t *o, const char *key, json_t **out, struct buf *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v || json_is_null(v)) {
-		*out = NULL;
-		return 0;
-	}
-	if (!json_is_object(v))
-		return buf_fail(err, -EIO, "key '%s' is not an object", key);
-	*out = v;
-	return 0;
-}
 
 /* Whether o[key] is a time string (a merge), false when missing or null. */
 static int get_time_set(json_t *o, const char *key, bool *out, struct buf *err)
@@ -163,7 +36,7 @@ static int get_nested_str(json_t *o, const char *key, const char *sub, const cha
 			  struct buf *err)
 {
 	json_t *inner = NULL;
-	int r = get_obj(o, key, &inner, err);
+	int r = jr_obj(o, key, &inner, err);
 
 	if (r < 0)
 		return r;
@@ -171,7 +44,7 @@ static int get_nested_str(json_t *o, const char *key, const char *sub, const cha
 		*out = str_dup(dflt);
 		return dflt && !*out ? buf_fail(err, -ENOMEM, "out of memory") : 0;
 	}
-	r = get_str(inner, sub, false, dflt, out, err);
+	r = jr_str(inner, sub, false, dflt, out, err);
 	if (r < 0 && err)
 		buf_note(err, " in '%s'", key);
 	return r;
@@ -206,7 +79,7 @@ static int get_labels(json_t *o, char ***out, size_t *n_out, struct buf *err)
 				goto out;
 			}
 		} else if (json_is_object(e)) {
-			r = get_str(e, "name", true, NULL, &labels[n], err);
+			r = jr_str(e, "name", true, NULL, &labels[n], err);
 			if (r < 0)
 				goto out;
 		} else {
@@ -232,15 +105,15 @@ static int decode_common(json_t *o, struct forge_issue *t, struct buf *err)
 {
 	int r;
 
-	if ((r = get_u64(o, "number", true, 1, &t->number, err)) < 0 ||
-	    (r = get_str(o, "title", true, NULL, &t->title, err)) < 0 ||
-	    (r = get_str(o, "body", false, "", &t->body, err)) < 0 ||
-	    (r = get_str(o, "state", true, NULL, &t->state, err)) < 0 ||
+	if ((r = jr_u64(o, "number", true, 1, &t->number, err)) < 0 ||
+	    (r = jr_str(o, "title", true, NULL, &t->title, err)) < 0 ||
+	    (r = jr_str(o, "body", false, "", &t->body, err)) < 0 ||
+	    (r = jr_str(o, "state", true, NULL, &t->state, err)) < 0 ||
 	    (r = get_nested_str(o, "user", "login", "", &t->author, err)) < 0 ||
 	    (r = get_labels(o, &t->labels, &t->n_labels, err)) < 0 ||
-	    (r = get_u64(o, "comments", false, 0, &t->n_comments, err)) < 0 ||
-	    (r = get_str(o, "updated_at", false, "", &t->updated_at, err)) < 0 ||
-	    (r = get_str(o, "created_at", false, "", &t->created_at, err)) < 0)
+	    (r = jr_u64(o, "comments", false, 0, &t->n_comments, err)) < 0 ||
+	    (r = jr_str(o, "updated_at", false, "", &t->updated_at, err)) < 0 ||
+	    (r = jr_str(o, "created_at", false, "", &t->created_at, err)) < 0)
 		return r;
 	return 0;
 }
@@ -274,13 +147,13 @@ int github_decode_issue_root(json_t *o, struct forge_issue *out, struct buf *err
 		return buf_fail(err, -EIO, "issue is not an object");
 	r = decode_common(o, &t, err);
 	if (r == 0)
-		r = get_obj(o, "pull_request", &pr, err);
+		r = jr_obj(o, "pull_request", &pr, err);
 	if (r == 0 && pr) {
 		/* The issue list's form of a pull request: merged_at says merged. */
 		t.is_pull = true;
 		r = get_time_set(pr, "merged_at", &t.merged, err);
 		if (r == 0)
-			r = get_bool(o, "draft", &t.draft, NULL, err);
+			r = jr_bool(o, "draft", &t.draft, NULL, err);
 	}
 	return finish_obj(o, &t, out, err, r);
 }
@@ -301,11 +174,11 @@ int github_decode_pull_root(json_t *o, struct forge_issue *out, struct buf *err)
 	if (r == 0)
 		r = get_nested_str(o, "base", "ref", NULL, &t.base, err);
 	if (r == 0)
-		r = get_bool(o, "merged", &t.merged, &has_merged, err);
+		r = jr_bool(o, "merged", &t.merged, &has_merged, err);
 	if (r == 0 && !has_merged) /* pull-request-simple has merged_at only */
 		r = get_time_set(o, "merged_at", &t.merged, err);
 	if (r == 0)
-		r = get_bool(o, "draft", &t.draft, NULL, err);
+		r = jr_bool(o, "draft", &t.draft, NULL, err);
 	return finish_obj(o, &t, out, err, r);
 }
 
@@ -345,7 +218,7 @@ static int decode_one(const char *text, size_t len, bool pull, struct forge_issu
 		      struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -369,7 +242,7 @@ int github_decode_issue_list(const char *text, size_t len, bool pulls, struct fo
 			     struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -409,12 +282,12 @@ static int decode_comment_obj(json_t *o, uint64_t issue, struct forge_comment *o
 	memset(&t, 0, sizeof(t));
 	if (!json_is_object(o))
 		return buf_fail(err, -EIO, "comment is not an object");
-	if ((r = get_u64(o, "id", true, 1, &t.id, err)) < 0 ||
-	    (r = get_str(o, "body", false, "", &t.body, err)) < 0 ||
+	if ((r = jr_u64(o, "id", true, 1, &t.id, err)) < 0 ||
+	    (r = jr_str(o, "body", false, "", &t.body, err)) < 0 ||
 	    (r = get_nested_str(o, "user", "login", "", &t.author, err)) < 0 ||
-	    (r = get_str(o, "created_at", false, "", &t.created_at, err)) < 0 ||
-	    (r = get_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
-	    (r = get_str(o, "issue_url", false, NULL, &issue_url, err)) < 0) {
+	    (r = jr_str(o, "created_at", false, "", &t.created_at, err)) < 0 ||
+	    (r = jr_str(o, "updated_at", false, "", &t.updated_at, err)) < 0 ||
+	    (r = jr_str(o, "issue_url", false, NULL, &issue_url, err)) < 0) {
 		if (err && t.id)
 			buf_note(err, " (comment %llu)", (unsigned long long)t.id);
 		forge_comment_release(&t);
@@ -430,7 +303,7 @@ int github_decode_comment(const char *text, size_t len, uint64_t issue, struct f
 			  struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -474,7 +347,7 @@ int github_decode_comment_list(const char *text, size_t len, uint64_t issue,
 			       struct forge_comment_list *out, struct buf *err)
 {
 	json_t *root;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -489,14 +362,14 @@ static int top_str(const char *text, size_t len, const char *key, const char *wh
 {
 	json_t *root;
 	char *s = NULL;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
 	if (!json_is_object(root))
 		r = buf_fail(err, -EIO, "%s is not an object", what);
 	else
-		r = get_str(root, key, true, NULL, &s, err);
+		r = jr_str(root, key, true, NULL, &s, err);
 	if (r == 0 && !*s) {
 		free(s);
 		r = buf_fail(err, -EIO, "key '%s' is empty", key);
@@ -549,7 +422,7 @@ int github_decode_repo_list_root(json_t *root, struct forge_name_list *out, stru
 			r = buf_fail(err, -EIO, "repository %zu is not an object", i);
 			goto out;
 		}
-		r = get_str(e, "name", true, NULL, &l.v[l.n], err);
+		r = jr_str(e, "name", true, NULL, &l.v[l.n], err);
 		if (r < 0)
 			goto out;
 		l.n++;
@@ -589,7 +462,7 @@ int github_decode_draft_mutation(const char *text, size_t len, const char *field
 				 struct buf *err)
 {
 	json_t *root, *errors, *e, *pr, *d;
-	int r = load(text, len, &root, err);
+	int r = jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, err);
 
 	if (r < 0)
 		return r;
@@ -629,7 +502,7 @@ char *github_decode_message(const char *text, size_t len)
 	const char *m = NULL;
 	char *out;
 
-	if (load(text, len, &root, NULL) < 0)
+	if (jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, NULL) < 0)
 		return NULL;
 	e = json_array_get(json_object_get(root, "errors"), 0);
 	m = json_string_value(json_object_get(e, "message"));
@@ -648,7 +521,7 @@ bool github_decode_pull_exists(const char *text, size_t len)
 	bool found = false;
 	size_t i;
 
-	if (load(text, len, &root, NULL) < 0)
+	if (jr_load(text, len, GITHUB_DECODE_MAX_VALUES, &root, NULL) < 0)
 		return false;
 	m = json_string_value(json_object_get(root, "message"));
 	found = m && strncasecmp(m, needle, sizeof(needle) - 1) == 0;
