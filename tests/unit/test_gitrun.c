@@ -41,7 +41,11 @@ static void sh(const char *fmt, ...)
 	va_list ap;
 	int rc;
 
-	OK(buf_printf(&cmd, "cd '%s' && (", tmp));
+	/* No user's git configuration, and an identity for commits (a fresh machine has none). */
+	OK(buf_printf(&cmd,
+		      "cd '%s' && export HOME='%s' GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t "
+		      "GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t && (",
+		      tmp, tmp));
 	va_start(ap, fmt);
 	OK(buf_vprintf(&cmd, fmt, ap));
 	va_end(ap);
