@@ -143,6 +143,11 @@ hung() {
 	daemon b --assign alice/dotfiles#2 --lease 3
 	grep -q "^lease: held by this mount" "$T/a/.bottlefs/scope"
 	grep -q "^read-only: another daemon .* holds the lease on alice/dotfiles#2" "$T/b/.bottlefs/scope"
+	# The mode bits and access(W_OK) say so too; the holder's say writable.
+	[ "$(stat -c %a "$T/b/$D/issues/2/title")" = 444 ]
+	[ "$(stat -c %a "$T/a/$D/issues/2/title")" = 644 ]
+	[ "$(python3 -c 'import os, sys; print(os.access(sys.argv[1], os.W_OK))' "$T/b/$D/issues/2/title")" = False ]
+	[ "$(python3 -c 'import os, sys; print(os.access(sys.argv[1], os.W_OK))' "$T/a/$D/issues/2/title")" = True ]
 	[ "$(post b "from the second")" = EROFS ]
 	grep -q "EROFS.*holds the lease" "$T/b/.bottlefs/log"
 	[ "$(comments "from the second")" -eq 0 ]

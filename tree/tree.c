@@ -204,8 +204,11 @@ int tree_getattr(struct tree *t, const struct node *n, struct tree_attr *out, st
 		out->volatile_content = k->volatile_content;
 	}
 	buf_release(&content);
-	/* Mode bits tell the truth: writable exactly where a write is in scope. */
-	if (r == 0 && !out->dir && in_scope(t, n, NULL) == 0)
+	/*
+	 * Mode bits tell the truth: writable exactly where a write is in
+	 * scope, and while this mount holds its assignment's lease.
+	 */
+	if (r == 0 && !out->dir && in_scope(t, n, NULL) == 0 && lease_held(t->scope->lease))
 		out->mode = 0644;
 	return r;
 }
@@ -257,6 +260,9 @@ int tree_access_write(struct tree *t, const struct node *n)
 
 	if (tree_no_items(t, n))
 		return -ENOENT;
+	/* Another daemon holds the assignment: this mount is read-only (SEMANTICS.md). */
+	if (!lease_held(t->scope->lease))
+		return -EROFS;
 	if (n->kind == N_ITEM)
 		return tree_scratch_dir(t, n) ? 0 : -EACCES;
 	if (n->kind == N_SCRATCH)
